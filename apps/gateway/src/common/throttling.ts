@@ -1,0 +1,59 @@
+import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import type { Redis } from 'ioredis';
+import type { AuthedRequest } from './api-key.guard';
+
+/**
+ * Requests are counted per API key (not per IP: many clients sit behind one proxy), in Redis so
+ * every gateway replica shares the count. Routes outside /api are not limited.
+ */
+@Injectable()
+export class ApiKeyThrottlerGuard extends ThrottlerGuard {
+  protected override async getTracker(req: Record<string, unknown>): Promise<string> {
+    const r = req as unknown as AuthedRequest;
+    return r.clientId ?? r.ip ?? 'anonymous';
+  }
+
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<AuthedRequest>();
+    return !req.url.startsWith('/api/') || req.url.startsWith('/api/health');
+  }
+
+  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
+    return `${tracker}:${name}`;
+  }
+}
+
+/** The Redis storage of @nest-lab, with keys under QUEUE_PREFIX like every key we write. */
+export class PrefixedThrottlerStorage extends ThrottlerStorageRedisService {
+  constructor(
+    redis: Redis,
+    private readonly keyPrefix: string,
+  ) {
+    super(redis);
+  }
+
+  // Same script as the parent's, but keys that begin with the prefix (the parent's begin with
+  // a '{' hash tag).
+  override async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string) {
+    const base = `${this.keyPrefix}{${key}}:${name}`;
+    const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = (await this.redis.call(
+      'eval',
+      this.scriptSrc,
+      2,
+      `${base}:hits`,
+      `${base}:blocked`,
+      name,
+      ttl,
+      limit,
+      blockDuration,
+    )) as [number, number, number, number];
+    return {
+      totalHits,
+      timeToExpire: Math.ceil(timeToExpire / 1000),
+      isBlocked: isBlocked === 1,
+      timeToBlockExpire: Math.ceil(timeToBlockExpire / 1000),
+    };
+  }
+}

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError, EnvReader, readSharedConfig, type SharedConfig } from '@app/queue';
+import { DRIVER_NAMES, type DriverName } from '@app/session';
+
+/** Everything the gateway reads from the environment, validated once at boot. */
+export interface GatewayConfig extends SharedConfig {
+  /** PORT: HTTP port. */
+  port: number;
+  /** HOST: interface to listen on. */
+  host: string;
+  production: boolean;
+  /** API_KEYS: accepted keys. Outside production a random one is made when none is set. */
+  apiKeys: string[];
+  /** True when the key was generated at boot (it is then printed once, at start). */
+  apiKeyGenerated: boolean;
+  /** DEFAULT_DRIVER: driver of a session created without one. */
+  defaultDriver: DriverName;
+  /** MAX_QUEUED_PER_SESSION: unsent messages a session may hold before 429 QUEUE_FULL. */
+  maxQueuedPerSession: number;
+  /** BODY_LIMIT_BYTES: largest request body (413 above it). */
+  bodyLimitBytes: number;
+  /** RATE_LIMIT_PER_MINUTE: requests one API key may make per minute (429 above it). */
+  requestsPerMinute: number;
+  /** CONTROL_TIMEOUT_MS: how long the gateway waits for the owning worker to answer. */
+  controlTimeoutMs: number;
+  logLevel: string;
+}
+
+export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
+
+export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
+  const shared = readSharedConfig(env);
+  const production = env.string('NODE_ENV', 'development') === 'production';
+  let apiKeys = env.list('API_KEYS');
+  let apiKeyGenerated = false;
+  if (apiKeys.length === 0) {
+    if (production) throw new ConfigError('API_KEYS', 'is required when NODE_ENV=production');
+    apiKeys = [`dev_${randomBytes(18).toString('base64url')}`];
+    apiKeyGenerated = true;
+  }
+  for (const k of apiKeys) {
+    if (k.length < 16) throw new ConfigError('API_KEYS', 'entries must be at least 16 characters long');
+  }
+  return {
+    ...shared,
+    port: env.int('PORT', 3000, 0, 65535),
+    host: env.string('HOST', '0.0.0.0'),
+    production,
+    apiKeys,
+    apiKeyGenerated,
+    defaultDriver: env.oneOf('DEFAULT_DRIVER', DRIVER_NAMES, 'wwebjs'),
+    maxQueuedPerSession: env.int('MAX_QUEUED_PER_SESSION', 100000, 1),
+    bodyLimitBytes: env.int('BODY_LIMIT_BYTES', 16 * 1024 * 1024, 1024),
+    requestsPerMinute: env.int('RATE_LIMIT_PER_MINUTE', 6000, 1),
+    controlTimeoutMs: env.int('CONTROL_TIMEOUT_MS', 5000, 100, 120000),
+    logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
+  };
+}

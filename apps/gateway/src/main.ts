@@ -1,0 +1,77 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ValidationPipe } from '@nestjs/common';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { ConfigError } from '@app/queue';
+import { GatewayModule } from './gateway.module';
+import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
+import { GATEWAY_LOGGER } from './common/logger';
+import { renderError } from './common/error-shape';
+import { validationException } from './common/validation';
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+function readConfig(): GatewayConfig {
+  try {
+    return loadGatewayConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}
+
+export async function createGateway(config: GatewayConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(PinoNestLogger));
+  const fastify = app.getHttpAdapter().getInstance();
+  // A body that is not JSON gets 415, whatever parser Fastify or Nest registered for it.
+  fastify.addHook('preValidation', async (req: FastifyRequest) => {
+    if (!BODY_METHODS.has(req.method)) return;
+    const type = req.headers['content-type'];
+    const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
+    if ((hasBody || req.headers['transfer-encoding']) && !(type ?? '').toLowerCase().includes('application/json')) {
+      throw Object.assign(new Error('Send JSON with Content-Type: application/json'), {
+        code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+        statusCode: 415,
+      });
+    }
+  });
+  // Fastify's own failures (bad JSON, body too large, bad media type) in the same error shape.
+  fastify.setErrorHandler((err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => {
+    const rendered = renderError(err);
+    void reply.status(rendered.status).headers(rendered.headers).send(rendered.body);
+  });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: validationException,
+    }),
+  );
+  app.enableShutdownHooks();
+  return app;
+}
+
+async function bootstrap(): Promise<void> {
+  const config = readConfig();
+  const app = await createGateway(config);
+  const logger = app.get<Logger>(GATEWAY_LOGGER);
+  await app.listen(config.port, config.host);
+  logger.info({ port: config.port, queuePrefix: config.queuePrefix }, 'gateway listening');
+  if (config.apiKeyGenerated) {
+    // Printed once, on purpose, for local use; never logged as part of any request.
+    process.stdout.write(`\nNo API_KEYS set: generated one for this run: ${config.apiKeys[0]}\n\n`);
+  }
+}
+
+if (require.main === module) void bootstrap();

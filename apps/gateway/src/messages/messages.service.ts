@@ -1,0 +1,169 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  MessageQueueService,
+  MessageStore,
+  OutboundQueues,
+  type MessageContent,
+  type MessageRecord,
+  type NewMessage,
+  type SendMessageJob,
+} from '@app/queue';
+import { SessionStore } from '@app/session';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
+import { ApiError } from '../common/api-error';
+import { IdempotencyService } from './idempotency.service';
+import type { SendMessageDto } from './message.dto';
+import { toChatId } from './recipient';
+
+/** How long the gateway trusts what it learnt about a session (existence, queue size). */
+const SESSION_CACHE_MS = 1000;
+
+export interface Accepted {
+  ids: string[];
+  replayed: boolean;
+}
+
+@Injectable()
+export class MessagesService {
+  private readonly known = new Map<string, { exists: boolean; unsent: number; at: number }>();
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly producer: MessageQueueService,
+    private readonly store: MessageStore,
+    private readonly queues: OutboundQueues,
+    private readonly sessions: SessionStore,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  /**
+   * Accepts messages for a session: all are validated first, then stored (one atomic bulk when
+   * there are several). Resolves only once Redis holds them.
+   */
+  async accept(
+    sessionId: string,
+    dtos: SendMessageDto[],
+    clientId: string,
+    idempotencyKey: string | undefined,
+    fingerprint: string,
+  ): Promise<Accepted> {
+    const drafts = dtos.map((dto, i) => this.draft(sessionId, dto, dtos.length > 1 ? `messages[${i}].` : ''));
+    await this.admit(sessionId, drafts.length);
+    const fresh = drafts.map(() => newMessageId());
+    const write = (ids: string[], resumed: boolean) => this.write(drafts, ids, resumed);
+    if (!idempotencyKey) {
+      await write(fresh, false);
+      return { ids: fresh, replayed: false };
+    }
+    return this.idempotency.run(clientId, idempotencyKey, fingerprint, fresh, write);
+  }
+
+  async get(id: string): Promise<MessageRecord> {
+    let record = await this.store.get(id);
+    if (!record) throw ApiError.notFound('MESSAGE_NOT_FOUND', `Message "${id}" does not exist`);
+    if (record.status === 'queued' && record.expiresAt && Date.parse(record.expiresAt) <= Date.now()) {
+      // Due to expire and not yet swept: settle it now so the answer is true.
+      await this.producer.expire(id, record.session);
+      record = (await this.store.get(id)) ?? record;
+    }
+    return record;
+  }
+
+  async cancel(id: string): Promise<void> {
+    const record = await this.get(id);
+    const outcome = await this.producer.cancel(id, record.session);
+    if (outcome.result === 'not_found') throw ApiError.notFound('MESSAGE_NOT_FOUND', `Message "${id}" does not exist`);
+    if (outcome.result === 'conflict') {
+      throw ApiError.conflict('MESSAGE_NOT_CANCELLABLE', `Message "${id}" is ${outcome.status}: only queued messages can be cancelled`);
+    }
+  }
+
+  private async write(drafts: Draft[], ids: string[], resumed: boolean): Promise<void> {
+    const createdAt = new Date().toISOString();
+    let messages: NewMessage[] = drafts.map((d, i) => ({
+      to: d.to,
+      job: { ...d.job, messageId: ids[i], createdAt },
+    }));
+    if (resumed) {
+      // A retry of a request that died mid-way: only what is still missing, and never a job
+      // for a message that already moved on (its job may be gone, and must not come back).
+      const statuses = await Promise.all(ids.map((id) => this.store.status(id)));
+      messages = messages.filter((_, i) => statuses[i] === null || statuses[i] === 'queued');
+      if (messages.length === 0) return;
+    }
+    if (messages.length === 1) await this.producer.enqueue(messages[0]);
+    else await this.producer.enqueueBulk(messages);
+    const k = this.known.get(drafts[0].job.sessionId);
+    if (k) k.unsent += messages.length;
+  }
+
+  /** 404 for an unknown session, 429 QUEUE_FULL past MAX_QUEUED_PER_SESSION. */
+  private async admit(sessionId: string, count: number): Promise<void> {
+    let k = this.known.get(sessionId);
+    if (!k || Date.now() - k.at > SESSION_CACHE_MS) {
+      const exists = await this.sessions.exists(sessionId);
+      let unsent = 0;
+      if (exists) {
+        const c = await this.queues.counts(sessionId);
+        unsent = c.waiting + c.delayed + c.active;
+      }
+      k = { exists, unsent, at: Date.now() };
+      this.known.set(sessionId, k);
+    }
+    if (!k.exists) throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
+    if (k.unsent + count > this.config.maxQueuedPerSession) {
+      throw new ApiError(
+        429,
+        'QUEUE_FULL',
+        `Session "${sessionId}" holds ${k.unsent} unsent messages (MAX_QUEUED_PER_SESSION is ${this.config.maxQueuedPerSession})`,
+        { 'Retry-After': '5' },
+      );
+    }
+  }
+
+  private draft(sessionId: string, dto: SendMessageDto, at: string): Draft {
+    const chatId = toChatId(dto.to);
+    if (!chatId) {
+      throw ApiError.badRequest(`${at}to must be a phone number with country code (15551234567, +1 555 123 4567) or a chat id (…@c.us, …@g.us)`, 'INVALID_RECIPIENT');
+    }
+    if (!dto.text && !dto.media) throw ApiError.badRequest(`${at}text or media is required`);
+    if (dto.media) {
+      const m = dto.media;
+      if (!!m.url === !!m.base64) throw ApiError.badRequest(`${at}media needs exactly one of url and base64`);
+      if (m.base64 && !m.mimetype) throw ApiError.badRequest(`${at}media.mimetype is required with media.base64`);
+    }
+    const now = Date.now();
+    const sendAt = dto.sendAt ? Date.parse(dto.sendAt) : undefined;
+    const expiresAt = dto.expiresAt ? Date.parse(dto.expiresAt) : undefined;
+    if (expiresAt !== undefined && expiresAt <= now) throw ApiError.badRequest(`${at}expiresAt is in the past`);
+    if (expiresAt !== undefined && sendAt !== undefined && expiresAt <= sendAt) {
+      throw ApiError.badRequest(`${at}expiresAt must be after sendAt`);
+    }
+    const content: MessageContent = {};
+    if (dto.text) content.text = dto.text;
+    if (dto.media) content.media = { ...dto.media };
+    if (dto.replyTo) content.replyTo = dto.replyTo;
+    const job: SendMessageJob = {
+      messageId: '',
+      sessionId,
+      chatId,
+      content,
+      contentHash: createHash('sha256').update(JSON.stringify(content)).digest('hex'),
+      priority: dto.priority ?? 'normal',
+      createdAt: '',
+    };
+    if (sendAt !== undefined) job.sendAt = new Date(sendAt).toISOString();
+    if (expiresAt !== undefined) job.expiresAt = new Date(expiresAt).toISOString();
+    return { to: dto.to, job };
+  }
+}
+
+interface Draft {
+  to: string;
+  job: SendMessageJob;
+}
+
+function newMessageId(): string {
+  return `msg_${randomUUID().replace(/-/g, '')}`;
+}

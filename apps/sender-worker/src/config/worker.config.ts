@@ -1,0 +1,42 @@
+import { hostname } from 'node:os';
+import { EnvReader, readSharedConfig, type SharedConfig } from '@app/queue';
+
+/** Everything a sender worker reads from the environment, validated once at boot. */
+export interface WorkerConfig extends SharedConfig {
+  /** WORKER_ID: how this worker names itself in leases, logs and metrics. */
+  workerId: string;
+  /** WORKER_MAX_SESSIONS: sessions this worker owns at most. */
+  maxSessions: number;
+  /** SEND_TIMEOUT_MS: a send not settled by then has an unknown outcome. */
+  sendTimeoutMs: number;
+  /** HEALTH_CHECK_INTERVAL_MS: period of the health probe of each ready session. */
+  healthCheckIntervalMs: number;
+  /** HEALTH_CHECK_TIMEOUT_MS: a probe that does not answer by then failed. */
+  healthCheckTimeoutMs: number;
+  /** RECOVERY_MAX_ATTEMPTS: restarts of a lost session before it is marked failed. */
+  recoveryMaxAttempts: number;
+  /** SHUTDOWN_GRACE_MS: on SIGTERM, how long an in-flight send may take to finish. */
+  shutdownGraceMs: number;
+  /** CHROMIUM_PATH: the browser the wwebjs driver drives. */
+  chromiumPath: string;
+  logLevel: string;
+}
+
+export const WORKER_CONFIG = Symbol('WORKER_CONFIG');
+
+export function loadWorkerConfig(env = new EnvReader()): WorkerConfig {
+  const shared = readSharedConfig(env);
+  const workerId = env.string('WORKER_ID', `${hostname()}-${process.pid}`);
+  return {
+    ...shared,
+    workerId,
+    maxSessions: env.int('WORKER_MAX_SESSIONS', 10, 1, 10000),
+    sendTimeoutMs: env.int('SEND_TIMEOUT_MS', 120000, 100, 3600000),
+    healthCheckIntervalMs: env.int('HEALTH_CHECK_INTERVAL_MS', 30000, 100, 3600000),
+    healthCheckTimeoutMs: env.int('HEALTH_CHECK_TIMEOUT_MS', 10000, 50, 600000),
+    recoveryMaxAttempts: env.int('RECOVERY_MAX_ATTEMPTS', 10, 1, 1000),
+    shutdownGraceMs: env.int('SHUTDOWN_GRACE_MS', 10000, 0, 600000),
+    chromiumPath: env.string('CHROMIUM_PATH', '/usr/bin/chromium'),
+    logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
+  };
+}

@@ -1,0 +1,84 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createRedis, RedisKeys, type ControlReply, type ControlRequest } from '@app/queue';
+import { asDriverError, FAULT_TYPES, SessionDriverError, SessionErrorCode, type FaultType } from '@app/session';
+import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
+import { REDIS } from '../redis/redis.providers';
+import { LOGGER } from '../logger';
+import { SessionOwnershipService } from '../sessions/session-ownership.service';
+import { NumberChecker } from '../outbound/number-check';
+
+/** Answers the gateway's commands for the sessions this worker owns. */
+@Injectable()
+export class ControlListener implements OnApplicationBootstrap, OnApplicationShutdown {
+  private subscriber: Redis | null = null;
+
+  constructor(
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly ownership: SessionOwnershipService,
+    private readonly numbers: NumberChecker,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.subscriber = createRedis(this.config.redisUrl, 'worker', `worker-control:${this.config.workerId}`);
+    this.subscriber.on('error', () => undefined);
+    this.subscriber.on('message', (_channel: string, raw: string) => void this.handle(raw));
+    await this.subscriber.subscribe(this.keys.controlChannel());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.subscriber?.disconnect();
+  }
+
+  private async handle(raw: string): Promise<void> {
+    let req: ControlRequest;
+    try {
+      req = JSON.parse(raw) as ControlRequest;
+    } catch {
+      return;
+    }
+    const rt = this.ownership.runtime(req.sessionId);
+    if (!rt) return; // not ours: the owner answers
+    const log = this.logger.child({ sessionId: req.sessionId, command: req.command });
+    let reply: ControlReply;
+    try {
+      const result = await this.execute(req);
+      reply = { id: req.id, ok: true, result, workerId: this.config.workerId };
+    } catch (err) {
+      const e = asDriverError(err);
+      log.warn({ code: e.code, err: e.message }, 'control command failed');
+      reply = { id: req.id, ok: false, error: { code: e.code, message: e.message }, workerId: this.config.workerId };
+    }
+    await this.redis.publish(this.keys.replyChannel(req.replyTo), JSON.stringify(reply)).catch(() => 0);
+  }
+
+  private async execute(req: ControlRequest): Promise<unknown> {
+    const rt = this.ownership.runtime(req.sessionId)!;
+    switch (req.command) {
+      case 'recover':
+        await rt.recover();
+        return { accepted: true };
+      case 'stop':
+        // Answer first: stopping waits for the send in flight, the gateway should not.
+        setImmediate(() => void this.ownership.stopDeleted(req.sessionId, req.logout));
+        return { accepted: true };
+      case 'fault':
+        if (!FAULT_TYPES.includes(req.type as FaultType)) throw new Error(`unknown fault ${req.type}`);
+        await rt.injectFault({ type: req.type as FaultType, durationMs: req.durationMs });
+        return { accepted: true };
+      case 'pairing-code':
+        return { code: await rt.requestPairingCode(req.phone) };
+      case 'check-number': {
+        const driver = rt.readyDriver();
+        if (!driver) {
+          throw new SessionDriverError(SessionErrorCode.SessionNotReady, 'session', `the session is ${rt.status}, not ready`);
+        }
+        return this.numbers.check(req.sessionId, req.chatId, driver);
+      }
+    }
+  }
+}

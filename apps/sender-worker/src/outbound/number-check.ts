@@ -1,0 +1,32 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '@app/queue';
+import type { NumberCheck, SessionDriver } from '@app/session';
+
+const ON_WHATSAPP_TTL_S = 7 * 24 * 3600;
+const NOT_ON_WHATSAPP_TTL_S = 24 * 3600;
+
+/**
+ * "Is this number on WhatsApp?", cached in Redis per session. Bulk number checks are a known
+ * ban trigger, so each recipient is asked about once a week at most.
+ */
+export class NumberChecker {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async check(sessionId: string, chatId: string, driver: SessionDriver): Promise<NumberCheck> {
+    if (!chatId.endsWith('@c.us')) return { chatId, onWhatsApp: true };
+    const key = this.keys.contact(sessionId, chatId);
+    const cached = await this.redis.get(key);
+    if (cached !== null) return { chatId, onWhatsApp: cached === '1' };
+    const result = await driver.checkNumber(chatId);
+    await this.redis.set(
+      key,
+      result.onWhatsApp ? '1' : '0',
+      'EX',
+      result.onWhatsApp ? ON_WHATSAPP_TTL_S : NOT_ON_WHATSAPP_TTL_S,
+    );
+    return result;
+  }
+}

@@ -1,0 +1,52 @@
+import { Module } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { MessageQueueService, MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
+import { loadWorkerConfig, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
+import { REDIS, redisProviders } from './redis/redis.providers';
+import { createLogger, LOGGER } from './logger';
+import { SendService } from './outbound/send.service';
+import { NumberChecker } from './outbound/number-check';
+import { SessionOwnershipService } from './sessions/session-ownership.service';
+import { ControlListener } from './control/control.listener';
+import { ExpirySweeperService } from './expiry/expiry-sweeper.service';
+import { RedisLifecycle } from './redis/redis.lifecycle';
+
+@Module({
+  providers: [
+    { provide: WORKER_CONFIG, useFactory: () => loadWorkerConfig() },
+    {
+      provide: LOGGER,
+      inject: [WORKER_CONFIG],
+      useFactory: (c: WorkerConfig) => createLogger(c.logLevel, c.workerId),
+    },
+    ...redisProviders,
+    {
+      provide: NumberChecker,
+      inject: [REDIS, RedisKeys],
+      useFactory: (r: Redis, k: RedisKeys) => new NumberChecker(r, k),
+    },
+    {
+      provide: SendService,
+      inject: [REDIS, RedisKeys, MessageStore, NumberChecker, WORKER_CONFIG, LOGGER],
+      useFactory: (r: Redis, k: RedisKeys, m: MessageStore, n: NumberChecker, c: WorkerConfig, l: Logger) =>
+        new SendService(r, k, m, n, {
+          sendTimeoutMs: c.sendTimeoutMs,
+          maxAttempts: c.messageMaxAttempts,
+          retentionSeconds: c.messageRetentionDays * 86400,
+          workerId: c.workerId,
+        }, l),
+    },
+    {
+      provide: MessageQueueService,
+      inject: [REDIS, OutboundQueues, MessageStore, WORKER_CONFIG],
+      useFactory: (r: Redis, q: OutboundQueues, m: MessageStore, c: WorkerConfig) =>
+        new MessageQueueService(r, q, m, { maxAttempts: c.messageMaxAttempts, backoffMs: 2000 }),
+    },
+    SessionOwnershipService,
+    ControlListener,
+    ExpirySweeperService,
+    RedisLifecycle,
+  ],
+})
+export class SenderWorkerModule {}

@@ -1,0 +1,147 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
+import { SessionStore } from '@app/session';
+import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
+import { REDIS } from '../redis/redis.providers';
+import { LOGGER } from '../logger';
+import { SendService } from '../outbound/send.service';
+import { SessionRuntime, type RuntimeDeps } from './session-runtime';
+
+/**
+ * Which sessions this worker runs. Every lease period/3 it renews its leases (a lease it lost
+ * stops the session here at once), drops sessions deleted through the API, and claims sessions
+ * nobody owns, up to WORKER_MAX_SESSIONS.
+ */
+@Injectable()
+export class SessionOwnershipService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly runtimes = new Map<string, SessionRuntime>();
+  private timer: NodeJS.Timeout | null = null;
+  private cycle: Promise<void> = Promise.resolve();
+  private shuttingDown = false;
+  private readonly deps: RuntimeDeps;
+
+  constructor(
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly sessions: SessionStore,
+    messages: MessageStore,
+    queues: OutboundQueues,
+    sendService: SendService,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.deps = { config, redis, keys, sessions, messages, queues, sendService, logger };
+  }
+
+  onApplicationBootstrap(): void {
+    this.logger.info(
+      { workerId: this.config.workerId, maxSessions: this.config.maxSessions },
+      'sender worker started',
+    );
+    this.schedule(0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.cycle;
+    // Hand every session over at once: pause, let the send in flight finish, release the lease.
+    await Promise.all(
+      [...this.runtimes.values()].map((rt) => rt.stop({ release: true }).catch(() => undefined)),
+    );
+    this.runtimes.clear();
+    await this.redis.zrem(this.keys.workers(), this.config.workerId).catch(() => undefined);
+    await this.redis.del(this.keys.worker(this.config.workerId)).catch(() => undefined);
+  }
+
+  runtime(sessionId: string): SessionRuntime | undefined {
+    return this.runtimes.get(sessionId);
+  }
+
+  owned(): SessionRuntime[] {
+    return [...this.runtimes.values()];
+  }
+
+  /** Stops a session deleted through the API (the registry entry is already gone). */
+  async stopDeleted(sessionId: string, logout: boolean): Promise<boolean> {
+    const rt = this.runtimes.get(sessionId);
+    if (!rt) return false;
+    this.runtimes.delete(sessionId);
+    await rt.stop({ release: true, logout, userStop: true });
+    return true;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.shuttingDown) return;
+    this.timer = setTimeout(() => {
+      this.cycle = this.runCycle()
+        .catch((err: unknown) => this.logger.warn({ err }, 'ownership cycle failed'))
+        .finally(() => this.schedule(Math.max(200, Math.floor(this.config.sessionLeaseMs / 3))));
+    }, delayMs);
+  }
+
+  private async runCycle(): Promise<void> {
+    await this.heartbeat();
+    await this.renewOwned();
+    await this.claimUnowned();
+  }
+
+  private async heartbeat(): Promise<void> {
+    const now = Date.now();
+    await this.redis
+      .multi()
+      .zadd(this.keys.workers(), now, this.config.workerId)
+      .exec();
+    await this.redis
+      .multi()
+      .hset(this.keys.worker(this.config.workerId), {
+        id: this.config.workerId,
+        pid: String(process.pid),
+        maxSessions: String(this.config.maxSessions),
+        sessions: JSON.stringify([...this.runtimes.keys()]),
+        rssMb: String(Math.round(process.memoryUsage().rss / 1048576)),
+        heartbeatAt: new Date(now).toISOString(),
+      })
+      .pexpire(this.keys.worker(this.config.workerId), this.config.sessionLeaseMs * 2)
+      .exec();
+  }
+
+  private async renewOwned(): Promise<void> {
+    for (const [id, rt] of [...this.runtimes]) {
+      const [renewed, exists] = await Promise.all([
+        this.sessions.renew(id, rt.lease, this.config.sessionLeaseMs),
+        this.sessions.exists(id),
+      ]);
+      if (!exists) {
+        this.logger.info({ sessionId: id }, 'session was deleted; stopping it');
+        this.runtimes.delete(id);
+        await rt.stop({ release: true, userStop: false });
+      } else if (!renewed) {
+        this.logger.warn({ sessionId: id }, 'lease lost; stopping the session here');
+        this.runtimes.delete(id);
+        await rt.stop({ release: false });
+      } else {
+        await rt.tick();
+      }
+    }
+  }
+
+  private async claimUnowned(): Promise<void> {
+    if (this.runtimes.size >= this.config.maxSessions) return;
+    const ids = await this.sessions.ids();
+    const owners = await this.sessions.owners(ids);
+    for (let i = 0; i < ids.length && this.runtimes.size < this.config.maxSessions; i++) {
+      if (owners[i] || this.runtimes.has(ids[i]) || this.shuttingDown) continue;
+      const stored = await this.sessions.get(ids[i]);
+      if (!stored) continue;
+      const lease = await this.sessions.claim(ids[i], this.config.workerId, this.config.sessionLeaseMs);
+      if (!lease) continue;
+      this.logger.info({ sessionId: ids[i], token: lease.token }, 'session claimed');
+      const rt = new SessionRuntime(this.deps, stored.config, lease, stored.state);
+      this.runtimes.set(ids[i], rt);
+      await rt.start();
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import type { Redis } from 'ioredis';
+import { JobName, outboundQueueName } from './queue.constants';
+import type { MessageStatus, SendMessageJob } from './jobs';
+import { sendJobOptions, type SendJobPolicy } from './job-options';
+import type { MessageStore } from './message-store';
+import type { OutboundQueues } from './outbound-queues';
+
+export interface NewMessage {
+  job: SendMessageJob;
+  /** The recipient as the client wrote it, shown back in the message record. */
+  to: string;
+}
+
+export type CancelOutcome =
+  | { result: 'cancelled' }
+  | { result: 'not_found' }
+  | { result: 'conflict'; status: MessageStatus };
+
+/**
+ * The one producer of send jobs. A message is written in two steps, record first and job
+ * second: a job never exists without its record, and a record whose job was never written
+ * (Redis died in between) belongs to a request that was not answered 202, so nobody holds its id.
+ */
+export class MessageQueueService {
+  constructor(
+    private readonly redis: Redis,
+    private readonly queues: OutboundQueues,
+    private readonly store: MessageStore,
+    private readonly policy: SendJobPolicy,
+  ) {}
+
+  async enqueue(message: NewMessage): Promise<void> {
+    const pipe = this.redis.pipeline();
+    this.store.addCreate(pipe, message.job, message.to);
+    await execOrThrow(pipe);
+    await this.queues
+      .get(message.job.sessionId)
+      .add(JobName.SendMessage, message.job, sendJobOptions(message.job, this.policy));
+  }
+
+  /**
+   * All or nothing: the jobs go in as one MULTI/EXEC through FlowProducer.addBulk (Queue.addBulk
+   * is a pipeline and can leave half a bulk behind, bullmq#3451).
+   */
+  async enqueueBulk(messages: NewMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const m of messages) this.store.addCreate(pipe, m.job, m.to);
+    await execOrThrow(pipe);
+    await this.queues.flows().addBulk(
+      messages.map((m) => ({
+        name: JobName.SendMessage,
+        queueName: outboundQueueName(m.job.sessionId),
+        data: m.job,
+        opts: sendJobOptions(m.job, this.policy),
+      })),
+    );
+  }
+
+  /** Cancels a message that has not started sending. */
+  async cancel(messageId: string, sessionId: string): Promise<CancelOutcome> {
+    return this.finishUnsent(messageId, sessionId, 'cancelled');
+  }
+
+  /** Marks a message whose expiresAt has passed before it was sent. */
+  async expire(messageId: string, sessionId: string): Promise<CancelOutcome> {
+    return this.finishUnsent(messageId, sessionId, 'expired');
+  }
+
+  /** Cancels every waiting and delayed message of a session; returns how many. */
+  async clear(sessionId: string): Promise<number> {
+    const queue = this.queues.get(sessionId);
+    let cleared = 0;
+    // Page from the start each round: cancelled jobs leave the lists as we go.
+    for (;;) {
+      const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed'], 0, 499);
+      if (jobs.length === 0) break;
+      let progressed = false;
+      for (const job of jobs) {
+        if (!job?.id) continue;
+        const outcome = await this.cancel(job.id, sessionId);
+        if (outcome.result === 'cancelled') cleared++;
+        progressed = true;
+      }
+      if (!progressed) break;
+    }
+    return cleared;
+  }
+
+  private async finishUnsent(
+    messageId: string,
+    sessionId: string,
+    to: 'cancelled' | 'expired',
+  ): Promise<CancelOutcome> {
+    const t = await this.store.transition(messageId, {
+      to,
+      from: ['queued'],
+      error:
+        to === 'expired'
+          ? { code: 'EXPIRED', message: 'expiresAt passed before the message could be sent' }
+          : undefined,
+    });
+    const queue = this.queues.get(sessionId);
+    if (t.previous === null) {
+      // No record: remove a stray job all the same, so nothing is sent without a record.
+      await queue.remove(messageId).catch(() => 0);
+      return { result: 'not_found' };
+    }
+    if (!t.applied) {
+      if (t.previous === to) {
+        await queue.remove(messageId).catch(() => 0);
+        return { result: 'cancelled' };
+      }
+      return { result: 'conflict', status: t.previous };
+    }
+    // The worker checks the record before sending, so a job it already holds is harmless;
+    // removing the rest keeps queue counts honest.
+    await queue.remove(messageId).catch(() => 0);
+    await this.store.forgetExpiry([messageId]);
+    return { result: 'cancelled' };
+  }
+}
+
+async function execOrThrow(pipe: ReturnType<Redis['pipeline']>): Promise<void> {
+  const results = await pipe.exec();
+  for (const [err] of results ?? []) {
+    if (err) throw err;
+  }
+  if (!results) throw new Error('Redis pipeline was not executed');
+}

@@ -1,0 +1,207 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { MessagePriority } from './queue.constants';
+import type {
+  MessageError,
+  MessageHistoryEntry,
+  MessageRecord,
+  MessageStatus,
+  SendMessageJob,
+} from './jobs';
+import { RedisKeys } from './redis-keys';
+
+/**
+ * Compare-and-set of a message's status, with its history entry, in one atomic step. It is the
+ * only way a status changes, so two actors (a cancel in the gateway, a send in a worker) can
+ * never both win: exactly one sees its `from` status.
+ *
+ * KEYS: record, history. ARGV: to, allowed-from (comma list, '*' = any non-final), history entry
+ * JSON, ttl seconds, then field/value pairs to set. Returns {1, previous} when applied,
+ * {0, current} when the status did not allow it, {-1} when the record does not exist.
+ */
+const TRANSITION_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return {-1, ''} end
+local allowed = false
+if ARGV[2] == '*' then
+  allowed = (cur == 'queued' or cur == 'sending')
+else
+  for s in string.gmatch(ARGV[2], '[^,]+') do
+    if s == cur then allowed = true end
+  end
+end
+if not allowed then return {0, cur} end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+for i = 5, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('RPUSH', KEYS[2], ARGV[3])
+local ttl = tonumber(ARGV[4])
+local left = redis.call('TTL', KEYS[1])
+if left < ttl then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+return {1, cur}
+`;
+
+export interface TransitionResult {
+  applied: boolean;
+  /** Status before the call; null when the message does not exist. */
+  previous: MessageStatus | null;
+}
+
+export interface TransitionRequest {
+  to: MessageStatus;
+  /** Statuses the message may be in for the change to apply; '*' means any unfinished one. */
+  from: readonly MessageStatus[] | '*';
+  error?: MessageError | null;
+  /** Extra fields to set; an empty string or null deletes the field. */
+  fields?: Record<string, string | number | null | undefined>;
+}
+
+type RedisWithTransition = Redis & {
+  waMessageTransition(
+    record: string,
+    history: string,
+    ...args: (string | number)[]
+  ): Promise<[number, string]>;
+};
+
+/**
+ * The message records: what `GET /api/messages/:id` shows, kept for MESSAGE_RETENTION_DAYS
+ * after the last change, independent of BullMQ's job retention.
+ */
+export class MessageStore {
+  private readonly redis: RedisWithTransition;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly retentionSeconds: number,
+  ) {
+    if (typeof (redis as unknown as Partial<RedisWithTransition>).waMessageTransition !== 'function') {
+      redis.defineCommand('waMessageTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
+    }
+    this.redis = redis as RedisWithTransition;
+  }
+
+  /**
+   * Queues the commands that create the record of a new message (status `queued`) on a
+   * pipeline or transaction the caller executes.
+   */
+  addCreate(pipe: ChainableCommander, job: SendMessageJob, to: string): void {
+    const id = job.messageId;
+    const now = job.createdAt;
+    const ttl = this.ttlFor(job);
+    const record: Record<string, string> = {
+      id,
+      session: job.sessionId,
+      to,
+      chatId: job.chatId,
+      status: 'queued',
+      attempts: '0',
+      priority: job.priority,
+      contentHash: job.contentHash,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (job.sendAt) record.sendAt = job.sendAt;
+    if (job.expiresAt) record.expiresAt = job.expiresAt;
+    const entry: MessageHistoryEntry = { status: 'queued', at: now };
+    pipe.hset(this.keys.message(id), record);
+    pipe.expire(this.keys.message(id), ttl);
+    pipe.rpush(this.keys.messageHistory(id), JSON.stringify(entry));
+    pipe.expire(this.keys.messageHistory(id), ttl);
+    if (job.expiresAt) {
+      pipe.zadd(this.keys.expiries(), Date.parse(job.expiresAt), id);
+    }
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.message(id))) === 1;
+  }
+
+  async get(id: string): Promise<MessageRecord | null> {
+    const [[, hash], [, history]] = (await this.redis
+      .multi()
+      .hgetall(this.keys.message(id))
+      .lrange(this.keys.messageHistory(id), 0, -1)
+      .exec()) as [[null, Record<string, string>], [null, string[]]];
+    if (!hash || !hash.status) return null;
+    return {
+      id: hash.id,
+      session: hash.session,
+      to: hash.to,
+      status: hash.status as MessageStatus,
+      attempts: Number(hash.attempts ?? 0),
+      waMessageId: hash.waMessageId || null,
+      error: hash.error ? (JSON.parse(hash.error) as MessageError) : null,
+      priority: (hash.priority as MessagePriority) ?? 'normal',
+      createdAt: hash.createdAt,
+      sentAt: hash.sentAt || null,
+      deliveredAt: hash.deliveredAt || null,
+      readAt: hash.readAt || null,
+      sendAt: hash.sendAt || null,
+      expiresAt: hash.expiresAt || null,
+      updatedAt: hash.updatedAt,
+      history: history.map((h) => JSON.parse(h) as MessageHistoryEntry),
+    };
+  }
+
+  /** The status alone, cheaper than {@link get} on the send path. */
+  async status(id: string): Promise<MessageStatus | null> {
+    return (await this.redis.hget(this.keys.message(id), 'status')) as MessageStatus | null;
+  }
+
+  async transition(id: string, req: TransitionRequest): Promise<TransitionResult> {
+    const at = new Date().toISOString();
+    const entry: MessageHistoryEntry = { status: req.to, at };
+    if (req.error) entry.error = req.error;
+    const fields: (string | number)[] = ['updatedAt', at];
+    if (req.error !== undefined) {
+      fields.push('error', req.error ? JSON.stringify(req.error) : '');
+    }
+    for (const [k, v] of Object.entries(req.fields ?? {})) {
+      if (v === undefined) continue;
+      fields.push(k, v === null ? '' : String(v));
+    }
+    const from = req.from === '*' ? '*' : req.from.join(',');
+    const [code, previous] = await this.redis.waMessageTransition(
+      this.keys.message(id),
+      this.keys.messageHistory(id),
+      req.to,
+      from,
+      JSON.stringify(entry),
+      this.retentionSeconds,
+      ...fields,
+    );
+    return {
+      applied: code === 1,
+      previous: code === -1 ? null : (previous as MessageStatus),
+    };
+  }
+
+  async incrementAttempts(id: string): Promise<number> {
+    return this.redis.hincrby(this.keys.message(id), 'attempts', 1);
+  }
+
+  /** Ids of messages whose expiresAt has passed (they may already be final). */
+  async dueExpiries(now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.expiries(), '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  async forgetExpiry(ids: string[]): Promise<void> {
+    if (ids.length) await this.redis.zrem(this.keys.expiries(), ...ids);
+  }
+
+  /** Kept for the retention period after creation, and longer when scheduled further out. */
+  private ttlFor(job: SendMessageJob): number {
+    const sendAt = job.sendAt ? Date.parse(job.sendAt) : Date.now();
+    const aheadSeconds = Math.max(0, Math.ceil((sendAt - Date.now()) / 1000));
+    return this.retentionSeconds + aheadSeconds;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Queue and job names. RENAMING ANY OF THESE BREAKS JOBS ALREADY QUEUED IN REDIS:
+ * a worker of the new version would not find the old queues. Add, never rename.
+ */
+
+/** Session ids as the contract fixes them: lowercase, digits, `_` and `-`, 1–64 characters. */
+export const SESSION_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/**
+ * The outbound queue of one session. The `{…}` is a Redis Cluster hash tag: every key of the
+ * queue (and every per-session key of ours) hashes to the same slot, so Lua scripts and MULTI
+ * blocks touching them stay legal on a cluster.
+ */
+export function outboundQueueName(sessionId: string): string {
+  return `out.{${sessionId}}`;
+}
+
+/** Inverse of {@link outboundQueueName}; null for a queue that is not an outbound queue. */
+export function sessionIdOfQueue(queueName: string): string | null {
+  const m = /^out\.\{([a-z0-9][a-z0-9_-]{0,63})\}$/.exec(queueName);
+  return m ? m[1] : null;
+}
+
+export enum JobName {
+  /** Send one message. Payload: {@link SendMessageJob}. */
+  SendMessage = 'send-message',
+}
+
+/** BullMQ priorities (lower runs first). Every job carries one so FIFO holds within a level. */
+export const PRIORITY = { high: 1, normal: 2, low: 3 } as const;
+export type MessagePriority = keyof typeof PRIORITY;

@@ -1,0 +1,109 @@
+/**
+ * Every Redis key this system writes outside BullMQ, in one place. All start with QUEUE_PREFIX.
+ * Keys that belong together carry the same `{hash tag}` so they live in one Redis Cluster slot.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** ZSET of session ids, scored by creation time. */
+  sessions(): string {
+    return `${this.prefix}:sessions`;
+  }
+  /** HASH: a session's configuration and the state its owning worker reports. */
+  session(id: string): string {
+    return `${this.prefix}:session:{${id}}`;
+  }
+  /** STRING `<workerId>|<fencing token>`, expiring after SESSION_LEASE_MS unless renewed. */
+  lease(id: string): string {
+    return `${this.prefix}:session:{${id}}:lease`;
+  }
+  /** Monotonic counter: each new lease of a session takes the next fencing token. */
+  leaseToken(id: string): string {
+    return `${this.prefix}:session:{${id}}:lease-token`;
+  }
+  /** ZSET of the session's send times in the last minute (per-minute cap). */
+  pacing(id: string): string {
+    return `${this.prefix}:session:{${id}}:pacing`;
+  }
+  /** STRING: the earliest time the session may send again (the random gap), expiring then. */
+  pacingNext(id: string): string {
+    return `${this.prefix}:session:{${id}}:pacing-next`;
+  }
+  /** STRING: WhatsApp message id -> our message id, to route acks. */
+  waMessage(id: string, waMessageId: string): string {
+    return `${this.prefix}:session:{${id}}:wa:${waMessageId}`;
+  }
+  /** STRING cached number check of one recipient. */
+  contact(id: string, chatId: string): string {
+    return `${this.prefix}:session:{${id}}:contact:${chatId}`;
+  }
+
+  /** HASH: one message's record (status, attempts, error, times). */
+  message(id: string): string {
+    return `${this.prefix}:msg:{${id}}`;
+  }
+  /** LIST: status history of one message, oldest first. */
+  messageHistory(id: string): string {
+    return `${this.prefix}:msg:{${id}}:history`;
+  }
+  /** HASH: the open send intent of one message (written before a send, closed after). */
+  sendIntent(id: string): string {
+    return `${this.prefix}:msg:{${id}}:intent`;
+  }
+  /** ZSET of message ids with an expiresAt, scored by it. */
+  expiries(): string {
+    return `${this.prefix}:expiries`;
+  }
+
+  /** STRING: an Idempotency-Key's outcome `{hash, id}` (24 h). */
+  idempotency(scope: string, key: string): string {
+    return `${this.prefix}:idem:{${scope}}:${key}`;
+  }
+  /** STRING: held while the first request with an Idempotency-Key is being handled. */
+  idempotencyLock(scope: string, key: string): string {
+    return `${this.prefix}:idem:{${scope}}:${key}:lock`;
+  }
+
+  /** ZSET of live worker ids scored by last heartbeat; HASH per worker with its facts. */
+  workers(): string {
+    return `${this.prefix}:workers`;
+  }
+  worker(id: string): string {
+    return `${this.prefix}:worker:{${id}}`;
+  }
+
+  /** Pub/sub channel on which the gateway sends commands to whichever worker owns a session. */
+  controlChannel(): string {
+    return `${this.prefix}:control`;
+  }
+  /** Pub/sub channel on which a worker answers one gateway process. */
+  replyChannel(gatewayId: string): string {
+    return `${this.prefix}:control:reply:${gatewayId}`;
+  }
+  /** Pub/sub channel of events (message.status, session.status) for live streams. */
+  eventsChannel(): string {
+    return `${this.prefix}:events`;
+  }
+
+  /** Simulator: the linked-device state of a session (survives worker changes). */
+  simulatorDevice(id: string): string {
+    return `${this.prefix}:sim:{${id}}:device`;
+  }
+  /** Simulator: LIST of sent messages in send order, as WhatsApp's servers would record them. */
+  simulatorOutbox(id: string): string {
+    return `${this.prefix}:sim:{${id}}:outbox`;
+  }
+  /** Simulator: HASH messageId -> outbox entry, to answer "did this message go out?". */
+  simulatorOutboxIndex(id: string): string {
+    return `${this.prefix}:sim:{${id}}:outbox-index`;
+  }
+  /** Simulator: HASH chatId -> "0" for numbers the simulator says are not on WhatsApp. */
+  simulatorContacts(id: string): string {
+    return `${this.prefix}:sim:{${id}}:contacts`;
+  }
+
+  /** Throttler storage (requests per API key) lives under this prefix. */
+  throttler(): string {
+    return `${this.prefix}:throttle:`;
+  }
+}

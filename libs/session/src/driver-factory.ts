@@ -1,0 +1,22 @@
+import type { DriverContext, SessionDriver } from './session-driver';
+import { SessionDriverError, SessionErrorCode } from './session.errors';
+import { DEFAULT_SIMULATOR_OPTIONS, type SessionConfig } from './session.types';
+import { SimulatorDriver } from './drivers/simulator/simulator.driver';
+
+/**
+ * Makes the driver a session's configuration names. The real driver is loaded on first use
+ * only, so processes that never drive a browser (the gateway, simulator-only tests) never load
+ * puppeteer.
+ */
+export function createSessionDriver(config: SessionConfig, ctx: DriverContext): SessionDriver {
+  switch (config.driver) {
+    case 'simulator':
+      return new SimulatorDriver(ctx, { ...DEFAULT_SIMULATOR_OPTIONS, ...(config.simulator ?? {}) });
+    case 'wwebjs':
+      throw new SessionDriverError(
+        SessionErrorCode.DriverUnavailable,
+        'session',
+        'The wwebjs driver is not available in this build yet; use driver "simulator"',
+      );
+  }
+}

@@ -1,0 +1,108 @@
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import type { MessageContent, RedisKeys } from '@app/queue';
+import type { DriverName, Fault, SessionStatus } from './session.types';
+import { NotSupportedError, type SessionDriverError } from './session.errors';
+
+/** Structured logger a driver writes to; the worker binds the session id. */
+export interface DriverLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface OutgoingMessage {
+  messageId: string;
+  chatId: string;
+  content: MessageContent;
+  contentHash: string;
+  /** When this attempt began: reconciliation only considers messages sent after it. */
+  attemptStartedAt: number;
+}
+
+export interface SendResult {
+  waMessageId: string;
+  /** ISO-8601 instant the message left. */
+  at: string;
+}
+
+export interface NumberCheck {
+  chatId: string;
+  onWhatsApp: boolean;
+}
+
+export interface ProbeResult {
+  /** The WhatsApp Web state (`CONNECTED`, `OPENING`, `TIMEOUT`, …). */
+  state: string;
+  /** Memory of the browser process tree, when the driver has one. */
+  memoryMb?: number;
+}
+
+/** A status change the driver observed (qr shown, authenticated, ready, logged out…). */
+export interface DriverStateEvent {
+  status: SessionStatus;
+  qr?: string;
+  phone?: string;
+  error?: { code: string; message: string };
+}
+
+export type AckStatus = 'delivered' | 'read' | 'failed';
+
+export interface AckEvent {
+  waMessageId: string;
+  status: AckStatus;
+}
+
+export interface DriverEvents {
+  /** Lifecycle progress. */
+  state: [DriverStateEvent];
+  /** The session is gone (browser crash, detached frame, conflict…): recovery is needed. */
+  lost: [SessionDriverError];
+  /** Delivery receipts of sent messages. */
+  ack: [AckEvent];
+}
+
+export interface DriverContext {
+  sessionId: string;
+  /** A connection the driver may use for its own state (not a blocking one). */
+  redis: Redis;
+  keys: RedisKeys;
+  logger: DriverLogger;
+}
+
+/**
+ * One WhatsApp account, driven by one engine. The worker talks to every engine through this
+ * class only, and cannot tell them apart except by `name`.
+ *
+ * A driver instance lives for one run of the session: after `lost` or `stop()` it is dead, and
+ * the supervisor makes a new one.
+ */
+export abstract class SessionDriver extends EventEmitter<DriverEvents> {
+  abstract readonly name: DriverName;
+
+  /** Begins the lifecycle; progress arrives as `state` events. Resolves once started. */
+  abstract start(): Promise<void>;
+
+  /** Ends this run. With `logout` the linked device is also removed. Never throws. */
+  abstract stop(opts?: { logout?: boolean }): Promise<void>;
+
+  /** Sends one message; throws a SessionDriverError that says how to handle the failure. */
+  abstract send(message: OutgoingMessage): Promise<SendResult>;
+
+  /** Did this message already go out (an earlier attempt whose outcome is unknown)? */
+  abstract findSent(message: OutgoingMessage): Promise<SendResult | null>;
+
+  /** A cheap liveness check; rejects when the session is not usable. */
+  abstract probe(): Promise<ProbeResult>;
+
+  abstract checkNumber(chatId: string): Promise<NumberCheck>;
+
+  /** Link by phone number instead of QR. */
+  abstract requestPairingCode(phone: string): Promise<string>;
+
+  /** Fault injection: only the simulator has it. */
+  injectFault(fault: Fault): Promise<void> {
+    return Promise.reject(new NotSupportedError(this.name, `fault "${fault.type}"`));
+  }
+}

@@ -1,0 +1,193 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '@app/queue';
+import {
+  INITIAL_SESSION_STATE,
+  type SessionConfig,
+  type SessionState,
+} from './session.types';
+
+export interface SessionLease {
+  workerId: string;
+  token: number;
+}
+
+/** A session as stored: what the API was told, and what its worker last reported. */
+export interface StoredSession {
+  config: SessionConfig;
+  state: SessionState;
+}
+
+/**
+ * Claims a lease if nobody holds it: SET NX with a fresh fencing token.
+ * KEYS: lease, token counter. ARGV: worker id, ttl ms. Returns the token, or 0 when held.
+ */
+const CLAIM_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
+return token
+`;
+
+/** Extends a lease only if it is still ours (same worker, same token). */
+const RENEW_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** Drops a lease only if it is still ours. */
+const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/**
+ * Writes state fields only while the writer holds the session's lease (fencing): a worker that
+ * lost its lease while frozen cannot overwrite what the new owner reports.
+ * KEYS: session, lease. ARGV: lease value, then field/value pairs.
+ */
+const WRITE_STATE_LUA = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+`;
+
+type LeaseRedis = Redis & {
+  waLeaseClaim(lease: string, counter: string, worker: string, ttl: number): Promise<number>;
+  waLeaseRenew(lease: string, value: string, ttl: number): Promise<number>;
+  waLeaseRelease(lease: string, value: string): Promise<number>;
+  waSessionWrite(session: string, lease: string, value: string, ...fields: string[]): Promise<number>;
+};
+
+
+/** The session registry in Redis: configuration, reported state and leases. */
+export class SessionStore {
+  private readonly redis: LeaseRedis;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    const r = redis as LeaseRedis;
+    if (typeof (redis as unknown as Partial<LeaseRedis>).waLeaseClaim !== 'function') {
+      r.defineCommand('waLeaseClaim', { numberOfKeys: 2, lua: CLAIM_LUA });
+      r.defineCommand('waLeaseRenew', { numberOfKeys: 1, lua: RENEW_LUA });
+      r.defineCommand('waLeaseRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
+      r.defineCommand('waSessionWrite', { numberOfKeys: 2, lua: WRITE_STATE_LUA });
+    }
+    this.redis = r;
+  }
+
+  /** Creates a session; false when the id is taken. */
+  async create(config: SessionConfig): Promise<boolean> {
+    const key = this.keys.session(config.id);
+    const created = await this.redis.hsetnx(key, 'id', config.id);
+    if (!created) {
+      // Taken, unless an earlier create died between its two writes: finish that one.
+      const listed = await this.redis.zscore(this.keys.sessions(), config.id);
+      if (listed !== null) return false;
+    }
+    await this.redis.hset(key, {
+      driver: config.driver,
+      rateLimit: JSON.stringify(config.rateLimit),
+      webhook: JSON.stringify(config.webhook),
+      simulator: JSON.stringify(config.simulator),
+      createdAt: config.createdAt,
+      state: JSON.stringify(INITIAL_SESSION_STATE),
+    });
+    await this.redis.zadd(this.keys.sessions(), Date.parse(config.createdAt), config.id);
+    return true;
+  }
+
+  async ids(): Promise<string[]> {
+    return this.redis.zrange(this.keys.sessions(), '0', '-1');
+  }
+
+  async get(id: string): Promise<StoredSession | null> {
+    const h = await this.redis.hgetall(this.keys.session(id));
+    if (!h.id || !h.driver) return null;
+    return {
+      config: {
+        id: h.id,
+        driver: h.driver as SessionConfig['driver'],
+        rateLimit: JSON.parse(h.rateLimit) as SessionConfig['rateLimit'],
+        webhook: JSON.parse(h.webhook ?? 'null') as SessionConfig['webhook'],
+        simulator: JSON.parse(h.simulator ?? 'null') as SessionConfig['simulator'],
+        createdAt: h.createdAt,
+      },
+      state: { ...INITIAL_SESSION_STATE, ...(JSON.parse(h.state ?? '{}') as Partial<SessionState>) },
+    };
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.session(id))) === 1;
+  }
+
+  /** Removes a session from the registry and drops its record and lease. */
+  async remove(id: string): Promise<void> {
+    await this.redis.zrem(this.keys.sessions(), id);
+    await this.redis.del(
+      this.keys.session(id),
+      this.keys.lease(id),
+      this.keys.pacing(id),
+      this.keys.pacingNext(id),
+    );
+  }
+
+  /** Replaces the reported state, only while `lease` is still the session's lease. */
+  async writeState(id: string, lease: SessionLease, state: SessionState): Promise<boolean> {
+    const ok = await this.redis.waSessionWrite(
+      this.keys.session(id),
+      this.keys.lease(id),
+      leaseValue(lease),
+      'state',
+      JSON.stringify(state),
+    );
+    return ok === 1;
+  }
+
+  async claim(id: string, workerId: string, ttlMs: number): Promise<SessionLease | null> {
+    const token = await this.redis.waLeaseClaim(
+      this.keys.lease(id),
+      this.keys.leaseToken(id),
+      workerId,
+      ttlMs,
+    );
+    return token ? { workerId, token: Number(token) } : null;
+  }
+
+  async renew(id: string, lease: SessionLease, ttlMs: number): Promise<boolean> {
+    return (await this.redis.waLeaseRenew(this.keys.lease(id), leaseValue(lease), ttlMs)) === 1;
+  }
+
+  async release(id: string, lease: SessionLease): Promise<void> {
+    await this.redis.waLeaseRelease(this.keys.lease(id), leaseValue(lease));
+  }
+
+  async owner(id: string): Promise<SessionLease | null> {
+    return parseLease(await this.redis.get(this.keys.lease(id)));
+  }
+
+  /** Owners of many sessions in one round trip. */
+  async owners(ids: string[]): Promise<(SessionLease | null)[]> {
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.get(this.keys.lease(id));
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([, v]) => parseLease((v as string | null) ?? null));
+  }
+}
+
+export function leaseValue(lease: SessionLease): string {
+  return `${lease.workerId}|${lease.token}`;
+}
+
+function parseLease(value: string | null): SessionLease | null {
+  if (!value) return null;
+  const i = value.lastIndexOf('|');
+  return { workerId: value.slice(0, i), token: Number(value.slice(i + 1)) };
+}
+
