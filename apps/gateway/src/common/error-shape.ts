@@ -59,6 +59,9 @@ export function renderError(err: unknown): RenderedError {
     if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(message)) {
       message = `No route: ${message.replace(/^Cannot /, '')}`;
     }
+    if (status === 400 && /valid JSON/i.test(message)) {
+      return { status, body: { error: { code: 'INVALID_JSON', message: 'The body is not valid JSON' } }, headers: {} };
+    }
     if (status === 429) message = 'Too many requests: slow down and retry after the Retry-After delay';
     return { status, body: { error: { code: STATUS_CODES[status] ?? `HTTP_${status}`, message } }, headers: {} };
   }

@@ -16,7 +16,7 @@ import { IdempotencyService } from './idempotency.service';
 import type { SendMessageDto } from './message.dto';
 import { toChatId } from './recipient';
 
-/** How long the gateway trusts what it learnt about a session (existence, queue size). */
+/** How long the gateway trusts a session's queue size for the QUEUE_FULL check. */
 const SESSION_CACHE_MS = 1000;
 
 export interface Accepted {
@@ -26,7 +26,8 @@ export interface Accepted {
 
 @Injectable()
 export class MessagesService {
-  private readonly known = new Map<string, { exists: boolean; unsent: number; at: number }>();
+  /** Unsent counts per session, refreshed at most every SESSION_CACHE_MS (QUEUE_FULL is a soft cap). */
+  private readonly known = new Map<string, { unsent: number; at: number }>();
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -94,24 +95,28 @@ export class MessagesService {
     }
     if (messages.length === 1) await this.producer.enqueue(messages[0]);
     else await this.producer.enqueueBulk(messages);
-    const k = this.known.get(drafts[0].job.sessionId);
+    const sessionId = drafts[0].job.sessionId;
+    const k = this.known.get(sessionId);
     if (k) k.unsent += messages.length;
+    if (!(await this.sessions.exists(sessionId))) {
+      // Deleted while we wrote: cancel what we wrote rather than leave it for nobody.
+      for (const m of messages) await this.producer.cancel(m.job.messageId, sessionId);
+      throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
+    }
   }
 
   /** 404 for an unknown session, 429 QUEUE_FULL past MAX_QUEUED_PER_SESSION. */
   private async admit(sessionId: string, count: number): Promise<void> {
+    if (!(await this.sessions.exists(sessionId))) {
+      this.known.delete(sessionId);
+      throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
+    }
     let k = this.known.get(sessionId);
     if (!k || Date.now() - k.at > SESSION_CACHE_MS) {
-      const exists = await this.sessions.exists(sessionId);
-      let unsent = 0;
-      if (exists) {
-        const c = await this.queues.counts(sessionId);
-        unsent = c.waiting + c.delayed + c.active;
-      }
-      k = { exists, unsent, at: Date.now() };
+      const c = await this.queues.counts(sessionId);
+      k = { unsent: c.waiting + c.delayed + c.active, at: Date.now() };
       this.known.set(sessionId, k);
     }
-    if (!k.exists) throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
     if (k.unsent + count > this.config.maxQueuedPerSession) {
       throw new ApiError(
         429,

@@ -86,16 +86,19 @@ export class SessionsService {
   }
 
   /**
-   * Stops and removes a session: out of the registry first (so no worker adopts it again),
-   * then the owner stops it (and unlinks with `logout`), then its unsent messages are cancelled.
+   * Stops and removes a session. The registry entry goes first, so no worker adopts it again
+   * and no new message is admitted (a message written concurrently sees it gone and cancels
+   * itself); then the owner stops it (and unlinks with `logout`); then every unsent message is
+   * cancelled.
    */
   async remove(id: string, logout: boolean): Promise<{ cancelled: number }> {
     await this.stored(id);
-    await this.redis.zrem(this.keys.sessions(), id);
-    await this.control.send(id, { command: 'stop', logout }).catch(() => undefined);
+    const owner = await this.sessions.owner(id);
+    await this.sessions.remove(id);
+    // Without a live owner there is nobody to tell.
+    if (owner) await this.control.send(id, { command: 'stop', logout }).catch(() => undefined);
     await this.queues.get(id).pause();
     const cancelled = await this.producer.clear(id);
-    await this.sessions.remove(id);
     if (logout) await this.redis.del(this.keys.simulatorDevice(id));
     return { cancelled };
   }
