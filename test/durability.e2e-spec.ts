@@ -24,7 +24,10 @@ describe('durability', () => {
     await sys.readySession('k-stream', { simulator: { sendLatencyMs: 15 } });
     const ids: string[] = [];
     for (let i = 0; i < 150; i++) {
-      const res = await sys.api.post('/api/sessions/k-stream/messages', { to: '15551230000', text: `m${i}` });
+      const res = await sys.api.post('/api/sessions/k-stream/messages', {
+        to: '15551230000',
+        text: `m${i}`,
+      });
       expect(res.status).toBe(202);
       ids.push(res.body.id);
     }
@@ -57,12 +60,18 @@ describe('durability', () => {
 
   it('answers 503 at once while Redis is down, and keeps every accepted message across a Redis crash', async () => {
     await sys.readySession('k-redis', { simulator: { linkAfterMs: 100 } });
-    const before = await sys.api.post('/api/sessions/k-redis/messages', { to: '15551230000', text: 'before the crash' });
+    const before = await sys.api.post('/api/sessions/k-redis/messages', {
+      to: '15551230000',
+      text: 'before the crash',
+    });
     expect(before.status).toBe(202);
 
     await redis.kill();
     const started = Date.now();
-    const during = await sys.api.post('/api/sessions/k-redis/messages', { to: '15551230000', text: 'during' });
+    const during = await sys.api.post('/api/sessions/k-redis/messages', {
+      to: '15551230000',
+      text: 'during',
+    });
     const tookMs = Date.now() - started;
     expect(during.status).toBe(503);
     expect(during.body.error.code).toBe('REDIS_UNAVAILABLE');
@@ -74,7 +83,10 @@ describe('durability', () => {
     const after = await waitFor(
       'the gateway to accept again',
       async () => {
-        const r = await sys.api.post('/api/sessions/k-redis/messages', { to: '15551230000', text: 'after the crash' });
+        const r = await sys.api.post('/api/sessions/k-redis/messages', {
+          to: '15551230000',
+          text: 'after the crash',
+        });
         return r.status === 202 ? r : null;
       },
       20000,
@@ -106,7 +118,9 @@ describe('durability', () => {
       'another worker to own k-term',
       async () => {
         const s = await sys.api.get('/api/sessions/k-term');
-        return s.body.worker && s.body.worker !== owner && s.body.status === 'ready' ? s.body : null;
+        return s.body.worker && s.body.worker !== owner && s.body.status === 'ready'
+          ? s.body
+          : null;
       },
       10000,
     );

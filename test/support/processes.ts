@@ -16,7 +16,11 @@ export class AppProcess {
   readonly exited: Promise<number | null>;
   private readonly proc: ChildProcess;
 
-  constructor(script: string, env: NodeJS.ProcessEnv, readonly name: string) {
+  constructor(
+    script: string,
+    env: NodeJS.ProcessEnv,
+    readonly name: string,
+  ) {
     this.proc = spawn('npm', ['run', '--silent', script], {
       cwd: ROOT,
       env: { ...process.env, ...env },
@@ -62,7 +66,10 @@ export class AppProcess {
     for (;;) {
       let children: string[] = [];
       try {
-        children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+        children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean);
       } catch {
         return pid;
       }
@@ -100,7 +107,10 @@ export interface SystemEnv {
   extra?: NodeJS.ProcessEnv;
 }
 
-export async function startGateway(env: SystemEnv, port?: number): Promise<{ proc: AppProcess; url: string }> {
+export async function startGateway(
+  env: SystemEnv,
+  port?: number,
+): Promise<{ proc: AppProcess; url: string }> {
   const p = port ?? (await freePort());
   const proc = new AppProcess(
     'start:gateway',

@@ -48,7 +48,8 @@ export class TestSystem {
   /** Creates a simulator session and waits until it is ready. */
   async readySession(id: string, extra: Record<string, unknown> = {}): Promise<void> {
     const res = await this.api.createSession(id, extra);
-    if (res.status !== 201) throw new Error(`create ${id}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 201)
+      throw new Error(`create ${id}: ${res.status} ${JSON.stringify(res.body)}`);
     await this.waitForStatus(id, 'ready');
   }
 
@@ -74,7 +75,9 @@ export class TestSystem {
     );
   }
 
-  async outbox(sessionId: string): Promise<{ messageId: string; waMessageId: string; to: string; text: string; at: string }[]> {
+  async outbox(
+    sessionId: string,
+  ): Promise<{ messageId: string; waMessageId: string; to: string; text: string; at: string }[]> {
     const res = await this.api.get(`/api/sessions/${sessionId}/simulator/outbox`);
     return res.body.messages;
   }

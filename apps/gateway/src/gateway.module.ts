@@ -28,33 +28,33 @@ export class GatewayModule {
   static forRoot(config: GatewayConfig): DynamicModule {
     return {
       module: GatewayModule,
-  imports: [
-    CoreModule.forRoot(config),
-    TerminusModule.forRoot({ logger: false }),
-    ThrottlerModule.forRootAsync({
-      inject: [GATEWAY_CONFIG, REDIS, RedisKeys],
-      useFactory: (c: GatewayConfig, redis: Redis, keys: RedisKeys) => ({
-        throttlers: [{ name: 'api', ttl: 60000, limit: c.requestsPerMinute }],
-        storage: new PrefixedThrottlerStorage(redis, keys.throttler()),
-      }),
-    }),
-  ],
-  controllers: [SessionsController, MessagesController, OperationsController, HealthController],
-  providers: [
-    ControlClient,
-    SessionsService,
-    MessagesService,
-    IdempotencyService,
-    HealthService,
-    RedisLifecycle,
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
-    { provide: APP_GUARD, useClass: ApiKeyThrottlerGuard },
-    {
-      provide: APP_FILTER,
-      inject: [GATEWAY_LOGGER],
-      useFactory: (logger: Logger) => new ErrorFilter(logger),
-    },
-  ],
+      imports: [
+        CoreModule.forRoot(config),
+        TerminusModule.forRoot({ logger: false }),
+        ThrottlerModule.forRootAsync({
+          inject: [GATEWAY_CONFIG, REDIS, RedisKeys],
+          useFactory: (c: GatewayConfig, redis: Redis, keys: RedisKeys) => ({
+            throttlers: [{ name: 'api', ttl: 60000, limit: c.requestsPerMinute }],
+            storage: new PrefixedThrottlerStorage(redis, keys.throttler()),
+          }),
+        }),
+      ],
+      controllers: [SessionsController, MessagesController, OperationsController, HealthController],
+      providers: [
+        ControlClient,
+        SessionsService,
+        MessagesService,
+        IdempotencyService,
+        HealthService,
+        RedisLifecycle,
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: ApiKeyThrottlerGuard },
+        {
+          provide: APP_FILTER,
+          inject: [GATEWAY_LOGGER],
+          useFactory: (logger: Logger) => new ErrorFilter(logger),
+        },
+      ],
     };
   }
 }

@@ -3,13 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ValidationPipe } from '@nestjs/common';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError } from '@app/queue';
 import { GatewayModule } from './gateway.module';
 import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
 import { GATEWAY_LOGGER } from './common/logger';
-import { renderError } from './common/error-shape';
 import { validationException } from './common/validation';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -28,27 +27,30 @@ function readConfig(): GatewayConfig {
 
 export async function createGateway(config: GatewayConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
-    bufferLogs: true,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    GatewayModule.forRoot(config),
+    adapter,
+    {
+      bufferLogs: true,
+    },
+  );
   app.useLogger(app.get(PinoNestLogger));
   const fastify = app.getHttpAdapter().getInstance();
   // A body that is not JSON gets 415, whatever parser Fastify or Nest registered for it.
   fastify.addHook('preValidation', async (req: FastifyRequest) => {
     if (!BODY_METHODS.has(req.method)) return;
     const type = req.headers['content-type'];
-    const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
-    if ((hasBody || req.headers['transfer-encoding']) && !(type ?? '').toLowerCase().includes('application/json')) {
+    const hasBody =
+      req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
+    if (
+      (hasBody || req.headers['transfer-encoding']) &&
+      !(type ?? '').toLowerCase().includes('application/json')
+    ) {
       throw Object.assign(new Error('Send JSON with Content-Type: application/json'), {
         code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
         statusCode: 415,
       });
     }
-  });
-  // Fastify's own failures (bad JSON, body too large, bad media type) in the same error shape.
-  fastify.setErrorHandler((err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => {
-    const rendered = renderError(err);
-    void reply.status(rendered.status).headers(rendered.headers).send(rendered.body);
   });
   app.useGlobalPipes(
     new ValidationPipe({

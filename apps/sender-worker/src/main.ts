@@ -16,7 +16,9 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
-  const app = await NestFactory.createApplicationContext(SenderWorkerModule, { logger: ['error', 'warn'] });
+  const app = await NestFactory.createApplicationContext(SenderWorkerModule, {
+    logger: ['error', 'warn'],
+  });
   const logger = app.get<Logger>(LOGGER);
 
   // whatsapp-web.js can reject inside its own listeners (e.g. the re-inject on framenavigated,

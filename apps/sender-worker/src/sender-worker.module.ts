@@ -29,13 +29,27 @@ import { RedisLifecycle } from './redis/redis.lifecycle';
     {
       provide: SendService,
       inject: [REDIS, RedisKeys, MessageStore, NumberChecker, WORKER_CONFIG, LOGGER],
-      useFactory: (r: Redis, k: RedisKeys, m: MessageStore, n: NumberChecker, c: WorkerConfig, l: Logger) =>
-        new SendService(r, k, m, n, {
-          sendTimeoutMs: c.sendTimeoutMs,
-          maxAttempts: c.messageMaxAttempts,
-          retentionSeconds: c.messageRetentionDays * 86400,
-          workerId: c.workerId,
-        }, l),
+      useFactory: (
+        r: Redis,
+        k: RedisKeys,
+        m: MessageStore,
+        n: NumberChecker,
+        c: WorkerConfig,
+        l: Logger,
+      ) =>
+        new SendService(
+          r,
+          k,
+          m,
+          n,
+          {
+            sendTimeoutMs: c.sendTimeoutMs,
+            maxAttempts: c.messageMaxAttempts,
+            retentionSeconds: c.messageRetentionDays * 86400,
+            workerId: c.workerId,
+          },
+          l,
+        ),
     },
     {
       provide: MessageQueueService,

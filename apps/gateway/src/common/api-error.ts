@@ -24,6 +24,10 @@ export class ApiError extends HttpException {
     return new ApiError(409, code, message);
   }
   static redisDown(): ApiError {
-    return new ApiError(503, 'REDIS_UNAVAILABLE', 'Redis is unreachable: nothing was stored, try again');
+    return new ApiError(
+      503,
+      'REDIS_UNAVAILABLE',
+      'Redis is unreachable: nothing was stored, try again',
+    );
   }
 }

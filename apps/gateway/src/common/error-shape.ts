@@ -27,10 +27,26 @@ const STATUS_CODES: Record<number, string> = {
 
 /** Fastify's own errors (body parsing, size) by their code. */
 const FASTIFY_CODES: Record<string, { status: number; code: string; message?: string }> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'The body is not valid JSON' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'The body is empty but Content-Type says JSON' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send JSON with Content-Type: application/json' },
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    status: 400,
+    code: 'INVALID_JSON',
+    message: 'The body is not valid JSON',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: 'INVALID_JSON',
+    message: 'The body is empty but Content-Type says JSON',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+    message: 'The request body is too large',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'Send JSON with Content-Type: application/json',
+  },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_CONTENT_LENGTH' },
 };
 
@@ -39,31 +55,46 @@ export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|Redis not reachable|connect ETIMEDOUT|LOADING|READONLY|CLUSTERDOWN|Command timed out/i.test(err.message)
+    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|Redis not reachable|connect ETIMEDOUT|LOADING|READONLY|CLUSTERDOWN|Command timed out/i.test(
+      err.message,
+    )
   );
 }
 
 /** Any failure, as the contract's error shape. Unknown errors become 500 INTERNAL_ERROR. */
 export function renderError(err: unknown): RenderedError {
   if (err instanceof ApiError) {
-    return { status: err.getStatus(), body: { error: { code: err.code, message: err.message } }, headers: err.headers };
+    return {
+      status: err.getStatus(),
+      body: { error: { code: err.code, message: err.message } },
+      headers: err.headers,
+    };
   }
   if (err instanceof HttpException) {
     const status = err.getStatus();
     const res = err.getResponse();
     let message = err.message;
     if (typeof res === 'object' && res && 'message' in res) {
-      const m = (res as { message: unknown }).message;
+      const m = res.message;
       message = Array.isArray(m) ? m.join('; ') : String(m);
     }
     if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(message)) {
       message = `No route: ${message.replace(/^Cannot /, '')}`;
     }
     if (status === 400 && /valid JSON/i.test(message)) {
-      return { status, body: { error: { code: 'INVALID_JSON', message: 'The body is not valid JSON' } }, headers: {} };
+      return {
+        status,
+        body: { error: { code: 'INVALID_JSON', message: 'The body is not valid JSON' } },
+        headers: {},
+      };
     }
-    if (status === 429) message = 'Too many requests: slow down and retry after the Retry-After delay';
-    return { status, body: { error: { code: STATUS_CODES[status] ?? `HTTP_${status}`, message } }, headers: {} };
+    if (status === 429)
+      message = 'Too many requests: slow down and retry after the Retry-After delay';
+    return {
+      status,
+      body: { error: { code: STATUS_CODES[status] ?? `HTTP_${status}`, message } },
+      headers: {},
+    };
   }
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && FASTIFY_CODES[code]) {
@@ -78,17 +109,28 @@ export function renderError(err: unknown): RenderedError {
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     return {
       status: statusCode,
-      body: { error: { code: STATUS_CODES[statusCode] ?? `HTTP_${statusCode}`, message: (err as Error).message } },
+      body: {
+        error: {
+          code: STATUS_CODES[statusCode] ?? `HTTP_${statusCode}`,
+          message: (err as Error).message,
+        },
+      },
       headers: {},
     };
   }
   if (isRedisUnavailable(err)) {
     const e = ApiError.redisDown();
-    return { status: 503, body: { error: { code: e.code, message: e.message } }, headers: { 'Retry-After': '1' } };
+    return {
+      status: 503,
+      body: { error: { code: e.code, message: e.message } },
+      headers: { 'Retry-After': '1' },
+    };
   }
   return {
     status: 500,
-    body: { error: { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred; it was logged' } },
+    body: {
+      error: { code: 'INTERNAL_ERROR', message: 'An unexpected error occurred; it was logged' },
+    },
     headers: {},
   };
 }

@@ -20,7 +20,11 @@ export class ApiKeyThrottlerGuard extends ThrottlerGuard {
     return !req.url.startsWith('/api/') || req.url.startsWith('/api/health');
   }
 
-  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
+  protected override generateKey(
+    _context: ExecutionContext,
+    tracker: string,
+    name: string,
+  ): string {
     return `${tracker}:${name}`;
   }
 }
@@ -36,7 +40,13 @@ export class PrefixedThrottlerStorage extends ThrottlerStorageRedisService {
 
   // Same script as the parent's, but keys that begin with the prefix (the parent's begin with
   // a '{' hash tag).
-  override async increment(key: string, ttl: number, limit: number, blockDuration: number, name: string) {
+  override async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    name: string,
+  ) {
     const base = `${this.keyPrefix}{${key}}:${name}`;
     const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = (await this.redis.call(
       'eval',

@@ -7,7 +7,11 @@ function flatten(errors: ValidationError[], parent = ''): string[] {
     const path = parent ? `${parent}.${e.property}` : e.property;
     if (e.constraints) {
       for (const [rule, msg] of Object.entries(e.constraints)) {
-        out.push(rule === 'whitelistValidation' ? `${path} is not an accepted field` : msg.replace(e.property, path));
+        out.push(
+          rule === 'whitelistValidation'
+            ? `${path} is not an accepted field`
+            : msg.replace(e.property, path),
+        );
       }
     }
     if (e.children?.length) out.push(...flatten(e.children, path));

@@ -39,7 +39,8 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     apiKeyGenerated = true;
   }
   for (const k of apiKeys) {
-    if (k.length < 16) throw new ConfigError('API_KEYS', 'entries must be at least 16 characters long');
+    if (k.length < 16)
+      throw new ConfigError('API_KEYS', 'entries must be at least 16 characters long');
   }
   return {
     ...shared,

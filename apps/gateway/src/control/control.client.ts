@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { createRedis, RedisKeys, type ControlCommand, type ControlReply, type ControlRequest } from '@app/queue';
+import {
+  createRedis,
+  RedisKeys,
+  type ControlCommand,
+  type ControlReply,
+  type ControlRequest,
+} from '@app/queue';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
 import { REDIS } from '../redis/redis.providers';
 import { ApiError } from '../common/api-error';
@@ -60,11 +66,13 @@ export class ControlClient implements OnModuleInit, OnApplicationShutdown {
         this.pending.delete(id);
         resolve(r);
       });
-      this.redis.publish(this.keys.controlChannel(), JSON.stringify(request)).catch((err: unknown) => {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      });
+      this.redis
+        .publish(this.keys.controlChannel(), JSON.stringify(request))
+        .catch((err: unknown) => {
+          clearTimeout(timer);
+          this.pending.delete(id);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        });
     });
     if (!reply) {
       throw ApiError.conflict(
@@ -73,7 +81,11 @@ export class ControlClient implements OnModuleInit, OnApplicationShutdown {
       );
     }
     if (!reply.ok) {
-      throw new ApiError(ERROR_STATUS[reply.error.code] ?? 409, reply.error.code, reply.error.message);
+      throw new ApiError(
+        ERROR_STATUS[reply.error.code] ?? 409,
+        reply.error.code,
+        reply.error.message,
+      );
     }
     return reply.result as T;
   }

@@ -24,7 +24,9 @@ export class HealthController {
     return this.terminus.check([
       async () => {
         const redis = this.indicators.check('redis');
-        return (await this.health.redisUp()) ? redis.up() : redis.down({ message: 'Redis is unreachable' });
+        return (await this.health.redisUp())
+          ? redis.up()
+          : redis.down({ message: 'Redis is unreachable' });
       },
     ]);
   }

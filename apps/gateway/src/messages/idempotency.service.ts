@@ -59,7 +59,15 @@ export class IdempotencyService {
     const redisKey = this.keys.idempotency(scope, key);
     const mine: IdempotencyRecord = { state: 'pending', hash, ids: freshIds, at: Date.now() };
     const mineJson = JSON.stringify(mine);
-    const previousJson = (await this.redis.call('SET', redisKey, mineJson, 'NX', 'GET', 'EX', RETENTION_S)) as string | null;
+    const previousJson = (await this.redis.call(
+      'SET',
+      redisKey,
+      mineJson,
+      'NX',
+      'GET',
+      'EX',
+      RETENTION_S,
+    )) as string | null;
 
     if (previousJson === null) {
       try {
@@ -69,7 +77,14 @@ export class IdempotencyService {
         // use it. After a 5xx some writes may have landed (a reply lost in an outage): keep
         // the pending record, so a retry resumes with the same ids instead of new ones.
         if (!(err instanceof ApiError && err.getStatus() < 500)) throw err;
-        await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, redisKey, mineJson).catch(() => 0);
+        await this.redis
+          .eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+            1,
+            redisKey,
+            mineJson,
+          )
+          .catch(() => 0);
         throw err;
       }
       await this.complete(redisKey, mine);
@@ -78,18 +93,33 @@ export class IdempotencyService {
 
     const previous = JSON.parse(previousJson) as IdempotencyRecord;
     if (previous.hash !== hash) {
-      throw new ApiError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with another request body');
+      throw new ApiError(
+        422,
+        'IDEMPOTENCY_KEY_REUSED',
+        'This Idempotency-Key was used with another request body',
+      );
     }
     if (previous.state === 'done') return { ids: previous.ids, replayed: true };
     if (Date.now() - previous.at < IN_FLIGHT_MS) {
-      throw new ApiError(409, 'IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being handled; retry shortly', { 'Retry-After': '1' });
+      throw new ApiError(
+        409,
+        'IDEMPOTENCY_IN_PROGRESS',
+        'A request with this Idempotency-Key is still being handled; retry shortly',
+        { 'Retry-After': '1' },
+      );
     }
     // The first request died mid-way: resume it, with its ids.
     const resumed: IdempotencyRecord = { ...previous, at: Date.now() };
-    const taken = await (this.redis as unknown as { waIdemTakeover(k: string, a: string, b: string): Promise<number> })
-      .waIdemTakeover(redisKey, previousJson, JSON.stringify(resumed));
+    const taken = await (
+      this.redis as unknown as { waIdemTakeover(k: string, a: string, b: string): Promise<number> }
+    ).waIdemTakeover(redisKey, previousJson, JSON.stringify(resumed));
     if (!taken) {
-      throw new ApiError(409, 'IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being handled; retry shortly', { 'Retry-After': '1' });
+      throw new ApiError(
+        409,
+        'IDEMPOTENCY_IN_PROGRESS',
+        'A request with this Idempotency-Key is still being handled; retry shortly',
+        { 'Retry-After': '1' },
+      );
     }
     await handler(previous.ids, true);
     await this.complete(redisKey, resumed);

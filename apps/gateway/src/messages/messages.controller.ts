@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { SESSION_ID_PATTERN } from '@app/queue';
 import type { AuthedRequest } from '../common/api-key.guard';
@@ -81,14 +92,18 @@ export class MessagesController {
 }
 
 export function checkSessionId(id: string): string {
-  if (!SESSION_ID_PATTERN.test(id)) throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${id}" does not exist`);
+  if (!SESSION_ID_PATTERN.test(id))
+    throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${id}" does not exist`);
   return id;
 }
 
 function checkKey(key: string | undefined): string | undefined {
   if (key === undefined) return undefined;
   if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
-    throw ApiError.badRequest('Idempotency-Key must be 1–255 visible ASCII characters', 'INVALID_IDEMPOTENCY_KEY');
+    throw ApiError.badRequest(
+      'Idempotency-Key must be 1–255 visible ASCII characters',
+      'INVALID_IDEMPOTENCY_KEY',
+    );
   }
   return key;
 }

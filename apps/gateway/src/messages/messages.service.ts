@@ -49,7 +49,9 @@ export class MessagesService {
     idempotencyKey: string | undefined,
     fingerprint: string,
   ): Promise<Accepted> {
-    const drafts = dtos.map((dto, i) => this.draft(sessionId, dto, dtos.length > 1 ? `messages[${i}].` : ''));
+    const drafts = dtos.map((dto, i) =>
+      this.draft(sessionId, dto, dtos.length > 1 ? `messages[${i}].` : ''),
+    );
     await this.admit(sessionId, drafts.length);
     const fresh = drafts.map(() => newMessageId());
     const write = (ids: string[], resumed: boolean) => this.write(drafts, ids, resumed);
@@ -63,7 +65,11 @@ export class MessagesService {
   async get(id: string): Promise<MessageRecord> {
     let record = await this.store.get(id);
     if (!record) throw ApiError.notFound('MESSAGE_NOT_FOUND', `Message "${id}" does not exist`);
-    if (record.status === 'queued' && record.expiresAt && Date.parse(record.expiresAt) <= Date.now()) {
+    if (
+      record.status === 'queued' &&
+      record.expiresAt &&
+      Date.parse(record.expiresAt) <= Date.now()
+    ) {
       // Due to expire and not yet swept: settle it now so the answer is true.
       await this.producer.expire(id, record.session);
       record = (await this.store.get(id)) ?? record;
@@ -74,9 +80,13 @@ export class MessagesService {
   async cancel(id: string): Promise<void> {
     const record = await this.get(id);
     const outcome = await this.producer.cancel(id, record.session);
-    if (outcome.result === 'not_found') throw ApiError.notFound('MESSAGE_NOT_FOUND', `Message "${id}" does not exist`);
+    if (outcome.result === 'not_found')
+      throw ApiError.notFound('MESSAGE_NOT_FOUND', `Message "${id}" does not exist`);
     if (outcome.result === 'conflict') {
-      throw ApiError.conflict('MESSAGE_NOT_CANCELLABLE', `Message "${id}" is ${outcome.status}: only queued messages can be cancelled`);
+      throw ApiError.conflict(
+        'MESSAGE_NOT_CANCELLABLE',
+        `Message "${id}" is ${outcome.status}: only queued messages can be cancelled`,
+      );
     }
   }
 
@@ -130,18 +140,24 @@ export class MessagesService {
   private draft(sessionId: string, dto: SendMessageDto, at: string): Draft {
     const chatId = toChatId(dto.to);
     if (!chatId) {
-      throw ApiError.badRequest(`${at}to must be a phone number with country code (15551234567, +1 555 123 4567) or a chat id (…@c.us, …@g.us)`, 'INVALID_RECIPIENT');
+      throw ApiError.badRequest(
+        `${at}to must be a phone number with country code (15551234567, +1 555 123 4567) or a chat id (…@c.us, …@g.us)`,
+        'INVALID_RECIPIENT',
+      );
     }
     if (!dto.text && !dto.media) throw ApiError.badRequest(`${at}text or media is required`);
     if (dto.media) {
       const m = dto.media;
-      if (!!m.url === !!m.base64) throw ApiError.badRequest(`${at}media needs exactly one of url and base64`);
-      if (m.base64 && !m.mimetype) throw ApiError.badRequest(`${at}media.mimetype is required with media.base64`);
+      if (!!m.url === !!m.base64)
+        throw ApiError.badRequest(`${at}media needs exactly one of url and base64`);
+      if (m.base64 && !m.mimetype)
+        throw ApiError.badRequest(`${at}media.mimetype is required with media.base64`);
     }
     const now = Date.now();
     const sendAt = dto.sendAt ? Date.parse(dto.sendAt) : undefined;
     const expiresAt = dto.expiresAt ? Date.parse(dto.expiresAt) : undefined;
-    if (expiresAt !== undefined && expiresAt <= now) throw ApiError.badRequest(`${at}expiresAt is in the past`);
+    if (expiresAt !== undefined && expiresAt <= now)
+      throw ApiError.badRequest(`${at}expiresAt is in the past`);
     if (expiresAt !== undefined && sendAt !== undefined && expiresAt <= sendAt) {
       throw ApiError.badRequest(`${at}expiresAt must be after sendAt`);
     }

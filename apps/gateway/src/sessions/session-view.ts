@@ -2,7 +2,11 @@ import type { QueueCounts } from '@app/queue';
 import type { SessionLease, StoredSession } from '@app/session';
 
 /** The session object of the contract, composed from config, reported state, lease and queue. */
-export function sessionView(stored: StoredSession, owner: SessionLease | null, counts: QueueCounts) {
+export function sessionView(
+  stored: StoredSession,
+  owner: SessionLease | null,
+  counts: QueueCounts,
+) {
   const { config, state } = stored;
   // A session no live worker owns is `starting` with worker null, whatever was last reported.
   const status = owner ? state.status : 'starting';
@@ -17,7 +21,13 @@ export function sessionView(stored: StoredSession, owner: SessionLease | null, c
     restartInProgress: owner ? state.restartInProgress : false,
     queue: { ...counts, paused: counts.paused || status !== 'ready' },
     rateLimit: config.rateLimit,
-    webhook: config.webhook ? { url: config.webhook.url, events: config.webhook.events ?? null, signed: !!config.webhook.secret } : null,
+    webhook: config.webhook
+      ? {
+          url: config.webhook.url,
+          events: config.webhook.events ?? null,
+          signed: !!config.webhook.secret,
+        }
+      : null,
     simulator: config.simulator,
     createdAt: config.createdAt,
     updatedAt: state.updatedAt,

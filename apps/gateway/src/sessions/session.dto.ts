@@ -16,13 +16,19 @@ import { SESSION_ID_PATTERN } from '@app/queue';
 import { DRIVER_NAMES, type DriverName } from '@app/session';
 
 export class RateLimitDto {
-  @IsInt() @Min(0) @Max(10000)
+  @IsInt()
+  @Min(0)
+  @Max(10000)
   perMinute!: number;
 
-  @IsInt() @Min(0) @Max(3600000)
+  @IsInt()
+  @Min(0)
+  @Max(3600000)
   minDelayMs!: number;
 
-  @IsInt() @Min(0) @Max(3600000)
+  @IsInt()
+  @Min(0)
+  @Max(3600000)
   maxDelayMs!: number;
 }
 
@@ -30,30 +36,52 @@ export class WebhookDto {
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
   url!: string;
 
-  @IsOptional() @IsString() @MaxLength(512)
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
   secret?: string;
 
-  @IsOptional() @IsArray() @IsIn(['message.status', 'message.received', 'session.status'], { each: true })
+  @IsOptional()
+  @IsArray()
+  @IsIn(['message.status', 'message.received', 'session.status'], { each: true })
   events?: string[];
 }
 
 export class SimulatorOptionsDto {
-  @IsOptional() @IsInt() @Min(0) @Max(600000)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(600000)
   linkAfterMs?: number;
 
-  @IsOptional() @Matches(/^\d{6,15}$/, { message: 'simulator.phone must be 6–15 digits' })
+  @IsOptional()
+  @Matches(/^\d{6,15}$/, { message: 'simulator.phone must be 6–15 digits' })
   phone?: string;
 
-  @IsOptional() @IsInt() @Min(0) @Max(600000)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(600000)
   sendLatencyMs?: number;
 
-  @IsOptional() @IsInt() @Min(-1) @Max(3600000)
+  @IsOptional()
+  @IsInt()
+  @Min(-1)
+  @Max(3600000)
   deliveredAfterMs?: number;
 
-  @IsOptional() @IsInt() @Min(-1) @Max(3600000)
+  @IsOptional()
+  @IsInt()
+  @Min(-1)
+  @Max(3600000)
   readAfterMs?: number;
 
-  @IsOptional() @IsArray() @Matches(/^\d{6,15}$/, { each: true, message: 'simulator.notOnWhatsApp holds phone numbers (digits)' })
+  @IsOptional()
+  @IsArray()
+  @Matches(/^\d{6,15}$/, {
+    each: true,
+    message: 'simulator.notOnWhatsApp holds phone numbers (digits)',
+  })
   notOnWhatsApp?: string[];
 }
 
@@ -62,28 +90,47 @@ export class CreateSessionDto {
   @Matches(SESSION_ID_PATTERN, { message: 'id must match ^[a-z0-9][a-z0-9_-]{0,63}$' })
   id!: string;
 
-  @IsOptional() @IsIn(DRIVER_NAMES)
+  @IsOptional()
+  @IsIn(DRIVER_NAMES)
   driver?: DriverName;
 
-  @IsOptional() @ValidateNested() @Type(() => RateLimitDto)
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RateLimitDto)
   rateLimit?: RateLimitDto;
 
-  @IsOptional() @ValidateNested() @Type(() => WebhookDto)
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => WebhookDto)
   webhook?: WebhookDto;
 
-  @IsOptional() @ValidateNested() @Type(() => SimulatorOptionsDto)
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => SimulatorOptionsDto)
   simulator?: SimulatorOptionsDto;
 }
 
 export class PairingCodeDto {
-  @IsString() @Matches(/^\+?[\d\s()-]{6,24}$/, { message: 'phone must be a phone number' })
+  @IsString()
+  @Matches(/^\+?[\d\s()-]{6,24}$/, { message: 'phone must be a phone number' })
   phone!: string;
 }
 
 export class FaultDto {
-  @IsIn(['browser-crash', 'frame-detached', 'session-closed', 'conflict', 'logout', 'hang', 'memory-pressure'])
+  @IsIn([
+    'browser-crash',
+    'frame-detached',
+    'session-closed',
+    'conflict',
+    'logout',
+    'hang',
+    'memory-pressure',
+  ])
   type!: string;
 
-  @IsOptional() @IsInt() @Min(1) @Max(3600000)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3600000)
   durationMs?: number;
 }

@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import QRCode from 'qrcode';
 import { ApiError } from '../common/api-error';
@@ -28,13 +39,21 @@ export class SessionsController {
   }
 
   @Get(':id/qr')
-  async qr(@Param('id') id: string, @Headers('accept') accept: string | undefined, @Res() reply: FastifyReply) {
+  async qr(
+    @Param('id') id: string,
+    @Headers('accept') accept: string | undefined,
+    @Res() reply: FastifyReply,
+  ) {
     const qr = await this.sessions.qr(checkSessionId(id));
     if (accept?.includes('application/json')) {
       return reply.status(200).send({ qr });
     }
     const png = await QRCode.toBuffer(qr, { type: 'png', width: 320, margin: 2 });
-    return reply.status(200).header('Content-Type', 'image/png').header('Cache-Control', 'no-store').send(png);
+    return reply
+      .status(200)
+      .header('Content-Type', 'image/png')
+      .header('Cache-Control', 'no-store')
+      .send(png);
   }
 
   @Post(':id/recover')
@@ -63,7 +82,10 @@ export class SessionsController {
   async contact(@Param('id') id: string, @Param('phone') phone: string) {
     const chatId = toChatId(phone);
     if (!chatId || !chatId.endsWith('@c.us')) {
-      throw ApiError.badRequest('phone must be a phone number with country code', 'INVALID_RECIPIENT');
+      throw ApiError.badRequest(
+        'phone must be a phone number with country code',
+        'INVALID_RECIPIENT',
+      );
     }
     const check = await this.sessions.checkContact(checkSessionId(id), chatId);
     return { phone: chatId.split('@')[0], chatId, onWhatsApp: check.onWhatsApp };

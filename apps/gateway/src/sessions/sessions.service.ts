@@ -42,9 +42,16 @@ export class SessionsService {
     const config: SessionConfig = {
       id: dto.id,
       driver,
-      rateLimit: { perMinute: rateLimit.perMinute, minDelayMs: rateLimit.minDelayMs, maxDelayMs: rateLimit.maxDelayMs },
-      webhook: dto.webhook ? { url: dto.webhook.url, secret: dto.webhook.secret, events: dto.webhook.events } : null,
-      simulator: driver === 'simulator' ? { ...DEFAULT_SIMULATOR_OPTIONS, ...(dto.simulator ?? {}) } : null,
+      rateLimit: {
+        perMinute: rateLimit.perMinute,
+        minDelayMs: rateLimit.minDelayMs,
+        maxDelayMs: rateLimit.maxDelayMs,
+      },
+      webhook: dto.webhook
+        ? { url: dto.webhook.url, secret: dto.webhook.secret, events: dto.webhook.events }
+        : null,
+      simulator:
+        driver === 'simulator' ? { ...DEFAULT_SIMULATOR_OPTIONS, ...(dto.simulator ?? {}) } : null,
       createdAt: new Date().toISOString(),
     };
     if (!(await this.sessions.create(config))) {
@@ -75,7 +82,10 @@ export class SessionsService {
     const view = await this.get(id);
     const stored = await this.stored(id);
     if (view.status !== 'qr' || !stored.state.qr) {
-      throw ApiError.conflict('SESSION_NOT_IN_QR', `Session "${id}" is ${view.status}: there is no QR code to scan`);
+      throw ApiError.conflict(
+        'SESSION_NOT_IN_QR',
+        `Session "${id}" is ${view.status}: there is no QR code to scan`,
+      );
     }
     return stored.state.qr;
   }
@@ -106,7 +116,10 @@ export class SessionsService {
   async pairingCode(id: string, phone: string): Promise<string> {
     await this.stored(id);
     const digits = phone.replace(/\D/g, '');
-    const res = await this.control.send<{ code: string }>(id, { command: 'pairing-code', phone: digits });
+    const res = await this.control.send<{ code: string }>(id, {
+      command: 'pairing-code',
+      phone: digits,
+    });
     return res.code;
   }
 
@@ -124,13 +137,20 @@ export class SessionsService {
 
   async injectFault(id: string, fault: FaultDto): Promise<void> {
     await this.requireSimulator(id);
-    await this.control.send(id, { command: 'fault', type: fault.type, durationMs: fault.durationMs });
+    await this.control.send(id, {
+      command: 'fault',
+      type: fault.type,
+      durationMs: fault.durationMs,
+    });
   }
 
   private async requireSimulator(id: string): Promise<void> {
     const stored = await this.stored(id);
     if (stored.config.driver !== 'simulator') {
-      throw ApiError.badRequest(`Session "${id}" uses driver "${stored.config.driver}"; this route is for simulator sessions`, 'NOT_SIMULATOR');
+      throw ApiError.badRequest(
+        `Session "${id}" uses driver "${stored.config.driver}"; this route is for simulator sessions`,
+        'NOT_SIMULATOR',
+      );
     }
   }
 

@@ -1,8 +1,19 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createRedis, RedisKeys, type ControlReply, type ControlRequest } from '@app/queue';
-import { asDriverError, FAULT_TYPES, SessionDriverError, SessionErrorCode, type FaultType } from '@app/session';
+import {
+  asDriverError,
+  FAULT_TYPES,
+  SessionDriverError,
+  SessionErrorCode,
+  type FaultType,
+} from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { REDIS } from '../redis/redis.providers';
 import { LOGGER } from '../logger';
@@ -24,7 +35,11 @@ export class ControlListener implements OnApplicationBootstrap, OnApplicationShu
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.subscriber = createRedis(this.config.redisUrl, 'worker', `worker-control:${this.config.workerId}`);
+    this.subscriber = createRedis(
+      this.config.redisUrl,
+      'worker',
+      `worker-control:${this.config.workerId}`,
+    );
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (_channel: string, raw: string) => void this.handle(raw));
     await this.subscriber.subscribe(this.keys.controlChannel());
@@ -51,9 +66,16 @@ export class ControlListener implements OnApplicationBootstrap, OnApplicationShu
     } catch (err) {
       const e = asDriverError(err);
       log.warn({ code: e.code, err: e.message }, 'control command failed');
-      reply = { id: req.id, ok: false, error: { code: e.code, message: e.message }, workerId: this.config.workerId };
+      reply = {
+        id: req.id,
+        ok: false,
+        error: { code: e.code, message: e.message },
+        workerId: this.config.workerId,
+      };
     }
-    await this.redis.publish(this.keys.replyChannel(req.replyTo), JSON.stringify(reply)).catch(() => 0);
+    await this.redis
+      .publish(this.keys.replyChannel(req.replyTo), JSON.stringify(reply))
+      .catch(() => 0);
   }
 
   private async execute(req: ControlRequest): Promise<unknown> {
@@ -67,7 +89,8 @@ export class ControlListener implements OnApplicationBootstrap, OnApplicationShu
         setImmediate(() => void this.ownership.stopDeleted(req.sessionId, req.logout));
         return { accepted: true };
       case 'fault':
-        if (!FAULT_TYPES.includes(req.type as FaultType)) throw new Error(`unknown fault ${req.type}`);
+        if (!FAULT_TYPES.includes(req.type as FaultType))
+          throw new Error(`unknown fault ${req.type}`);
         await rt.injectFault({ type: req.type as FaultType, durationMs: req.durationMs });
         return { accepted: true };
       case 'pairing-code':
@@ -75,7 +98,11 @@ export class ControlListener implements OnApplicationBootstrap, OnApplicationShu
       case 'check-number': {
         const driver = rt.readyDriver();
         if (!driver) {
-          throw new SessionDriverError(SessionErrorCode.SessionNotReady, 'session', `the session is ${rt.status}, not ready`);
+          throw new SessionDriverError(
+            SessionErrorCode.SessionNotReady,
+            'session',
+            `the session is ${rt.status}, not ready`,
+          );
         }
         return this.numbers.check(req.sessionId, req.chatId, driver);
       }

@@ -1,4 +1,9 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Logger } from 'pino';
 import { MessageQueueService, MessageStore } from '@app/queue';
 import { LOGGER } from '../logger';
@@ -26,7 +31,7 @@ export class ExpirySweeperService implements OnApplicationBootstrap, OnApplicati
     this.timer = setInterval(() => {
       this.running = this.sweep()
         .then(() => undefined)
-        .catch((err: unknown) => this.logger.debug({ err }, "expiry sweep failed"));
+        .catch((err: unknown) => this.logger.debug({ err }, 'expiry sweep failed'));
     }, SWEEP_INTERVAL_MS);
   }
 

@@ -32,7 +32,13 @@ return 1
 
 type PacingRedis = Redis & {
   waPaceWait(zset: string, next: string, now: number, perMinute: number): Promise<number>;
-  waPaceRecord(zset: string, next: string, now: number, gap: number, member: string): Promise<number>;
+  waPaceRecord(
+    zset: string,
+    next: string,
+    now: number,
+    gap: number,
+    member: string,
+  ): Promise<number>;
 };
 
 /**

@@ -108,7 +108,14 @@ export class SendService {
         );
       }
     } catch (err) {
-      return this.handleFailure(classifyError(err, { duringSend: false }), job, token, link, log, false);
+      return this.handleFailure(
+        classifyError(err, { duringSend: false }),
+        job,
+        token,
+        link,
+        log,
+        false,
+      );
     }
 
     const attemptId = randomUUID();
@@ -147,7 +154,14 @@ export class SendService {
           ),
       );
     } catch (err) {
-      return this.handleFailure(classifyError(err, { duringSend: true }), job, token, link, log, true);
+      return this.handleFailure(
+        classifyError(err, { duringSend: true }),
+        job,
+        token,
+        link,
+        log,
+        true,
+      );
     }
     await this.markSent(data, result.waMessageId, result.at, link);
     log.info({ waMessageId: result.waMessageId }, 'sent');
@@ -164,12 +178,26 @@ export class SendService {
   ): Promise<SendOutcome | null> {
     let found;
     try {
-      found = await withTimeout(driver.findSent(outgoing), this.opts.sendTimeoutMs, () =>
-        new SessionDriverError(SessionErrorCode.SendTimeout, 'session', 'reconciliation timed out'),
+      found = await withTimeout(
+        driver.findSent(outgoing),
+        this.opts.sendTimeoutMs,
+        () =>
+          new SessionDriverError(
+            SessionErrorCode.SendTimeout,
+            'session',
+            'reconciliation timed out',
+          ),
       );
     } catch (err) {
       // Cannot tell whether it went out: never resend blind. Wait for a healthy session.
-      await this.handleFailure(classifyError(err, { duringSend: false }), job, token, link, log, false);
+      await this.handleFailure(
+        classifyError(err, { duringSend: false }),
+        job,
+        token,
+        link,
+        log,
+        false,
+      );
       return null; // not reached: handleFailure throws
     }
     if (!found) {
@@ -182,7 +210,12 @@ export class SendService {
     return { result: 'sent', waMessageId: found.waMessageId, reconciled: true };
   }
 
-  private async markSent(data: SendMessageJob, waMessageId: string, at: string, link: SessionLink): Promise<void> {
+  private async markSent(
+    data: SendMessageJob,
+    waMessageId: string,
+    at: string,
+    link: SessionLink,
+  ): Promise<void> {
     await this.messages.transition(data.messageId, {
       to: 'sent',
       from: ['queued', 'sending'],
@@ -191,7 +224,12 @@ export class SendService {
     });
     await this.redis
       .multi()
-      .set(this.keys.waMessage(data.sessionId, waMessageId), data.messageId, 'EX', this.opts.retentionSeconds)
+      .set(
+        this.keys.waMessage(data.sessionId, waMessageId),
+        data.messageId,
+        'EX',
+        this.opts.retentionSeconds,
+      )
       .del(this.keys.sendIntent(data.messageId))
       .exec();
     await this.messages.forgetExpiry([data.messageId]);
@@ -231,7 +269,10 @@ export class SendService {
         return this.backToWait(job, token, link, err, log);
       case 'unknown_outcome':
         // The intent stays open: the next run reconciles before it may send again.
-        log.warn({ code: err.code }, 'send outcome unknown; will reconcile when the session is healthy');
+        log.warn(
+          { code: err.code },
+          'send outcome unknown; will reconcile when the session is healthy',
+        );
         return this.backToWait(job, token, link, err, log);
     }
   }
@@ -246,7 +287,10 @@ export class SendService {
   ): Promise<never> {
     await link.holdQueue(err);
     await job.moveToWait(token);
-    log.info({ reason: err?.code ?? 'SESSION_NOT_READY' }, 'job returned to the queue until the session is ready');
+    log.info(
+      { reason: err?.code ?? 'SESSION_NOT_READY' },
+      'job returned to the queue until the session is ready',
+    );
     throw new WaitingError();
   }
 

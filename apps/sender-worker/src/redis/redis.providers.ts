@@ -1,11 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import {
-  createRedis,
-  MessageStore,
-  OutboundQueues,
-  RedisKeys,
-} from '@app/queue';
+import { createRedis, MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
 import { SessionStore } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 

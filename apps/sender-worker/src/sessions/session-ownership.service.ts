@@ -1,4 +1,9 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
@@ -90,10 +95,7 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
 
   private async heartbeat(): Promise<void> {
     const now = Date.now();
-    await this.redis
-      .multi()
-      .zadd(this.keys.workers(), now, this.config.workerId)
-      .exec();
+    await this.redis.multi().zadd(this.keys.workers(), now, this.config.workerId).exec();
     await this.redis
       .multi()
       .hset(this.keys.worker(this.config.workerId), {
@@ -136,7 +138,11 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
       if (owners[i] || this.runtimes.has(ids[i]) || this.shuttingDown) continue;
       const stored = await this.sessions.get(ids[i]);
       if (!stored) continue;
-      const lease = await this.sessions.claim(ids[i], this.config.workerId, this.config.sessionLeaseMs);
+      const lease = await this.sessions.claim(
+        ids[i],
+        this.config.workerId,
+        this.config.sessionLeaseMs,
+      );
       if (!lease) continue;
       this.logger.info({ sessionId: ids[i], token: lease.token }, 'session claimed');
       const rt = new SessionRuntime(this.deps, stored.config, lease, stored.state);

@@ -1,7 +1,13 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { MessageStore, OutboundQueues, outboundQueueName, RedisKeys } from '@app/queue';
+import {
+  MessageStore,
+  OutboundQueues,
+  outboundQueueName,
+  RedisKeys,
+  type SendMessageJob,
+} from '@app/queue';
 import {
   classifyError,
   createSessionDriver,
@@ -91,8 +97,11 @@ export class SessionRuntime implements SessionLink {
 
   /** Periodic: re-applies the queue's pause state (a Redis outage may have eaten a change). */
   async tick(): Promise<void> {
-    this.queuePaused = null;
-    await this.syncQueue();
+    const actual = await this.queue.isPaused().catch(() => null);
+    if (actual !== null && actual !== this.queuePaused) {
+      this.queuePaused = actual;
+      await this.syncQueue();
+    }
   }
 
   readyDriver(): SessionDriver | null {
@@ -118,7 +127,11 @@ export class SessionRuntime implements SessionLink {
 
   async injectFault(fault: Fault): Promise<void> {
     if (!this.driver) {
-      throw new SessionDriverError(SessionErrorCode.SessionNotReady, 'session', 'the session has no running driver');
+      throw new SessionDriverError(
+        SessionErrorCode.SessionNotReady,
+        'session',
+        'the session has no running driver',
+      );
     }
     this.log.warn({ fault }, 'injecting fault');
     await this.driver.injectFault(fault);
@@ -126,7 +139,11 @@ export class SessionRuntime implements SessionLink {
 
   async requestPairingCode(phone: string): Promise<string> {
     if (!this.driver) {
-      throw new SessionDriverError(SessionErrorCode.SessionNotReady, 'session', 'the session has no running driver');
+      throw new SessionDriverError(
+        SessionErrorCode.SessionNotReady,
+        'session',
+        'the session has no running driver',
+      );
     }
     return this.driver.requestPairingCode(phone);
   }
@@ -145,9 +162,12 @@ export class SessionRuntime implements SessionLink {
     const driver = this.driver;
     this.driver = null;
     this.generation++;
-    await driver?.stop({ logout: opts.logout }).catch((err: unknown) => this.log.warn({ err }, 'driver stop failed'));
+    await driver
+      ?.stop({ logout: opts.logout })
+      .catch((err: unknown) => this.log.warn({ err }, 'driver stop failed'));
     if (opts.userStop) await this.update({ status: 'stopped', qr: null, restartInProgress: false });
-    if (opts.release) await this.deps.sessions.release(this.config.id, this.lease).catch(() => undefined);
+    if (opts.release)
+      await this.deps.sessions.release(this.config.id, this.lease).catch(() => undefined);
     this.log.info({ logout: !!opts.logout, released: opts.release }, 'session stopped');
   }
 
@@ -156,7 +176,7 @@ export class SessionRuntime implements SessionLink {
     // Locks are short so a job of a SIGKILLed worker is picked up again within seconds, and
     // stalls never fail a job: the send intent makes a re-run safe (it reconciles first).
     const lockDuration = Math.min(30000, Math.max(5000, config.sessionLeaseMs));
-    const worker = new Worker(
+    const worker = new Worker<SendMessageJob>(
       outboundQueueName(this.config.id),
       async (job, token) => this.deps.sendService.process(job, token ?? '', this),
       {
@@ -187,7 +207,9 @@ export class SessionRuntime implements SessionLink {
     const closed = consumer.close().then(() => true);
     const inTime = await Promise.race([
       closed,
-      new Promise<boolean>((r) => setTimeout(() => r(false), this.deps.config.shutdownGraceMs).unref()),
+      new Promise<boolean>((r) =>
+        setTimeout(() => r(false), this.deps.config.shutdownGraceMs).unref(),
+      ),
     ]);
     if (!inTime) await consumer.close(true).catch(() => undefined);
   }
@@ -213,11 +235,16 @@ export class SessionRuntime implements SessionLink {
     });
     driver.on('lost', (err) => this.onLost(err, generation));
     driver.on('ack', (ev) => void this.onAck(ev));
-    driver.start().catch((err: unknown) => this.onLost(classifyError(err, { duringSend: false }), generation));
+    driver
+      .start()
+      .catch((err: unknown) => this.onLost(classifyError(err, { duringSend: false }), generation));
   }
 
   private async onDriverState(ev: DriverStateEvent): Promise<void> {
-    const patch: Partial<SessionState> = { status: ev.status, qr: ev.status === 'qr' ? (ev.qr ?? null) : null };
+    const patch: Partial<SessionState> = {
+      status: ev.status,
+      qr: ev.status === 'qr' ? (ev.qr ?? null) : null,
+    };
     if (ev.phone) patch.phone = ev.phone;
     if (ev.error) patch.lastError = { ...ev.error, at: new Date().toISOString() };
     if (ev.status === 'ready') {
@@ -233,7 +260,8 @@ export class SessionRuntime implements SessionLink {
   }
 
   private onLost(err: SessionDriverError, generation: number): void {
-    if (this.stopping || generation !== this.generation || this.lostGeneration === generation) return;
+    if (this.stopping || generation !== this.generation || this.lostGeneration === generation)
+      return;
     this.lostGeneration = generation;
     this.recoveryAttempt++;
     if (this.recoveryAttempt > this.deps.config.recoveryMaxAttempts) {
@@ -246,11 +274,18 @@ export class SessionRuntime implements SessionLink {
   }
 
   private async beginRecovery(err: SessionDriverError, delayMs: number): Promise<void> {
-    this.log.warn({ code: err.code, err: err.message, attempt: this.recoveryAttempt, delayMs }, 'session lost; recovering');
+    this.log.warn(
+      { code: err.code, err: err.message, attempt: this.recoveryAttempt, delayMs },
+      'session lost; recovering',
+    );
     const driver = this.driver;
     this.driver = null;
     this.generation++;
-    const health = { ...this.state.health, healthy: false, recoveries: this.state.health.recoveries + 1 };
+    const health = {
+      ...this.state.health,
+      healthy: false,
+      recoveries: this.state.health.recoveries + 1,
+    };
     await this.update({
       status: 'recovering',
       restartInProgress: true,
@@ -267,7 +302,10 @@ export class SessionRuntime implements SessionLink {
   }
 
   private async markFailed(err: SessionDriverError): Promise<void> {
-    this.log.error({ code: err.code, err: err.message }, 'session failed; giving up until recovered by hand');
+    this.log.error(
+      { code: err.code, err: err.message },
+      'session failed; giving up until recovered by hand',
+    );
     const driver = this.driver;
     this.driver = null;
     this.generation++;
@@ -287,10 +325,22 @@ export class SessionRuntime implements SessionLink {
     const generation = this.generation;
     const at = new Date().toISOString();
     try {
-      const result = await withTimeout(driver.probe(), this.deps.config.healthCheckTimeoutMs, () =>
-        new SessionDriverError('HEALTH_CHECK_TIMEOUT', 'session', 'the health check did not answer in time'),
+      const result = await withTimeout(
+        driver.probe(),
+        this.deps.config.healthCheckTimeoutMs,
+        () =>
+          new SessionDriverError(
+            'HEALTH_CHECK_TIMEOUT',
+            'session',
+            'the health check did not answer in time',
+          ),
       );
-      if (result.state !== 'CONNECTED') throw new SessionDriverError('HEALTH_CHECK_FAILED', 'session', `WhatsApp state is ${result.state}`);
+      if (result.state !== 'CONNECTED')
+        throw new SessionDriverError(
+          'HEALTH_CHECK_FAILED',
+          'session',
+          `WhatsApp state is ${result.state}`,
+        );
       this.probeFailures = 0;
       await this.update({ health: { ...this.state.health, healthy: true, lastCheckAt: at } });
     } catch (err) {
@@ -304,18 +354,31 @@ export class SessionRuntime implements SessionLink {
   }
 
   private async onAck(ev: AckEvent): Promise<void> {
-    const messageId = await this.deps.redis.get(this.deps.keys.waMessage(this.config.id, ev.waMessageId));
+    const messageId = await this.deps.redis.get(
+      this.deps.keys.waMessage(this.config.id, ev.waMessageId),
+    );
     if (!messageId) return;
     const now = new Date().toISOString();
     if (ev.status === 'delivered') {
-      await this.deps.messages.transition(messageId, { to: 'delivered', from: ['sent'], fields: { deliveredAt: now } });
+      await this.deps.messages.transition(messageId, {
+        to: 'delivered',
+        from: ['sent'],
+        fields: { deliveredAt: now },
+      });
     } else if (ev.status === 'read') {
-      await this.deps.messages.transition(messageId, { to: 'read', from: ['sent', 'delivered'], fields: { readAt: now } });
+      await this.deps.messages.transition(messageId, {
+        to: 'read',
+        from: ['sent', 'delivered'],
+        fields: { readAt: now },
+      });
     } else {
       await this.deps.messages.transition(messageId, {
         to: 'failed',
         from: ['sent'],
-        error: { code: 'ACK_ERROR', message: 'WhatsApp reported the message as not delivered (ack -1)' },
+        error: {
+          code: 'ACK_ERROR',
+          message: 'WhatsApp reported the message as not delivered (ack -1)',
+        },
       });
     }
   }
@@ -330,7 +393,8 @@ export class SessionRuntime implements SessionLink {
         this.log.warn({ err }, 'could not store session state');
         return true;
       });
-    if (!written && !this.stopping) this.log.warn('session state not stored: the lease is no longer ours');
+    if (!written && !this.stopping)
+      this.log.warn('session state not stored: the lease is no longer ours');
   }
 
   /** Pauses the queue while the session cannot send, resumes it when it can. Serialised. */

@@ -1,0 +1,202 @@
+#!/usr/bin/env node
+// `npm start`: the whole system on one machine, for trying it out with no phone.
+// - builds the apps if dist/ is missing or older than the sources;
+// - uses the Redis at REDIS_URL, or starts a local redis-server with AOF under ./.data/;
+// - starts one gateway and one worker, the simulator as default driver;
+// - creates a "demo" simulator session and prints the URLs, the API key and a curl to paste.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const dataDir = path.join(root, '.data');
+const children = [];
+let stopping = false;
+
+function log(msg) {
+  process.stdout.write(`[start] ${msg}\n`);
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function ensureBuilt() {
+  const mains = ['dist/apps/gateway/apps/gateway/src/main.js', 'dist/apps/sender-worker/apps/sender-worker/src/main.js'].map((p) => path.join(root, p));
+  const built = mains.every((m) => fs.existsSync(m));
+  const stale = built && Math.max(newestMtime(path.join(root, 'apps')), newestMtime(path.join(root, 'libs'))) > Math.min(...mains.map((m) => fs.statSync(m).mtimeMs));
+  if (built && !stale) return;
+  log(built ? 'sources changed: rebuilding' : 'building (first run)');
+  const r = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+/** Sends PING over a raw socket: true if a Redis answers at host:port. */
+function redisAnswers(host, port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.on('error', () => done(false));
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (d) => done(/^\+PONG|^-NOAUTH/.test(d.toString())));
+  });
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function ensureRedis() {
+  const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+  const host = url.hostname || '127.0.0.1';
+  const port = Number(url.port || 6379);
+  if (await redisAnswers(host, port)) {
+    log(`using the Redis at ${url.href}`);
+    return url.href;
+  }
+  if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) {
+    process.stderr.write(
+      `\nNo Redis answers at ${url.href} and redis-server is not installed.\n` +
+        'Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis),\n' +
+        'or point REDIS_URL at a Redis 7 you run (docker run -p 6379:6379 redis:7).\n\n',
+    );
+    process.exit(1);
+  }
+  let localPort = port;
+  if (!['127.0.0.1', 'localhost'].includes(host) || !(await portFree(localPort))) localPort = 6390;
+  const dir = path.join(dataDir, 'redis');
+  fs.mkdirSync(dir, { recursive: true });
+  log(`no Redis at ${url.href}: starting redis-server on 127.0.0.1:${localPort} (AOF under ${path.relative(root, dir)}/)`);
+  const redis = spawn(
+    'redis-server',
+    ['--port', String(localPort), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  children.push({ name: 'redis', proc: redis, last: true });
+  for (let i = 0; i < 100; i++) {
+    if (await redisAnswers('127.0.0.1', localPort)) return `redis://127.0.0.1:${localPort}`;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('redis-server did not start');
+}
+
+function apiKey() {
+  if (process.env.API_KEYS) return process.env.API_KEYS.split(',')[0].trim();
+  const file = path.join(dataDir, 'api-key');
+  fs.mkdirSync(dataDir, { recursive: true });
+  if (!fs.existsSync(file)) fs.writeFileSync(file, `local_${crypto.randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+function startApp(name, script, env) {
+  const proc = spawn(process.execPath, [path.join(root, script)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (chunk) => chunk.toString().split('\n').filter(Boolean).map((l) => `[${name}] ${l}\n`).join('');
+  proc.stdout.on('data', (c) => process.stdout.write(prefix(c)));
+  proc.stderr.on('data', (c) => process.stderr.write(prefix(c)));
+  proc.on('exit', (code, signal) => {
+    if (!stopping) {
+      log(`${name} exited (${signal ?? code}); stopping everything`);
+      void shutdown(1);
+    }
+  });
+  children.push({ name, proc });
+  return proc;
+}
+
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  const apps = children.filter((c) => !c.last);
+  await Promise.all(apps.map((c) => stopChild(c.proc)));
+  await Promise.all(children.filter((c) => c.last).map((c) => stopChild(c.proc)));
+  process.exit(code);
+}
+
+function stopChild(proc) {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 20000);
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    proc.kill('SIGTERM');
+  });
+}
+
+async function main() {
+  ensureBuilt();
+  const redisUrl = await ensureRedis();
+  const key = apiKey();
+  const port = process.env.PORT || '3000';
+  const env = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    API_KEYS: process.env.API_KEYS || key,
+    DEFAULT_DRIVER: process.env.DEFAULT_DRIVER || 'simulator',
+    PORT: port,
+    LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+  };
+  startApp('gateway', 'dist/apps/gateway/apps/gateway/src/main.js', env);
+  startApp('worker', 'dist/apps/sender-worker/apps/sender-worker/src/main.js', { ...env, WORKER_ID: process.env.WORKER_ID || 'local-worker' });
+
+  const base = `http://localhost:${port}`;
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false);
+    if (ok) break;
+    if (i > 300) throw new Error('the gateway did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // A demo session, so the printed curl works at once (409 if it exists from an earlier run).
+  await fetch(`${base}/api/sessions`, {
+    method: 'POST',
+    headers: { 'x-api-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 'demo', driver: 'simulator' }),
+  }).catch(() => undefined);
+
+  process.stdout.write(`
+  WhatsApp gateway running (simulator driver: no phone needed)
+
+    API          ${base}/api
+    Health       ${base}/api/health   (readiness: ${base}/readyz)
+    Redis        ${redisUrl}
+    API key      ${key}
+
+  Send a message through the "demo" session:
+
+    curl -s -X POST ${base}/api/sessions/demo/messages \\
+      -H 'X-Api-Key: ${key}' -H 'Content-Type: application/json' \\
+      -d '{"to": "+1 555 123 4567", "text": "Hello from the gateway"}'
+
+  Then read its status (use the id it answered):
+
+    curl -s ${base}/api/messages/<id> -H 'X-Api-Key: ${key}'
+
+  Ctrl-C stops everything.
+
+`);
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+main().catch((err) => {
+  process.stderr.write(`${err.stack || err}\n`);
+  void shutdown(1);
+});
