@@ -34,7 +34,8 @@ export class GatewayModule {
         ThrottlerModule.forRootAsync({
           inject: [GATEWAY_CONFIG, REDIS, RedisKeys],
           useFactory: (c: GatewayConfig, redis: Redis, keys: RedisKeys) => ({
-            throttlers: [{ name: 'api', ttl: 60000, limit: c.requestsPerMinute }],
+            // Named 'default' so the headers are plain Retry-After / X-RateLimit-*.
+            throttlers: [{ name: 'default', ttl: 60000, limit: c.requestsPerMinute }],
             storage: new PrefixedThrottlerStorage(redis, keys.throttler()),
           }),
         }),

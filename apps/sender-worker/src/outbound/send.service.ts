@@ -99,7 +99,16 @@ export class SendService {
     }
 
     try {
-      const check = await this.numbers.check(data.sessionId, data.chatId, driver);
+      const check = await withTimeout(
+        this.numbers.check(data.sessionId, data.chatId, driver),
+        this.opts.sendTimeoutMs,
+        () =>
+          new SessionDriverError(
+            'NUMBER_CHECK_TIMEOUT',
+            'session',
+            `the number check did not answer within SEND_TIMEOUT_MS (${this.opts.sendTimeoutMs} ms)`,
+          ),
+      );
       if (!check.onWhatsApp) {
         throw new SessionDriverError(
           SessionErrorCode.NotOnWhatsApp,

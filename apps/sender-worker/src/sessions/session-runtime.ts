@@ -66,6 +66,8 @@ export class SessionRuntime implements SessionLink {
   private queueOps: Promise<void> = Promise.resolve();
   private queuePaused: boolean | null = null;
   private readonly log: Logger;
+  /** State changes still being written, so a caller can wait until a reaction is recorded. */
+  private pending: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly deps: RuntimeDeps,
@@ -135,6 +137,21 @@ export class SessionRuntime implements SessionLink {
     }
     this.log.warn({ fault }, 'injecting fault');
     await this.driver.injectFault(fault);
+    // Answer once the reaction (pause, recovering) is recorded, as the API promises.
+    await this.settled();
+  }
+
+  /** Resolves once every state change begun so far has been applied. */
+  async settled(): Promise<void> {
+    let seen: Promise<unknown>;
+    do {
+      seen = this.pending;
+      await seen;
+    } while (seen !== this.pending);
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending = Promise.all([this.pending, p.catch(() => undefined)]);
   }
 
   async requestPairingCode(phone: string): Promise<string> {
@@ -231,7 +248,7 @@ export class SessionRuntime implements SessionLink {
     }
     this.driver = driver;
     driver.on('state', (ev) => {
-      if (generation === this.generation) void this.onDriverState(ev);
+      if (generation === this.generation) this.track(this.onDriverState(ev));
     });
     driver.on('lost', (err) => this.onLost(err, generation));
     driver.on('ack', (ev) => void this.onAck(ev));
@@ -265,12 +282,12 @@ export class SessionRuntime implements SessionLink {
     this.lostGeneration = generation;
     this.recoveryAttempt++;
     if (this.recoveryAttempt > this.deps.config.recoveryMaxAttempts) {
-      void this.markFailed(err);
+      this.track(this.markFailed(err));
       return;
     }
     const base = Math.min(RECOVERY_CAP_MS, RECOVERY_BASE_MS * 2 ** (this.recoveryAttempt - 1));
     const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-    void this.beginRecovery(err, delay);
+    this.track(this.beginRecovery(err, delay));
   }
 
   private async beginRecovery(err: SessionDriverError, delayMs: number): Promise<void> {
