@@ -141,7 +141,20 @@ function stopChild(proc) {
   });
 }
 
+/** A fresh clone has no node_modules: install exactly the lockfile (npm ci), no browser download. */
+function ensureDependencies() {
+  if (fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) return;
+  process.stdout.write('Installing dependencies (npm ci)...\n');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: 'true' },
+  });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
 async function main() {
+  ensureDependencies();
   ensureBuilt();
   const redisUrl = await ensureRedis();
   const key = apiKey();

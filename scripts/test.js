@@ -43,7 +43,20 @@ async function waitForPort(port, ms) {
   throw new Error(`redis-server did not listen on ${port}`);
 }
 
+/** A fresh clone has no node_modules: install exactly the lockfile (npm ci), no browser download. */
+function ensureDependencies() {
+  if (fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) return;
+  process.stdout.write('Installing dependencies (npm ci)...\n');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: 'true' },
+  });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
 async function main() {
+  ensureDependencies();
   const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   if (which.status !== 0) {
     console.error('redis-server is not installed. Install it (Debian/Ubuntu: apt-get install -y redis-server).');
