@@ -15,7 +15,10 @@ const swc = [
 
 const shared = {
   rootDir: __dirname,
-  transform: { '^.+\\.ts$': swc },
+  // NestJS 12 ships ES modules only; Node 20 runs them (require(esm)) but jest does not, so
+  // jest compiles them to CommonJS like our own code.
+  transform: { '^.+\\.(ts|js|mjs)$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|@fastify|fastify-plugin)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     '^@app/session(|/.*)$': '<rootDir>/libs/session/src$1',

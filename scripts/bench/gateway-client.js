@@ -1,0 +1,112 @@
+'use strict';
+// The HTTP calls the benchmark makes to the gateway, over keep-alive connections.
+//
+// Default client: node:http with a keep-alive Agent (at most 64 sockets, reused). Node 20's
+// global fetch also pools keep-alive connections, but on this 2-core machine it used ~60-75% of
+// a core at 64 in flight, i.e. it took CPU from the gateway it measures and halved the figure;
+// node:http needs about a third of that. BENCH_CLIENT=fetch runs the same requests with fetch.
+// (The undici package is not in node_modules, so its Agent is not an option without a new
+// dependency.)
+const http = require('node:http');
+const { randomUUID } = require('node:crypto');
+
+const SESSION_ID = 'bench';
+const RECIPIENT = '15551234567';
+const MAX_SOCKETS = 64;
+
+function clientKind() {
+  const kind = process.env.BENCH_CLIENT || 'http';
+  if (kind !== 'http' && kind !== 'fetch')
+    throw new Error(`BENCH_CLIENT must be http or fetch, got "${kind}"`);
+  return kind;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+
+/** POST with node:http on the shared keep-alive agent; resolves { status, text }. */
+function postWithHttp(url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const payload = Buffer.from(body);
+    const req = http.request(url, {
+      agent,
+      method: 'POST',
+      headers: { ...headers, 'content-length': payload.length },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }),
+      );
+    });
+    req.end(payload);
+  });
+}
+
+async function postWithFetch(url, headers, body) {
+  const res = await fetch(url, { method: 'POST', headers, body });
+  return { status: res.status, text: await res.text() };
+}
+
+const post = clientKind() === 'fetch' ? postWithFetch : postWithHttp;
+
+/** POSTs JSON; resolves true when the status is `expected`, else a short reason. */
+async function postExpecting(url, apiKey, body, expected, extraHeaders) {
+  const headers = { 'content-type': 'application/json', 'x-api-key': apiKey, ...extraHeaders };
+  const res = await post(url, headers, JSON.stringify(body));
+  return res.status === expected ? true : `HTTP ${res.status}: ${res.text.slice(0, 200)}`;
+}
+
+/** A simulator session without pacing (no worker runs here, but nothing would throttle it). */
+async function createSession(baseUrl, apiKey, id = SESSION_ID) {
+  const outcome = await postExpecting(
+    `${baseUrl}/api/sessions`,
+    apiKey,
+    { id, driver: 'simulator', rateLimit: { perMinute: 0, minDelayMs: 0, maxDelayMs: 0 } },
+    201,
+  );
+  if (outcome !== true) throw new Error(`creating session "${id}" failed: ${outcome}`);
+}
+
+function message(i) {
+  return { to: RECIPIENT, text: `bench message ${i}` };
+}
+
+/** One message; true on 202, else a reason. With `idempotent`, a unique Idempotency-Key header. */
+function sendMessage(baseUrl, apiKey, i, { idempotent = false, sessionId = SESSION_ID } = {}) {
+  const extra = idempotent ? { 'idempotency-key': `bench-${randomUUID()}` } : undefined;
+  return postExpecting(
+    `${baseUrl}/api/sessions/${sessionId}/messages`,
+    apiKey,
+    message(i),
+    202,
+    extra,
+  );
+}
+
+/** Messages [first, first + count) in one bulk request; true on 202, else a reason. */
+function sendBulk(baseUrl, apiKey, first, count) {
+  const messages = Array.from({ length: count }, (_, k) => message(first + k));
+  return postExpecting(
+    `${baseUrl}/api/sessions/${SESSION_ID}/messages/bulk`,
+    apiKey,
+    { messages },
+    202,
+  );
+}
+
+/** Closes idle keep-alive sockets (of a gateway that is going away). */
+function closeIdleConnections() {
+  agent.destroy();
+}
+
+module.exports = {
+  SESSION_ID,
+  clientKind,
+  closeIdleConnections,
+  createSession,
+  sendBulk,
+  sendMessage,
+};
