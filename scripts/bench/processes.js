@@ -260,6 +260,11 @@ async function startGateway({ redisUrl, prefix, apiKey }) {
 
 module.exports = {
   assertRedisServerInstalled,
+  freePort,
+  sleep,
+  terminate,
+  waitForRedis,
+  waitForHealthy,
   cpuTimeMs,
   machineBusyMs,
   installCleanupHandlers,

@@ -33,6 +33,13 @@ async function bootstrap(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: handing sessions over');
+    // Redis may be down, and then nothing can be handed over: do not hang past the grace
+    // period (an orchestrator would SIGKILL us anyway); the leases expire by themselves.
+    const config = loadWorkerConfig();
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time (is Redis reachable?); exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + 5000).unref();
     app
       .close()
       .then(() => process.exit(0))

@@ -71,18 +71,23 @@ export class MessageQueueService {
   async clear(sessionId: string): Promise<number> {
     const queue = this.queues.get(sessionId);
     let cleared = 0;
+    // A job that cannot be cancelled (its message is being sent) stays in the lists: handle
+    // each job once, or such a job would be fetched and refused forever.
+    const handled = new Set<string>();
     // Page from the start each round: cancelled jobs leave the lists as we go.
     for (;;) {
-      const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed'], 0, 499);
-      if (jobs.length === 0) break;
-      let progressed = false;
-      for (const job of jobs) {
-        if (!job?.id) continue;
-        const outcome = await this.cancel(job.id, sessionId);
+      const jobs = await queue.getJobs(
+        ['waiting', 'prioritized', 'delayed'],
+        0,
+        handled.size + 499,
+      );
+      const fresh = jobs.filter((job) => job?.id && !handled.has(job.id));
+      if (fresh.length === 0) break;
+      for (const job of fresh) {
+        handled.add(job.id!);
+        const outcome = await this.cancel(job.id!, sessionId);
         if (outcome.result === 'cancelled') cleared++;
-        progressed = true;
       }
-      if (!progressed) break;
     }
     return cleared;
   }

@@ -155,6 +155,9 @@ export class SimulatorDriver extends SessionDriver {
     if (fault.type === 'logout') {
       await this.device.unlink();
       this.clearTimers();
+      // The page navigates away on logout: calls in flight die with it, outcome unknown.
+      this.hangUntil = 0;
+      this.abortHungCalls('Execution context was destroyed, most likely because of a navigation (LOGOUT)');
       this.phase = 'logged_out';
       this.emit('state', {
         status: 'logged_out',

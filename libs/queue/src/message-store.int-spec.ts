@@ -1,0 +1,396 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
+import type { MessageStatus, SendMessageJob } from './jobs';
+import { MessageStore } from './message-store';
+import { createRedis, waitForReady } from './redis-connection';
+import { RedisKeys } from './redis-keys';
+
+const RETENTION_SECONDS = 3600;
+const SESSION_ID = 'store-spec';
+
+const prefix = uniquePrefix('message-store');
+const keys = new RedisKeys(prefix);
+let redis: Redis;
+let store: MessageStore;
+
+beforeAll(async () => {
+  redis = createRedis(sharedRedisUrl(), 'worker', `${prefix}-a`);
+  await waitForReady(redis, 5000);
+  store = new MessageStore(redis, keys, RETENTION_SECONDS);
+});
+
+afterAll(async () => {
+  await deleteKeys(redis, `${prefix}:*`);
+  await redis.quit();
+});
+
+async function deleteKeys(conn: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, found] = await conn.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    if (found.length) await conn.unlink(...found);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+function newJob(overrides: Partial<SendMessageJob> = {}): SendMessageJob {
+  return {
+    messageId: randomUUID(),
+    sessionId: SESSION_ID,
+    chatId: '15551234567@c.us',
+    content: { text: 'hello' },
+    contentHash: 'hash-of-hello',
+    priority: 'normal',
+    createdAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+/** Creates the record of a new queued message, as the producer does. */
+async function createMessage(overrides: Partial<SendMessageJob> = {}): Promise<SendMessageJob> {
+  const job = newJob(overrides);
+  const pipe = redis.pipeline();
+  store.addCreate(pipe, job, '+1 555 123 4567');
+  const results = await pipe.exec();
+  for (const [err] of results ?? []) expect(err).toBeNull();
+  return job;
+}
+
+/** Puts a message in `status` without going through the allowed paths. */
+async function forceStatus(id: string, status: MessageStatus): Promise<void> {
+  await redis.hset(keys.message(id), 'status', status);
+}
+
+async function historyStatuses(id: string): Promise<MessageStatus[]> {
+  const record = await store.get(id);
+  return record!.history.map((h) => h.status);
+}
+
+describe('MessageStore', () => {
+  describe('addCreate and get', () => {
+    it('creates a queued record that get returns in full', async () => {
+      const job = await createMessage({ priority: 'high' });
+
+      const record = await store.get(job.messageId);
+
+      expect(record).toEqual({
+        id: job.messageId,
+        session: SESSION_ID,
+        to: '+1 555 123 4567',
+        status: 'queued',
+        attempts: 0,
+        waMessageId: null,
+        error: null,
+        priority: 'high',
+        createdAt: job.createdAt,
+        sentAt: null,
+        deliveredAt: null,
+        readAt: null,
+        sendAt: null,
+        expiresAt: null,
+        updatedAt: job.createdAt,
+        history: [{ status: 'queued', at: job.createdAt }],
+      });
+      expect(await store.exists(job.messageId)).toBe(true);
+      expect(await store.status(job.messageId)).toBe('queued');
+    });
+
+    it('keeps the record and its history for the retention period', async () => {
+      const job = await createMessage();
+
+      const recordTtl = await redis.ttl(keys.message(job.messageId));
+      const historyTtl = await redis.ttl(keys.messageHistory(job.messageId));
+
+      expect(recordTtl).toBeGreaterThan(RETENTION_SECONDS - 5);
+      expect(recordTtl).toBeLessThanOrEqual(RETENTION_SECONDS);
+      expect(historyTtl).toBeGreaterThan(RETENTION_SECONDS - 5);
+    });
+
+    it('keeps a scheduled message longer by the time until it is due', async () => {
+      const aheadSeconds = 2 * 86400;
+      const sendAt = new Date(Date.now() + aheadSeconds * 1000).toISOString();
+      const job = await createMessage({ sendAt });
+
+      const record = await store.get(job.messageId);
+      const ttl = await redis.ttl(keys.message(job.messageId));
+
+      expect(record!.sendAt).toBe(sendAt);
+      expect(ttl).toBeGreaterThan(RETENTION_SECONDS + aheadSeconds - 5);
+      expect(ttl).toBeLessThanOrEqual(RETENTION_SECONDS + aheadSeconds + 1);
+    });
+
+    it('indexes a message with expiresAt by that time', async () => {
+      const expiresAt = new Date(Date.now() + 60_000).toISOString();
+      const job = await createMessage({ expiresAt });
+
+      expect((await store.get(job.messageId))!.expiresAt).toBe(expiresAt);
+      expect(Number(await redis.zscore(keys.expiries(), job.messageId))).toBe(
+        Date.parse(expiresAt),
+      );
+    });
+
+    it('returns null for an unknown message', async () => {
+      expect(await store.get('no-such-message')).toBeNull();
+      expect(await store.exists('no-such-message')).toBe(false);
+      expect(await store.status('no-such-message')).toBeNull();
+    });
+  });
+
+  describe('transition', () => {
+    it('applies from an allowed status and returns the previous one', async () => {
+      const { messageId } = await createMessage();
+
+      const result = await store.transition(messageId, { to: 'sending', from: ['queued'] });
+
+      expect(result).toEqual({ applied: true, previous: 'queued' });
+      expect(await store.status(messageId)).toBe('sending');
+    });
+
+    it('applies when the status is any one of several allowed ones', async () => {
+      const { messageId } = await createMessage();
+      await forceStatus(messageId, 'sending');
+
+      const result = await store.transition(messageId, { to: 'sent', from: ['queued', 'sending'] });
+
+      expect(result).toEqual({ applied: true, previous: 'sending' });
+    });
+
+    it('changes nothing from a status that is not allowed, and reports the current one', async () => {
+      const { messageId } = await createMessage();
+      const before = await store.get(messageId);
+
+      const result = await store.transition(messageId, {
+        to: 'sent',
+        from: ['sending'],
+        error: { code: 'X', message: 'should not be written' },
+        fields: { waMessageId: 'wa-1' },
+      });
+
+      expect(result).toEqual({ applied: false, previous: 'queued' });
+      expect(await store.get(messageId)).toEqual(before);
+    });
+
+    it('does not confuse a status with another that contains it', async () => {
+      const { messageId } = await createMessage();
+      await forceStatus(messageId, 'sent');
+
+      // 'sent' is a substring of 'sending' in a naive comma-list search.
+      const result = await store.transition(messageId, { to: 'failed', from: ['sending'] });
+
+      expect(result).toEqual({ applied: false, previous: 'sent' });
+    });
+
+    it("treats '*' as queued or sending only", async () => {
+      for (const from of ['queued', 'sending'] as const) {
+        const { messageId } = await createMessage();
+        await forceStatus(messageId, from);
+        expect(await store.transition(messageId, { to: 'failed', from: '*' })).toEqual({
+          applied: true,
+          previous: from,
+        });
+      }
+      const finalStatuses: MessageStatus[] = [
+        'sent',
+        'delivered',
+        'read',
+        'failed',
+        'cancelled',
+        'expired',
+      ];
+      for (const status of finalStatuses) {
+        const { messageId } = await createMessage();
+        await forceStatus(messageId, status);
+        expect(await store.transition(messageId, { to: 'failed', from: '*' })).toEqual({
+          applied: false,
+          previous: status,
+        });
+        expect(await store.status(messageId)).toBe(status);
+      }
+    });
+
+    it('reports previous null for a missing record and creates nothing', async () => {
+      const id = `missing-${randomUUID()}`;
+
+      const result = await store.transition(id, { to: 'cancelled', from: '*' });
+
+      expect(result).toEqual({ applied: false, previous: null });
+      expect(await redis.exists(keys.message(id), keys.messageHistory(id))).toBe(0);
+    });
+
+    it('appends one history entry per applied change, in order', async () => {
+      const { messageId } = await createMessage();
+      const path: [MessageStatus, MessageStatus][] = [
+        ['queued', 'sending'],
+        ['sending', 'sent'],
+        ['sent', 'delivered'],
+        ['delivered', 'read'],
+      ];
+
+      for (const [from, to] of path) {
+        expect((await store.transition(messageId, { to, from: [from] })).applied).toBe(true);
+        // A refused change must not leave a history entry behind.
+        expect(
+          (await store.transition(messageId, { to: 'cancelled', from: ['queued'] })).applied,
+        ).toBe(false);
+      }
+
+      const record = await store.get(messageId);
+      expect(record!.history.map((h) => h.status)).toEqual([
+        'queued',
+        'sending',
+        'sent',
+        'delivered',
+        'read',
+      ]);
+      const times = record!.history.map((h) => Date.parse(h.at));
+      expect([...times].sort((a, b) => a - b)).toEqual(times);
+      expect(record!.updatedAt).toBe(record!.history[4].at);
+    });
+
+    it('sets the error with the change and clears it with null', async () => {
+      const { messageId } = await createMessage();
+      const error = { code: 'SEND_FAILED', message: 'network hiccup' };
+
+      await store.transition(messageId, { to: 'queued', from: ['queued'], error });
+      const failed = await store.get(messageId);
+      await store.transition(messageId, { to: 'sending', from: ['queued'] });
+      const errorKept = await store.get(messageId);
+      await store.transition(messageId, { to: 'sent', from: ['sending'], error: null });
+      const cleared = await store.get(messageId);
+
+      expect(failed!.error).toEqual(error);
+      expect(failed!.history[1]).toEqual({ status: 'queued', at: expect.any(String), error });
+      // `error` left out means "leave it as it is".
+      expect(errorKept!.error).toEqual(error);
+      expect(cleared!.error).toBeNull();
+      expect(cleared!.history[3]).not.toHaveProperty('error');
+    });
+
+    it('sets extra fields, and deletes those given null', async () => {
+      const { messageId } = await createMessage();
+      const sentAt = new Date().toISOString();
+
+      await store.transition(messageId, {
+        to: 'sent',
+        from: ['queued'],
+        fields: { waMessageId: 'true_1@c.us_3EB0AA', sentAt, attempts: 3, readAt: undefined },
+      });
+      const sent = await store.get(messageId);
+      await store.transition(messageId, {
+        to: 'queued',
+        from: ['sent'],
+        fields: { waMessageId: null, sentAt: '' },
+      });
+      const reset = await store.get(messageId);
+
+      expect(sent).toMatchObject({
+        waMessageId: 'true_1@c.us_3EB0AA',
+        sentAt,
+        attempts: 3,
+        readAt: null,
+      });
+      expect(reset).toMatchObject({ waMessageId: null, sentAt: null, attempts: 3 });
+      expect(await redis.hexists(keys.message(messageId), 'waMessageId')).toBe(0);
+      expect(await redis.hexists(keys.message(messageId), 'sentAt')).toBe(0);
+    });
+
+    it('renews the retention of record and history on each change', async () => {
+      const { messageId } = await createMessage();
+      await redis.expire(keys.message(messageId), 60);
+      await redis.expire(keys.messageHistory(messageId), 60);
+
+      await store.transition(messageId, { to: 'sending', from: ['queued'] });
+
+      expect(await redis.ttl(keys.message(messageId))).toBeGreaterThan(RETENTION_SECONDS - 5);
+      expect(await redis.ttl(keys.messageHistory(messageId))).toBeGreaterThan(
+        RETENTION_SECONDS - 5,
+      );
+    });
+
+    it('sets a retention on a record that had none', async () => {
+      const { messageId } = await createMessage();
+      await redis.persist(keys.message(messageId));
+
+      await store.transition(messageId, { to: 'sending', from: ['queued'] });
+
+      expect(await redis.ttl(keys.message(messageId))).toBeGreaterThan(RETENTION_SECONDS - 5);
+    });
+
+    it('never shortens the longer retention of a message scheduled far ahead', async () => {
+      const sendAt = new Date(Date.now() + 86400_000).toISOString();
+      const { messageId } = await createMessage({ sendAt });
+
+      await store.transition(messageId, { to: 'cancelled', from: ['queued'] });
+
+      expect(await redis.ttl(keys.message(messageId))).toBeGreaterThan(RETENTION_SECONDS + 86000);
+    });
+
+    it('lets exactly one of two concurrent changes from queued apply', async () => {
+      // A second connection, so the two calls really race inside Redis.
+      const other = createRedis(sharedRedisUrl(), 'worker', `${prefix}-b`);
+      await waitForReady(other, 5000);
+      const otherStore = new MessageStore(other, keys, RETENTION_SECONDS);
+      const winners = { cancelled: 0, sending: 0 };
+      try {
+        for (let round = 0; round < 200; round++) {
+          const { messageId } = await createMessage();
+
+          const cancelling = () =>
+            store.transition(messageId, { to: 'cancelled', from: ['queued'] });
+          const sending = () =>
+            otherStore.transition(messageId, { to: 'sending', from: ['queued'] });
+          // Issue them in a random order, so both orders of arrival get tried.
+          const [cancel, send] =
+            Math.random() < 0.5
+              ? await Promise.all([cancelling(), sending()])
+              : await Promise.all([sending(), cancelling()]).then(([s, c]) => [c, s]);
+
+          expect([cancel.applied, send.applied].filter(Boolean)).toHaveLength(1);
+          const winner: 'cancelled' | 'sending' = cancel.applied ? 'cancelled' : 'sending';
+          const loser = cancel.applied ? send : cancel;
+          expect(loser.previous).toBe(winner);
+          expect(await store.status(messageId)).toBe(winner);
+          expect(await historyStatuses(messageId)).toEqual(['queued', winner]);
+          winners[winner]++;
+        }
+      } finally {
+        await other.quit();
+      }
+      // Both sides won some rounds: the race really was run both ways.
+      expect(winners.cancelled).toBeGreaterThan(0);
+      expect(winners.sending).toBeGreaterThan(0);
+    });
+  });
+
+  describe('expiries', () => {
+    it('lists due messages oldest first, up to the limit, until forgotten', async () => {
+      // A prefix of its own: the other tests also index expiries.
+      const expiryKeys = new RedisKeys(`${prefix}-expiries`);
+      const expiryStore = new MessageStore(redis, expiryKeys, RETENTION_SECONDS);
+      const base = Date.now() + 60_000;
+      const ids: string[] = [];
+      for (const offset of [2000, 0, 1000]) {
+        const job = newJob({ expiresAt: new Date(base + offset).toISOString() });
+        const pipe = redis.pipeline();
+        expiryStore.addCreate(pipe, job, job.chatId);
+        await pipe.exec();
+        ids[offset / 1000] = job.messageId;
+      }
+      const [first, second, third] = ids;
+
+      expect(await expiryStore.dueExpiries(base - 1, 10)).toEqual([]);
+      expect(await expiryStore.dueExpiries(base, 10)).toEqual([first]);
+      expect(await expiryStore.dueExpiries(base + 1500, 10)).toEqual([first, second]);
+      expect(await expiryStore.dueExpiries(base + 5000, 2)).toEqual([first, second]);
+
+      await expiryStore.forgetExpiry([first, 'never-indexed']);
+      await expiryStore.forgetExpiry([]);
+
+      expect(await expiryStore.dueExpiries(base + 5000, 10)).toEqual([second, third]);
+      // Forgetting the expiry leaves the record alone.
+      expect(await expiryStore.exists(first)).toBe(true);
+      await deleteKeys(redis, `${prefix}-expiries:*`);
+    });
+  });
+});
