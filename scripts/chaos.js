@@ -31,6 +31,18 @@ const SENT = new Set(['sent', 'delivered', 'read']);
 
 const log = (msg) => process.stdout.write(`[chaos] ${msg}\n`);
 
+/** Every child ever started: SIGKILLed on exit, whatever ends this script. */
+const everyChild = new Set();
+process.once('exit', () => {
+  for (const c of everyChild) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
 /** A child process that can be SIGKILLed and started again with the same arguments. */
 class Restartable {
   constructor(name, start) {
@@ -41,6 +53,7 @@ class Restartable {
   }
   async start() {
     this.child = this.startFn();
+    everyChild.add(this.child);
     const keep = (c) => {
       this.output.push(c.toString());
       if (this.output.length > 500) this.output.splice(0, 250);
@@ -164,7 +177,7 @@ async function produce(cluster, stats) {
   async function postOne(i) {
     const session = SESSIONS[i % SESSIONS.length];
     const key = `chaos-${i}`;
-    const body = { to: `1555${String(1000000 + (i % 997)).slice(1)}`, text: `chaos message ${i}` };
+    const body = { to: `1555123${String(i % 10000).padStart(4, '0')}`, text: `chaos message ${i}` };
     for (;;) {
       stats.requests++;
       try {
@@ -335,6 +348,7 @@ async function main() {
     const kills = { worker: 0, redis: 0, gateway: 0 };
     const faults = Object.fromEntries(FAULTS.map((f) => [f, { injected: 0, skipped: 0, unrecovered: 0, detectionMs: [], recoveryMs: [] }]));
     const producing = produce(cluster, stats);
+    producing.catch(() => undefined); // awaited below; this only keeps a failure from crashing us first
     await unleash(cluster, kills, faults, producing);
     const accepted = await producing;
     log(`${accepted.size} accepted; waiting for the queues to drain`);
