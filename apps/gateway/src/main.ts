@@ -5,7 +5,9 @@ import { ValidationPipe } from '@nestjs/common';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ConfigError } from '@app/queue';
+import type { Redis } from 'ioredis';
+import { ConfigError, redisDurabilityWarnings } from '@app/queue';
+import { REDIS } from './redis/redis.providers';
 import { GatewayModule } from './gateway.module';
 import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
 import { GATEWAY_LOGGER } from './common/logger';
@@ -70,6 +72,9 @@ async function bootstrap(): Promise<void> {
   const logger = app.get<Logger>(GATEWAY_LOGGER);
   await app.listen(config.port, config.host);
   logger.info({ port: config.port, queuePrefix: config.queuePrefix }, 'gateway listening');
+  void redisDurabilityWarnings(app.get<Redis>(REDIS)).then((warnings) => {
+    for (const w of warnings) logger.warn({ redis: 'durability' }, w);
+  });
   if (config.apiKeyGenerated) {
     // Printed once, on purpose, for local use; never logged as part of any request.
     process.stdout.write(`\nNo API_KEYS set: generated one for this run: ${config.apiKeys[0]}\n\n`);

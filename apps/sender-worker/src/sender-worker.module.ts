@@ -1,7 +1,13 @@
 import { Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { MessageQueueService, MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
+import {
+  EventPublisher,
+  MessageQueueService,
+  MessageStore,
+  OutboundQueues,
+  RedisKeys,
+} from '@app/queue';
 import { loadWorkerConfig, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { REDIS, redisProviders } from './redis/redis.providers';
 import { createLogger, LOGGER } from './logger';
@@ -56,6 +62,11 @@ import { RedisLifecycle } from './redis/redis.lifecycle';
       inject: [REDIS, OutboundQueues, MessageStore, WORKER_CONFIG],
       useFactory: (r: Redis, q: OutboundQueues, m: MessageStore, c: WorkerConfig) =>
         new MessageQueueService(r, q, m, { maxAttempts: c.messageMaxAttempts, backoffMs: 2000 }),
+    },
+    {
+      provide: EventPublisher,
+      inject: [REDIS, RedisKeys],
+      useFactory: (r: Redis, k: RedisKeys) => new EventPublisher(r, k),
     },
     SessionOwnershipService,
     ControlListener,

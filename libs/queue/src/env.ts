@@ -28,9 +28,11 @@ export class EnvReader {
   int(name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
     const raw = this.env[name];
     if (raw === undefined || raw === '') return fallback;
-    if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+    if (!/^-?\d+$/.test(raw.trim()))
+      throw new ConfigError(name, `must be an integer, got "${raw}"`);
     const n = Number(raw);
-    if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+    if (n < min || n > max)
+      throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
     return n;
   }
 

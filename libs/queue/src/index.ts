@@ -8,3 +8,5 @@ export * from './outbound-queues';
 export * from './message-queue.service';
 export * from './env';
 export * from './control';
+export * from './events';
+export * from './redis-durability';

@@ -36,14 +36,7 @@ export interface SendMessageJob {
 }
 
 export type MessageStatus =
-  | 'queued'
-  | 'sending'
-  | 'sent'
-  | 'delivered'
-  | 'read'
-  | 'failed'
-  | 'cancelled'
-  | 'expired';
+  'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'cancelled' | 'expired';
 
 /** Statuses after which nothing will ever be sent for the message. */
 export const FINAL_STATUSES: readonly MessageStatus[] = [

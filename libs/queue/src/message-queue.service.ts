@@ -12,9 +12,7 @@ export interface NewMessage {
 }
 
 export type CancelOutcome =
-  | { result: 'cancelled' }
-  | { result: 'not_found' }
-  | { result: 'conflict'; status: MessageStatus };
+  { result: 'cancelled' } | { result: 'not_found' } | { result: 'conflict'; status: MessageStatus };
 
 /**
  * The one producer of send jobs. A message is written in two steps, record first and job

@@ -83,7 +83,9 @@ export class MessageStore {
     private readonly keys: RedisKeys,
     private readonly retentionSeconds: number,
   ) {
-    if (typeof (redis as unknown as Partial<RedisWithTransition>).waMessageTransition !== 'function') {
+    if (
+      typeof (redis as unknown as Partial<RedisWithTransition>).waMessageTransition !== 'function'
+    ) {
       redis.defineCommand('waMessageTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
     }
     this.redis = redis as RedisWithTransition;

@@ -11,11 +11,14 @@ import { SimulatorDriver } from './drivers/simulator/simulator.driver';
 export function createSessionDriver(config: SessionConfig, ctx: DriverContext): SessionDriver {
   switch (config.driver) {
     case 'simulator':
-      return new SimulatorDriver(ctx, { ...DEFAULT_SIMULATOR_OPTIONS, ...(config.simulator ?? {}) });
+      return new SimulatorDriver(ctx, {
+        ...DEFAULT_SIMULATOR_OPTIONS,
+        ...(config.simulator ?? {}),
+      });
     case 'wwebjs':
       throw new SessionDriverError(
         SessionErrorCode.DriverUnavailable,
-        'session',
+        'permanent',
         'The wwebjs driver is not available in this build yet; use driver "simulator"',
       );
   }

@@ -12,7 +12,10 @@ const CRASH_SIGNATURES: { pattern: RegExp; code: SessionErrorCode }[] = [
   { pattern: /Execution context was destroyed/i, code: SessionErrorCode.FrameDetached },
   { pattern: /Runtime\.callFunctionOn timed out/i, code: SessionErrorCode.SessionClosed },
   { pattern: /Page crashed|Out of memory/i, code: SessionErrorCode.OutOfMemory },
-  { pattern: /Browser (has )?disconnected|Connection closed/i, code: SessionErrorCode.BrowserCrashed },
+  {
+    pattern: /Browser (has )?disconnected|Connection closed/i,
+    code: SessionErrorCode.BrowserCrashed,
+  },
 ];
 
 /**

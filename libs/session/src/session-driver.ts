@@ -101,6 +101,15 @@ export abstract class SessionDriver extends EventEmitter<DriverEvents> {
   /** Link by phone number instead of QR. */
   abstract requestPairingCode(phone: string): Promise<string>;
 
+  /**
+   * Recovery step 2: restart the WhatsApp client in the same browser and profile (a new page,
+   * the saved auth). Rejects when the browser itself is gone: the supervisor then relaunches.
+   * Progress arrives as `state` events, as after start().
+   */
+  restartClient(): Promise<void> {
+    return Promise.reject(new NotSupportedError(this.name, 'restarting the client in place'));
+  }
+
   /** Fault injection: only the simulator has it. */
   injectFault(fault: Fault): Promise<void> {
     return Promise.reject(new NotSupportedError(this.name, `fault "${fault.type}"`));

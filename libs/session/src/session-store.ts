@@ -1,10 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@app/queue';
-import {
-  INITIAL_SESSION_STATE,
-  type SessionConfig,
-  type SessionState,
-} from './session.types';
+import { INITIAL_SESSION_STATE, type SessionConfig, type SessionState } from './session.types';
 
 export interface SessionLease {
   workerId: string;
@@ -59,9 +55,13 @@ type LeaseRedis = Redis & {
   waLeaseClaim(lease: string, counter: string, worker: string, ttl: number): Promise<number>;
   waLeaseRenew(lease: string, value: string, ttl: number): Promise<number>;
   waLeaseRelease(lease: string, value: string): Promise<number>;
-  waSessionWrite(session: string, lease: string, value: string, ...fields: string[]): Promise<number>;
+  waSessionWrite(
+    session: string,
+    lease: string,
+    value: string,
+    ...fields: string[]
+  ): Promise<number>;
 };
-
 
 /** The session registry in Redis: configuration, reported state and leases. */
 export class SessionStore {
@@ -118,7 +118,10 @@ export class SessionStore {
         simulator: JSON.parse(h.simulator ?? 'null') as SessionConfig['simulator'],
         createdAt: h.createdAt,
       },
-      state: { ...INITIAL_SESSION_STATE, ...(JSON.parse(h.state ?? '{}') as Partial<SessionState>) },
+      state: {
+        ...INITIAL_SESSION_STATE,
+        ...(JSON.parse(h.state ?? '{}') as Partial<SessionState>),
+      },
     };
   }
 
@@ -190,4 +193,3 @@ function parseLease(value: string | null): SessionLease | null {
   const i = value.lastIndexOf('|');
   return { workerId: value.slice(0, i), token: Number(value.slice(i + 1)) };
 }
-

@@ -41,7 +41,11 @@ export class SessionDriverError extends Error {
 /** A driver that lacks a feature says so instead of doing nothing. */
 export class NotSupportedError extends SessionDriverError {
   constructor(driver: string, feature: string) {
-    super(SessionErrorCode.NotSupported, 'permanent', `The ${driver} driver does not support ${feature}`);
+    super(
+      SessionErrorCode.NotSupported,
+      'permanent',
+      `The ${driver} driver does not support ${feature}`,
+    );
     this.name = 'NotSupportedError';
   }
 }

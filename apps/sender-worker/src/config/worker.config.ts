@@ -15,6 +15,10 @@ export interface WorkerConfig extends SharedConfig {
   healthCheckTimeoutMs: number;
   /** RECOVERY_MAX_ATTEMPTS: restarts of a lost session before it is marked failed. */
   recoveryMaxAttempts: number;
+  /** RECOVERY_STEP_TIMEOUT_MS: how long one recovery step may take to bring the session back. */
+  recoveryStepTimeoutMs: number;
+  /** SEND_ERROR_CIRCUIT: retryable send errors of one kind in a row that stop a session. */
+  sendErrorCircuit: number;
   /** SHUTDOWN_GRACE_MS: on SIGTERM, how long an in-flight send may take to finish. */
   shutdownGraceMs: number;
   /** CHROMIUM_PATH: the browser the wwebjs driver drives. */
@@ -35,6 +39,8 @@ export function loadWorkerConfig(env = new EnvReader()): WorkerConfig {
     healthCheckIntervalMs: env.int('HEALTH_CHECK_INTERVAL_MS', 30000, 100, 3600000),
     healthCheckTimeoutMs: env.int('HEALTH_CHECK_TIMEOUT_MS', 10000, 50, 600000),
     recoveryMaxAttempts: env.int('RECOVERY_MAX_ATTEMPTS', 10, 1, 1000),
+    recoveryStepTimeoutMs: env.int('RECOVERY_STEP_TIMEOUT_MS', 90000, 100, 3600000),
+    sendErrorCircuit: env.int('SEND_ERROR_CIRCUIT', 5, 1, 1000),
     shutdownGraceMs: env.int('SHUTDOWN_GRACE_MS', 10000, 0, 600000),
     chromiumPath: env.string('CHROMIUM_PATH', '/usr/bin/chromium'),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),

@@ -26,6 +26,8 @@ export interface SessionLink {
    * it simply is not ready. Resolves once the queue's pause state matches the session's.
    */
   holdQueue(err: SessionDriverError | null): Promise<void>;
+  /** Send outcomes, for the circuit breaker on a run of identical errors. */
+  noteSend(outcome: { ok: true } | { ok: false; code: string }): void;
 }
 
 export interface SendServiceOptions {
@@ -173,6 +175,7 @@ export class SendService {
       );
     }
     await this.markSent(data, result.waMessageId, result.at, link);
+    link.noteSend({ ok: true });
     log.info({ waMessageId: result.waMessageId }, 'sent');
     return { result: 'sent', waMessageId: result.waMessageId, reconciled: false };
   }
@@ -270,6 +273,7 @@ export class SendService {
         const last = job.attemptsMade + 1 >= this.opts.maxAttempts;
         await this.messages.transition(id, { to: last ? 'failed' : 'queued', from: '*', error });
         log.warn({ code: err.code, attempt: job.attemptsMade + 1, last }, 'send failed');
+        link.noteSend({ ok: false, code: err.code });
         throw last ? new UnrecoverableError(`${err.code}: ${err.message}`) : err;
       }
       case 'session':

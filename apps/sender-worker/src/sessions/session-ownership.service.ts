@@ -6,7 +6,13 @@ import {
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
+import {
+  EventPublisher,
+  MessageStore,
+  OutboundQueues,
+  RedisKeys,
+  redisDurabilityWarnings,
+} from '@app/queue';
 import { SessionStore } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { REDIS } from '../redis/redis.providers';
@@ -35,9 +41,10 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
     messages: MessageStore,
     queues: OutboundQueues,
     sendService: SendService,
+    events: EventPublisher,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.deps = { config, redis, keys, sessions, messages, queues, sendService, logger };
+    this.deps = { config, redis, keys, sessions, messages, queues, sendService, events, logger };
   }
 
   onApplicationBootstrap(): void {
@@ -45,6 +52,9 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
       { workerId: this.config.workerId, maxSessions: this.config.maxSessions },
       'sender worker started',
     );
+    void redisDurabilityWarnings(this.redis).then((warnings) => {
+      for (const w of warnings) this.logger.warn({ redis: 'durability' }, w);
+    });
     this.schedule(0);
   }
 

@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
+  EventPublisher,
   MessageStore,
   OutboundQueues,
   outboundQueueName,
@@ -9,24 +10,21 @@ import {
   type SendMessageJob,
 } from '@app/queue';
 import {
-  classifyError,
   createSessionDriver,
   SessionDriverError,
   SessionErrorCode,
   SessionStore,
   type AckEvent,
-  type DriverStateEvent,
   type Fault,
   type SessionConfig,
   type SessionDriver,
   type SessionLease,
   type SessionState,
-  INITIAL_SESSION_STATE,
 } from '@app/session';
 import type { WorkerConfig } from '../config/worker.config';
 import { Pacing } from '../outbound/pacing';
 import type { SendService, SessionLink } from '../outbound/send.service';
-import { withTimeout } from '../outbound/with-timeout';
+import { SessionSupervisor } from './session-supervisor';
 
 export interface RuntimeDeps {
   config: WorkerConfig;
@@ -36,38 +34,24 @@ export interface RuntimeDeps {
   messages: MessageStore;
   queues: OutboundQueues;
   sendService: SendService;
+  events: EventPublisher;
   logger: Logger;
 }
 
-/** First restart delay after a loss; doubles per failed try, capped, with ±20 % jitter. */
-const RECOVERY_BASE_MS = 250;
-const RECOVERY_CAP_MS = 30000;
-/** Probe failures in a row that mean the session is lost. */
-const PROBE_FAILURES_LOST = 2;
-
 /**
- * One session owned by this worker: its driver, its BullMQ consumer, and the supervisor that
- * keeps them in step. The queue is paused exactly while the session is not `ready`; a loss
- * pauses it at once and restarts the driver with backoff.
+ * One session owned by this worker: its supervisor (driver and recovery), its BullMQ consumer,
+ * and what keeps them in step: the queue is paused exactly while the session is not `ready`,
+ * every state change is stored (fenced by the lease) and published as `session.status`.
  */
 export class SessionRuntime implements SessionLink {
   readonly queue: Queue;
   readonly pacing: Pacing;
-  private driver: SessionDriver | null = null;
-  private generation = 0;
-  private lostGeneration = -1;
-  private state: SessionState;
+  private readonly supervisor: SessionSupervisor;
   private consumer: Worker | null = null;
   private stopping = false;
-  private recoveryAttempt = 0;
-  private recoveryTimer: NodeJS.Timeout | null = null;
-  private probeTimer: NodeJS.Timeout | null = null;
-  private probeFailures = 0;
   private queueOps: Promise<void> = Promise.resolve();
   private queuePaused: boolean | null = null;
   private readonly log: Logger;
-  /** State changes still being written, so a caller can wait until a reaction is recorded. */
-  private pending: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly deps: RuntimeDeps,
@@ -78,8 +62,29 @@ export class SessionRuntime implements SessionLink {
     this.queue = deps.queues.get(config.id);
     this.pacing = new Pacing(deps.redis, deps.keys, config.id, config.rateLimit);
     this.log = deps.logger.child({ sessionId: config.id });
-    // Health history survives a change of owner; the rest is re-learnt from the driver.
-    this.state = { ...INITIAL_SESSION_STATE, health: { ...previous.health, healthy: false } };
+    const c = deps.config;
+    this.supervisor = new SessionSupervisor(
+      {
+        createDriver: () =>
+          createSessionDriver(config, {
+            sessionId: config.id,
+            redis: deps.redis,
+            keys: deps.keys,
+            logger: this.log,
+          }),
+        changed: (state, prev) => this.persist(state, prev),
+        ack: (ev) => void this.onAck(ev),
+      },
+      {
+        recoveryMaxAttempts: c.recoveryMaxAttempts,
+        healthCheckIntervalMs: c.healthCheckIntervalMs,
+        healthCheckTimeoutMs: c.healthCheckTimeoutMs,
+        recoveryStepTimeoutMs: c.recoveryStepTimeoutMs,
+        sendErrorCircuit: c.sendErrorCircuit,
+      },
+      this.log,
+      previous,
+    );
   }
 
   get sessionId(): string {
@@ -87,17 +92,30 @@ export class SessionRuntime implements SessionLink {
   }
 
   get status(): SessionState['status'] {
-    return this.state.status;
+    return this.supervisor.current.status;
   }
 
   async start(): Promise<void> {
-    await this.update({ status: 'starting', qr: null });
     this.consumer = this.createConsumer();
-    this.launchDriver();
-    this.probeTimer = setInterval(() => void this.probe(), this.deps.config.healthCheckIntervalMs);
+    this.supervisor.start();
+    await this.supervisor.settled();
   }
 
-  /** Periodic: re-applies the queue's pause state (a Redis outage may have eaten a change). */
+  readyDriver(): SessionDriver | null {
+    return this.stopping ? null : this.supervisor.readyDriver();
+  }
+
+  async holdQueue(err: SessionDriverError | null): Promise<void> {
+    if (err) this.supervisor.lost(err);
+    await this.supervisor.settled();
+    await this.syncQueue();
+  }
+
+  noteSend(outcome: { ok: true } | { ok: false; code: string }): void {
+    this.supervisor.noteSend(outcome);
+  }
+
+  /** Periodic: repairs the queue's pause state if a Redis outage ate a change. */
   async tick(): Promise<void> {
     const actual = await this.queue.isPaused().catch(() => null);
     if (actual !== null && actual !== this.queuePaused) {
@@ -106,63 +124,35 @@ export class SessionRuntime implements SessionLink {
     }
   }
 
-  readyDriver(): SessionDriver | null {
-    return this.state.status === 'ready' && !this.stopping ? this.driver : null;
-  }
-
-  async holdQueue(err: SessionDriverError | null): Promise<void> {
-    if (err) this.onLost(err, this.generation);
-    await this.syncQueue();
-  }
-
-  /** Restart now (API `recover`), also from `failed`. */
   async recover(): Promise<void> {
     if (this.stopping) return;
     this.log.info('recovery requested');
-    this.recoveryAttempt = 0;
-    this.lostGeneration = this.generation;
-    await this.beginRecovery(
-      new SessionDriverError('RECOVERY_REQUESTED', 'session', 'recovery requested through the API'),
-      0,
-    );
+    await this.supervisor.recover();
   }
 
   async injectFault(fault: Fault): Promise<void> {
-    if (!this.driver) {
+    const driver = this.supervisor.activeDriver();
+    if (!driver)
       throw new SessionDriverError(
         SessionErrorCode.SessionNotReady,
         'session',
         'the session has no running driver',
       );
-    }
     this.log.warn({ fault }, 'injecting fault');
-    await this.driver.injectFault(fault);
+    await driver.injectFault(fault);
     // Answer once the reaction (pause, recovering) is recorded, as the API promises.
-    await this.settled();
-  }
-
-  /** Resolves once every state change begun so far has been applied. */
-  async settled(): Promise<void> {
-    let seen: Promise<unknown>;
-    do {
-      seen = this.pending;
-      await seen;
-    } while (seen !== this.pending);
-  }
-
-  private track(p: Promise<unknown>): void {
-    this.pending = Promise.all([this.pending, p.catch(() => undefined)]);
+    await this.supervisor.settled();
   }
 
   async requestPairingCode(phone: string): Promise<string> {
-    if (!this.driver) {
+    const driver = this.supervisor.activeDriver();
+    if (!driver)
       throw new SessionDriverError(
         SessionErrorCode.SessionNotReady,
         'session',
         'the session has no running driver',
       );
-    }
-    return this.driver.requestPairingCode(phone);
+    return driver.requestPairingCode(phone);
   }
 
   /**
@@ -172,17 +162,13 @@ export class SessionRuntime implements SessionLink {
   async stop(opts: { logout?: boolean; release: boolean; userStop?: boolean }): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
-    if (this.probeTimer) clearInterval(this.probeTimer);
     if (opts.release) await this.syncQueue();
     await this.closeConsumer();
-    const driver = this.driver;
-    this.driver = null;
-    this.generation++;
-    await driver
-      ?.stop({ logout: opts.logout })
-      .catch((err: unknown) => this.log.warn({ err }, 'driver stop failed'));
-    if (opts.userStop) await this.update({ status: 'stopped', qr: null, restartInProgress: false });
+    await this.supervisor.stop({ logout: opts.logout });
+    if (opts.userStop) {
+      const s = this.supervisor.current;
+      await this.persist({ ...s, status: 'stopped', qr: null, restartInProgress: false }, s);
+    }
     if (opts.release)
       await this.deps.sessions.release(this.config.id, this.lease).catch(() => undefined);
     this.log.info({ logout: !!opts.logout, released: opts.release }, 'session stopped');
@@ -231,145 +217,6 @@ export class SessionRuntime implements SessionLink {
     if (!inTime) await consumer.close(true).catch(() => undefined);
   }
 
-  private launchDriver(): void {
-    if (this.stopping) return;
-    const generation = ++this.generation;
-    let driver: SessionDriver;
-    try {
-      driver = createSessionDriver(this.config, {
-        sessionId: this.config.id,
-        redis: this.deps.redis,
-        keys: this.deps.keys,
-        logger: this.log,
-      });
-    } catch (err) {
-      void this.markFailed(classifyError(err, { duringSend: false }));
-      return;
-    }
-    this.driver = driver;
-    driver.on('state', (ev) => {
-      if (generation === this.generation) this.track(this.onDriverState(ev));
-    });
-    driver.on('lost', (err) => this.onLost(err, generation));
-    driver.on('ack', (ev) => void this.onAck(ev));
-    driver
-      .start()
-      .catch((err: unknown) => this.onLost(classifyError(err, { duringSend: false }), generation));
-  }
-
-  private async onDriverState(ev: DriverStateEvent): Promise<void> {
-    const patch: Partial<SessionState> = {
-      status: ev.status,
-      qr: ev.status === 'qr' ? (ev.qr ?? null) : null,
-    };
-    if (ev.phone) patch.phone = ev.phone;
-    if (ev.error) patch.lastError = { ...ev.error, at: new Date().toISOString() };
-    if (ev.status === 'ready') {
-      this.recoveryAttempt = 0;
-      this.probeFailures = 0;
-      patch.restartInProgress = false;
-      patch.health = { ...this.state.health, healthy: true, lastCheckAt: new Date().toISOString() };
-    } else {
-      patch.health = { ...this.state.health, healthy: false };
-    }
-    this.log.info({ status: ev.status }, 'session status');
-    await this.update(patch);
-  }
-
-  private onLost(err: SessionDriverError, generation: number): void {
-    if (this.stopping || generation !== this.generation || this.lostGeneration === generation)
-      return;
-    this.lostGeneration = generation;
-    this.recoveryAttempt++;
-    if (this.recoveryAttempt > this.deps.config.recoveryMaxAttempts) {
-      this.track(this.markFailed(err));
-      return;
-    }
-    const base = Math.min(RECOVERY_CAP_MS, RECOVERY_BASE_MS * 2 ** (this.recoveryAttempt - 1));
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-    this.track(this.beginRecovery(err, delay));
-  }
-
-  private async beginRecovery(err: SessionDriverError, delayMs: number): Promise<void> {
-    this.log.warn(
-      { code: err.code, err: err.message, attempt: this.recoveryAttempt, delayMs },
-      'session lost; recovering',
-    );
-    const driver = this.driver;
-    this.driver = null;
-    this.generation++;
-    const health = {
-      ...this.state.health,
-      healthy: false,
-      recoveries: this.state.health.recoveries + 1,
-    };
-    await this.update({
-      status: 'recovering',
-      restartInProgress: true,
-      qr: null,
-      health,
-      lastError: { code: err.code, message: err.message, at: new Date().toISOString() },
-    });
-    await driver?.stop().catch(() => undefined);
-    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
-    this.recoveryTimer = setTimeout(() => {
-      this.recoveryTimer = null;
-      this.launchDriver();
-    }, delayMs);
-  }
-
-  private async markFailed(err: SessionDriverError): Promise<void> {
-    this.log.error(
-      { code: err.code, err: err.message },
-      'session failed; giving up until recovered by hand',
-    );
-    const driver = this.driver;
-    this.driver = null;
-    this.generation++;
-    await driver?.stop().catch(() => undefined);
-    await this.update({
-      status: 'failed',
-      restartInProgress: false,
-      qr: null,
-      health: { ...this.state.health, healthy: false },
-      lastError: { code: err.code, message: err.message, at: new Date().toISOString() },
-    });
-  }
-
-  private async probe(): Promise<void> {
-    const driver = this.readyDriver();
-    if (!driver) return;
-    const generation = this.generation;
-    const at = new Date().toISOString();
-    try {
-      const result = await withTimeout(
-        driver.probe(),
-        this.deps.config.healthCheckTimeoutMs,
-        () =>
-          new SessionDriverError(
-            'HEALTH_CHECK_TIMEOUT',
-            'session',
-            'the health check did not answer in time',
-          ),
-      );
-      if (result.state !== 'CONNECTED')
-        throw new SessionDriverError(
-          'HEALTH_CHECK_FAILED',
-          'session',
-          `WhatsApp state is ${result.state}`,
-        );
-      this.probeFailures = 0;
-      await this.update({ health: { ...this.state.health, healthy: true, lastCheckAt: at } });
-    } catch (err) {
-      if (generation !== this.generation) return;
-      this.probeFailures++;
-      const e = classifyError(err, { duringSend: false });
-      this.log.warn({ code: e.code, failures: this.probeFailures }, 'health check failed');
-      await this.update({ health: { ...this.state.health, healthy: false, lastCheckAt: at } });
-      if (this.probeFailures >= PROBE_FAILURES_LOST) this.onLost(e, generation);
-    }
-  }
-
   private async onAck(ev: AckEvent): Promise<void> {
     const messageId = await this.deps.redis.get(
       this.deps.keys.waMessage(this.config.id, ev.waMessageId),
@@ -400,24 +247,35 @@ export class SessionRuntime implements SessionLink {
     }
   }
 
-  /** Applies a state change: stores it (fenced by the lease) and brings the queue in line. */
-  private async update(patch: Partial<SessionState>): Promise<void> {
-    this.state = { ...this.state, ...patch, updatedAt: new Date().toISOString() };
-    await this.syncQueue();
+  /** Stores a state change (fenced by the lease), aligns the queue, publishes the change. */
+  private async persist(state: SessionState, previous: SessionState): Promise<void> {
+    await this.syncQueue(state);
     const written = await this.deps.sessions
-      .writeState(this.config.id, this.lease, this.state)
+      .writeState(this.config.id, this.lease, state)
       .catch((err: unknown) => {
         this.log.warn({ err }, 'could not store session state');
         return true;
       });
     if (!written && !this.stopping)
       this.log.warn('session state not stored: the lease is no longer ours');
+    if (state.status !== previous.status) {
+      this.log.info(
+        { status: state.status, previous: previous.status, code: state.lastError?.code },
+        'session status',
+      );
+      await this.deps.events.publish('session.status', this.config.id, {
+        status: state.status,
+        previous: previous.status,
+        lastError: state.lastError,
+        worker: this.deps.config.workerId,
+      });
+    }
   }
 
   /** Pauses the queue while the session cannot send, resumes it when it can. Serialised. */
-  private syncQueue(): Promise<void> {
+  private syncQueue(state: SessionState = this.supervisor.current): Promise<void> {
     this.queueOps = this.queueOps.then(async () => {
-      const pause = this.stopping || this.state.status !== 'ready';
+      const pause = this.stopping || state.status !== 'ready';
       if (this.queuePaused === pause) return;
       try {
         if (pause) await this.queue.pause();

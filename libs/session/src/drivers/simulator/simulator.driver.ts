@@ -1,17 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { SessionDriver, type DriverContext, type NumberCheck, type OutgoingMessage, type ProbeResult, type SendResult } from '../../session-driver';
+import {
+  SessionDriver,
+  type DriverContext,
+  type NumberCheck,
+  type OutgoingMessage,
+  type ProbeResult,
+  type SendResult,
+} from '../../session-driver';
 import { SessionDriverError, SessionErrorCode } from '../../session.errors';
 import type { Fault, FaultType, SimulatorOptions } from '../../session.types';
 import { SimulatorDevice } from './simulator-device';
 import { SimulatorOutbox } from './simulator-outbox';
 
-type Phase = 'idle' | 'starting' | 'qr' | 'authenticating' | 'ready' | 'logged_out' | 'dead' | 'stopped';
+type Phase =
+  'idle' | 'starting' | 'qr' | 'authenticating' | 'ready' | 'logged_out' | 'dead' | 'stopped';
 
 /**
  * For each fault, the signal whatsapp-web.js / Chromium give for that failure: the error code
  * the real driver's classifier produces and the text the libraries really use.
  */
-const CRASHES: Record<Exclude<FaultType, 'logout' | 'hang'>, { code: SessionErrorCode; text: string }> = {
+const CRASHES: Record<
+  Exclude<FaultType, 'logout' | 'hang'>,
+  { code: SessionErrorCode; text: string }
+> = {
   'browser-crash': {
     code: SessionErrorCode.BrowserCrashed,
     text: 'Protocol error (Runtime.callFunctionOn): Target closed. (the Chromium process exited)',
@@ -48,6 +59,8 @@ export class SimulatorDriver extends SessionDriver {
   private phase: Phase = 'idle';
   private readonly timers = new Set<NodeJS.Timeout>();
   private hangUntil = 0;
+  /** The browser process died: only a relaunch (a new driver) brings the session back. */
+  private browserGone = false;
   private readonly hangWaiters = new Set<{ resume: () => void; abort: (err: Error) => void }>();
   private readonly device: SimulatorDevice;
   private readonly outbox: SimulatorOutbox;
@@ -63,11 +76,33 @@ export class SimulatorDriver extends SessionDriver {
 
   async start(): Promise<void> {
     if (this.phase !== 'idle') throw new Error('a driver instance starts once');
+    await this.boot();
+  }
+
+  override async restartClient(): Promise<void> {
+    if (this.phase === 'stopped') throw new Error('the driver was stopped');
+    if (this.browserGone) {
+      throw new SessionDriverError(
+        SessionErrorCode.BrowserCrashed,
+        'session',
+        'the browser is gone: it must be relaunched',
+      );
+    }
+    // A new page in the same browser: whatever hung or was detached goes with the old one.
+    this.clearTimers();
+    this.hangUntil = 0;
+    this.abortHungCalls(CRASHES['session-closed'].text);
+    await this.boot();
+  }
+
+  /** Opens WhatsApp Web: straight to authenticating with a linked device, else a QR. */
+  private async boot(): Promise<void> {
     const device = await this.device.read();
     if (device.fault && device.faultUntil > Date.now() && device.fault in CRASHES) {
       // The failure persists (a browser that keeps crashing at launch): this start fails.
       const crash = CRASHES[device.fault as keyof typeof CRASHES];
       this.phase = 'dead';
+      this.browserGone = device.fault === 'browser-crash';
       throw new SessionDriverError(crash.code, 'session', crash.text);
     }
     if (device.fault) await this.device.clearFault();
@@ -123,7 +158,11 @@ export class SimulatorDriver extends SessionDriver {
     await this.waitOutHang();
     this.assertAlive();
     const state =
-      this.phase === 'ready' ? 'CONNECTED' : this.phase === 'qr' || this.phase === 'logged_out' ? 'UNPAIRED' : 'OPENING';
+      this.phase === 'ready'
+        ? 'CONNECTED'
+        : this.phase === 'qr' || this.phase === 'logged_out'
+          ? 'UNPAIRED'
+          : 'OPENING';
     return { state, memoryMb: 0 };
   }
 
@@ -137,7 +176,11 @@ export class SimulatorDriver extends SessionDriver {
   async requestPairingCode(phone: string): Promise<string> {
     this.assertAlive();
     if (this.phase !== 'qr') {
-      throw new SessionDriverError(SessionErrorCode.SessionNotReady, 'permanent', 'pairing codes are only given while the session waits to be linked');
+      throw new SessionDriverError(
+        SessionErrorCode.SessionNotReady,
+        'permanent',
+        'pairing codes are only given while the session waits to be linked',
+      );
     }
     void phone;
     const code = randomBytes(4).toString('hex').toUpperCase();
@@ -157,11 +200,16 @@ export class SimulatorDriver extends SessionDriver {
       this.clearTimers();
       // The page navigates away on logout: calls in flight die with it, outcome unknown.
       this.hangUntil = 0;
-      this.abortHungCalls('Execution context was destroyed, most likely because of a navigation (LOGOUT)');
+      this.abortHungCalls(
+        'Execution context was destroyed, most likely because of a navigation (LOGOUT)',
+      );
       this.phase = 'logged_out';
       this.emit('state', {
         status: 'logged_out',
-        error: { code: SessionErrorCode.LoggedOut, message: 'The device was unlinked from the phone (LOGOUT)' },
+        error: {
+          code: SessionErrorCode.LoggedOut,
+          message: 'The device was unlinked from the phone (LOGOUT)',
+        },
       });
       // As whatsapp-web.js does after a logout: a fresh QR in the same browser.
       this.later(RESTORE_MS, () => this.showQr());
@@ -198,6 +246,7 @@ export class SimulatorDriver extends SessionDriver {
   private die(type: keyof typeof CRASHES): void {
     const crash = CRASHES[type];
     this.phase = 'dead';
+    this.browserGone = type === 'browser-crash';
     this.clearTimers();
     this.abortHungCalls(crash.text);
     this.emit('lost', new SessionDriverError(crash.code, 'session', crash.text));
@@ -209,7 +258,9 @@ export class SimulatorDriver extends SessionDriver {
       this.later(deliveredAfterMs, () => this.emit('ack', { waMessageId, status: 'delivered' }));
     }
     if (readAfterMs >= 0) {
-      this.later(Math.max(readAfterMs, deliveredAfterMs), () => this.emit('ack', { waMessageId, status: 'read' }));
+      this.later(Math.max(readAfterMs, deliveredAfterMs), () =>
+        this.emit('ack', { waMessageId, status: 'read' }),
+      );
     }
   }
 
@@ -219,14 +270,22 @@ export class SimulatorDriver extends SessionDriver {
 
   private assertAlive(): void {
     if (!this.alive()) {
-      throw new SessionDriverError(SessionErrorCode.SessionClosed, 'session', CRASHES['session-closed'].text);
+      throw new SessionDriverError(
+        SessionErrorCode.SessionClosed,
+        'session',
+        CRASHES['session-closed'].text,
+      );
     }
   }
 
   private assertUsable(): void {
     this.assertAlive();
     if (this.phase !== 'ready') {
-      throw new SessionDriverError(SessionErrorCode.SessionNotReady, 'session', `session is ${this.phase}, not ready`);
+      throw new SessionDriverError(
+        SessionErrorCode.SessionNotReady,
+        'session',
+        `session is ${this.phase}, not ready`,
+      );
     }
   }
 
@@ -273,7 +332,14 @@ export class SimulatorDriver extends SessionDriver {
       const timer = setTimeout(() => {
         this.hangWaiters.delete(waiter);
         if (this.alive()) resolve();
-        else reject(new SessionDriverError(SessionErrorCode.UnknownOutcome, 'unknown_outcome', CRASHES['session-closed'].text));
+        else
+          reject(
+            new SessionDriverError(
+              SessionErrorCode.UnknownOutcome,
+              'unknown_outcome',
+              CRASHES['session-closed'].text,
+            ),
+          );
       }, ms);
       this.hangWaiters.add(waiter);
     });
