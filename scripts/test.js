@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: builds the apps (e2e specs run the built processes), starts a private
+// `npm test`: lints, builds the apps (e2e specs run the built processes), starts a private
 // redis-server on a free port for the run, then runs every jest project against it.
 // Extra arguments go to jest (e.g. `npm test -- --selectProjects unit`).
 'use strict';
@@ -62,6 +62,8 @@ async function main() {
     console.error('redis-server is not installed. Install it (Debian/Ubuntu: apt-get install -y redis-server).');
     process.exit(1);
   }
+  // Lint first: a floating promise in a queue system loses messages.
+  if (run('npm', ['run', '--silent', 'lint']) !== 0) process.exit(1);
   if (run('npm', ['run', '--silent', 'build']) !== 0) process.exit(1);
 
   const port = await freePort();

@@ -97,6 +97,10 @@ export class RedisKeys {
   simulatorOutboxIndex(id: string): string {
     return `${this.prefix}:sim:{${id}}:outbox-index`;
   }
+  /** Simulator: HASH of send ids already recorded (a resent command records once). */
+  simulatorOutboxSends(id: string): string {
+    return `${this.prefix}:sim:{${id}}:outbox-sends`;
+  }
   /** Simulator: HASH chatId -> "0" for numbers the simulator says are not on WhatsApp. */
   simulatorContacts(id: string): string {
     return `${this.prefix}:sim:{${id}}:contacts`;

@@ -7,7 +7,7 @@ describe('recovery policy', () => {
   it('starts where the loss says: relaunch a dead browser, re-check a failed probe, else restart the client', () => {
     expect(firstStep(err(SessionErrorCode.BrowserCrashed))).toBe('relaunch');
     expect(firstStep(err('HEALTH_CHECK_FAILED'))).toBe('recheck');
-    expect(firstStep(err('HEALTH_CHECK_TIMEOUT'))).toBe('recheck');
+    expect(firstStep(err('HEALTH_CHECK_TIMEOUT'))).toBe('restart-client');
     expect(firstStep(err(SessionErrorCode.FrameDetached))).toBe('restart-client');
     expect(firstStep(err(SessionErrorCode.SessionClosed))).toBe('restart-client');
     expect(firstStep(err(SessionErrorCode.SendTimeout))).toBe('restart-client');

@@ -29,7 +29,9 @@ const RELAUNCH_FIRST: ReadonlySet<string> = new Set<string>([
 export function firstStep(cause: SessionDriverError): RecoveryStep {
   const code: string = cause.code;
   if (RELAUNCH_FIRST.has(code)) return 'relaunch';
-  if (code === 'HEALTH_CHECK_FAILED' || code === 'HEALTH_CHECK_TIMEOUT') return 'recheck';
+  // The page answered with a passing state (TIMEOUT, OPENING): ask again. A page that did not
+  // answer at all is frozen: a new page is needed.
+  if (code === 'HEALTH_CHECK_FAILED') return 'recheck';
   // A closed page, a detached frame, a renderer crash, a conflict, a hung send: the browser
   // still runs, a new page is enough.
   return 'restart-client';

@@ -344,7 +344,8 @@ export class SessionSupervisor {
             `WhatsApp state is ${result.state}`,
           );
         } catch (err) {
-          lastError = err;
+          // No answer at all: the page is frozen or gone, asking again will not help.
+          throw err;
         }
       }
       throw lastError instanceof Error ? lastError : new Error('stopped');

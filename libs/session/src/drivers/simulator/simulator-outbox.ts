@@ -9,6 +9,14 @@ export interface OutboxEntry {
   at: string;
 }
 
+/** KEYS: list, index, sends. ARGV: send id, message id, entry JSON. Same slot (hash tag). */
+const RECORD_LUA = `
+if redis.call('HSETNX', KEYS[3], ARGV[1], '1') == 0 then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+`;
+
 /**
  * What the simulated WhatsApp servers recorded as sent, in send order. Written at the instant a
  * message leaves, apart from any job state, so a worker killed right after a send shows as
@@ -20,14 +28,22 @@ export class SimulatorOutbox {
     private readonly keys: RedisKeys,
   ) {}
 
-  async record(sessionId: string, entry: OutboxEntry): Promise<void> {
-    const json = JSON.stringify(entry);
-    // One MULTI (same hash tag): the list and the index never disagree.
-    await this.redis
-      .multi()
-      .rpush(this.keys.simulatorOutbox(sessionId), json)
-      .hset(this.keys.simulatorOutboxIndex(sessionId), entry.messageId, json)
-      .exec();
+  /**
+   * Records one send. `sendId` names this send: the same command delivered twice (ioredis
+   * resends a command whose reply was lost when Redis died) records once, as WhatsApp's servers
+   * would see one message; two sends of one message record twice.
+   */
+  async record(sessionId: string, sendId: string, entry: OutboxEntry): Promise<void> {
+    await this.redis.eval(
+      RECORD_LUA,
+      3,
+      this.keys.simulatorOutbox(sessionId),
+      this.keys.simulatorOutboxIndex(sessionId),
+      this.keys.simulatorOutboxSends(sessionId),
+      sendId,
+      entry.messageId,
+      JSON.stringify(entry),
+    );
   }
 
   async find(sessionId: string, messageId: string): Promise<OutboxEntry | null> {
@@ -44,6 +60,7 @@ export class SimulatorOutbox {
     await this.redis.del(
       this.keys.simulatorOutbox(sessionId),
       this.keys.simulatorOutboxIndex(sessionId),
+      this.keys.simulatorOutboxSends(sessionId),
     );
   }
 }

@@ -137,7 +137,7 @@ export class SimulatorDriver extends SessionDriver {
     }
     const at = new Date().toISOString();
     const waMessageId = `true_${message.chatId}_3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
-    await this.outbox.record(this.ctx.sessionId, {
+    await this.outbox.record(this.ctx.sessionId, randomBytes(12).toString('hex'), {
       messageId: message.messageId,
       waMessageId,
       to: message.chatId,
