@@ -212,8 +212,9 @@ async function produce(cluster, stats) {
 
 function percentile(values, p) {
   if (values.length === 0) return null;
+  // Nearest rank: the smallest value with at least p % of the values at or below it.
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 /** Injects one fault on a ready session and measures detection and recovery. */

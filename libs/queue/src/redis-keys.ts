@@ -106,6 +106,15 @@ export class RedisKeys {
     return `${this.prefix}:sim:{${id}}:contacts`;
   }
 
+  /** STRING (binary): the whatsapp-web.js RemoteAuth backup (zipped browser profile) of a session. */
+  wwebjsAuth(id: string): string {
+    return `${this.prefix}:auth:{${id}}`;
+  }
+  /** STRING: the backup being written, renamed over wwebjsAuth() once complete (atomic). */
+  wwebjsAuthPending(id: string): string {
+    return `${this.prefix}:auth:{${id}}:pending`;
+  }
+
   /** Throttler storage (requests per API key) lives under this prefix. */
   throttler(): string {
     return `${this.prefix}:throttle:`;

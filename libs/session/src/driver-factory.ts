@@ -15,11 +15,18 @@ export function createSessionDriver(config: SessionConfig, ctx: DriverContext): 
         ...DEFAULT_SIMULATOR_OPTIONS,
         ...(config.simulator ?? {}),
       });
-    case 'wwebjs':
-      throw new SessionDriverError(
-        SessionErrorCode.DriverUnavailable,
-        'permanent',
-        'The wwebjs driver is not available in this build yet; use driver "simulator"',
-      );
+    case 'wwebjs': {
+      if (!ctx.wwebjs) {
+        throw new SessionDriverError(
+          SessionErrorCode.DriverUnavailable,
+          'permanent',
+          'The wwebjs driver is not configured in this process',
+        );
+      }
+      const { createWwebjsDriver } =
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('./drivers/wwebjs/create-wwebjs-driver') as typeof import('./drivers/wwebjs/create-wwebjs-driver');
+      return createWwebjsDriver(ctx, ctx.wwebjs);
+    }
   }
 }

@@ -7,3 +7,8 @@ export * from './session-driver';
 export * from './session-store';
 export * from './driver-factory';
 export { SimulatorOutbox, type OutboxEntry } from './drivers/simulator/simulator-outbox';
+export type {
+  WwebjsClientFactory,
+  WwebjsClient,
+  WwebjsClientOptions,
+} from './drivers/wwebjs/wwebjs-client';

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { MessageContent, RedisKeys } from '@app/queue';
 import type { DriverName, Fault, SessionStatus } from './session.types';
+import type { WwebjsClientFactory } from './drivers/wwebjs/wwebjs-client';
 import { NotSupportedError, type SessionDriverError } from './session.errors';
 
 /** Structured logger a driver writes to; the worker binds the session id. */
@@ -63,12 +64,37 @@ export interface DriverEvents {
   ack: [AckEvent];
 }
 
+/** Process-wide settings of the wwebjs driver (the worker's configuration). */
+export interface WwebjsSettings {
+  /** CHROMIUM_PATH */
+  chromiumPath: string;
+  /** CHROMIUM_ARGS: replaces the container flag profile when set. */
+  chromiumArgsOverride?: string;
+  /** SESSION_DATA_DIR: where browser profiles live. */
+  sessionDataDir: string;
+  /** SESSION_STORE: `local` (LocalAuth on disk) or `redis` (RemoteAuth, portable). */
+  sessionStore: 'local' | 'redis';
+  /** WWEBJS_START_TIMEOUT_MS */
+  startTimeoutMs: number;
+  /** MEDIA_MAX_BYTES, MEDIA_FETCH_TIMEOUT_MS, MEDIA_ALLOW_PRIVATE */
+  mediaMaxBytes: number;
+  mediaTimeoutMs: number;
+  mediaAllowPrivate: boolean;
+  /**
+   * Makes the whatsapp-web.js Client (default: the real one). The seam where WhatsApp itself
+   * is replaced in tests, the only part that cannot run here.
+   */
+  clientFactory?: WwebjsClientFactory;
+}
+
 export interface DriverContext {
   sessionId: string;
   /** A connection the driver may use for its own state (not a blocking one). */
   redis: Redis;
   keys: RedisKeys;
   logger: DriverLogger;
+  /** Settings of the real driver; absent where only the simulator runs. */
+  wwebjs?: WwebjsSettings;
 }
 
 /**

@@ -92,6 +92,8 @@ export interface SessionState {
   /** The QR payload while status is `qr`. */
   qr: string | null;
   restartInProgress: boolean;
+  /** RSS of the session's browser process tree at the last probe (MB); null without one. */
+  memoryMb?: number | null;
   updatedAt: string | null;
 }
 
@@ -102,6 +104,7 @@ export const INITIAL_SESSION_STATE: SessionState = {
   lastError: null,
   qr: null,
   restartInProgress: false,
+  memoryMb: null,
   updatedAt: null,
 };
 

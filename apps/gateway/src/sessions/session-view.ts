@@ -19,6 +19,7 @@ export function sessionView(
     health: owner ? state.health : { ...state.health, healthy: false },
     lastError: state.lastError,
     restartInProgress: owner ? state.restartInProgress : false,
+    memoryMb: owner ? (state.memoryMb ?? null) : null,
     queue: { ...counts, paused: counts.paused || status !== 'ready' },
     rateLimit: config.rateLimit,
     webhook: config.webhook

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { EnvReader, readSharedConfig, type SharedConfig } from '@app/queue';
+import type { WwebjsSettings } from '@app/session';
 
 /** Everything a sender worker reads from the environment, validated once at boot. */
 export interface WorkerConfig extends SharedConfig {
@@ -21,8 +23,12 @@ export interface WorkerConfig extends SharedConfig {
   sendErrorCircuit: number;
   /** SHUTDOWN_GRACE_MS: on SIGTERM, how long an in-flight send may take to finish. */
   shutdownGraceMs: number;
-  /** CHROMIUM_PATH: the browser the wwebjs driver drives. */
-  chromiumPath: string;
+  /** Settings of the wwebjs driver (CHROMIUM_PATH, CHROMIUM_ARGS, SESSION_DATA_DIR, …). */
+  wwebjs: WwebjsSettings;
+  /** BROWSER_MEMORY_LIMIT_MB: above it a session's browser is recycled on purpose; 0 = never. */
+  browserMemoryLimitMb: number;
+  /** BROWSER_RECYCLE_HOURS: recycle every browser after this long; 0 = never. */
+  browserRecycleHours: number;
   logLevel: string;
 }
 
@@ -42,7 +48,18 @@ export function loadWorkerConfig(env = new EnvReader()): WorkerConfig {
     recoveryStepTimeoutMs: env.int('RECOVERY_STEP_TIMEOUT_MS', 90000, 100, 3600000),
     sendErrorCircuit: env.int('SEND_ERROR_CIRCUIT', 5, 1, 1000),
     shutdownGraceMs: env.int('SHUTDOWN_GRACE_MS', 10000, 0, 600000),
-    chromiumPath: env.string('CHROMIUM_PATH', '/usr/bin/chromium'),
+    wwebjs: {
+      chromiumPath: env.string('CHROMIUM_PATH', '/usr/bin/chromium'),
+      chromiumArgsOverride: env.optionalString('CHROMIUM_ARGS'),
+      sessionDataDir: resolve(env.string('SESSION_DATA_DIR', './.data/sessions')),
+      sessionStore: env.oneOf('SESSION_STORE', ['local', 'redis'] as const, 'local'),
+      startTimeoutMs: env.int('WWEBJS_START_TIMEOUT_MS', 120000, 1000, 3600000),
+      mediaMaxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+      mediaTimeoutMs: env.int('MEDIA_FETCH_TIMEOUT_MS', 30000, 100, 600000),
+      mediaAllowPrivate: env.bool('MEDIA_ALLOW_PRIVATE', false),
+    },
+    browserMemoryLimitMb: env.int('BROWSER_MEMORY_LIMIT_MB', 0, 0, 1024 * 1024),
+    browserRecycleHours: env.int('BROWSER_RECYCLE_HOURS', 0, 0, 24 * 365),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   };
 }

@@ -30,6 +30,16 @@ export interface SessionLink {
   noteSend(outcome: { ok: true } | { ok: false; code: string }): void;
 }
 
+/** Unknown outcomes that mean the session itself is broken (hung or crashed page). */
+const SESSION_LOSS_CODES: ReadonlySet<string> = new Set<string>([
+  SessionErrorCode.SendTimeout,
+  SessionErrorCode.BrowserCrashed,
+  SessionErrorCode.SessionClosed,
+  SessionErrorCode.FrameDetached,
+  SessionErrorCode.OutOfMemory,
+  SessionErrorCode.Conflict,
+]);
+
 export interface SendServiceOptions {
   sendTimeoutMs: number;
   maxAttempts: number;
@@ -111,6 +121,8 @@ export class SendService {
             `the number check did not answer within SEND_TIMEOUT_MS (${this.opts.sendTimeoutMs} ms)`,
           ),
       );
+      // WhatsApp's canonical id may differ from the dialled number (e.g. Brazil's ninth digit).
+      outgoing.chatId = check.chatId;
       if (!check.onWhatsApp) {
         throw new SessionDriverError(
           SessionErrorCode.NotOnWhatsApp,
@@ -280,13 +292,26 @@ export class SendService {
         if (attempted) await this.redis.del(this.keys.sendIntent(id));
         await this.messages.transition(id, { to: 'queued', from: ['sending'], error });
         return this.backToWait(job, token, link, err, log);
-      case 'unknown_outcome':
+      case 'unknown_outcome': {
         // The intent stays open: the next run reconciles before it may send again.
+        if (SESSION_LOSS_CODES.has(err.code)) {
+          log.warn(
+            { code: err.code },
+            'send outcome unknown; will reconcile when the session is healthy',
+          );
+          return this.backToWait(job, token, link, err, log);
+        }
+        // The session is fine but the library could not say (wwebjs#201857) and the message
+        // was not found yet: retry with backoff (an attempt), reconciling first.
+        const last = job.attemptsMade + 1 >= this.opts.maxAttempts;
+        await this.messages.transition(id, { to: last ? 'failed' : 'sending', from: '*', error });
         log.warn(
-          { code: err.code },
-          'send outcome unknown; will reconcile when the session is healthy',
+          { code: err.code, attempt: job.attemptsMade + 1, last },
+          'send result unknown; will reconcile',
         );
-        return this.backToWait(job, token, link, err, log);
+        link.noteSend({ ok: false, code: err.code });
+        throw last ? new UnrecoverableError(`${err.code}: ${err.message}`) : err;
+      }
     }
   }
 

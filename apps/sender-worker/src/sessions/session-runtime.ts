@@ -52,6 +52,9 @@ export class SessionRuntime implements SessionLink {
   private queueOps: Promise<void> = Promise.resolve();
   private queuePaused: boolean | null = null;
   private readonly log: Logger;
+  /** Sends in flight (0 or 1: concurrency 1), so a recycle can let one finish first. */
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly deps: RuntimeDeps,
@@ -71,7 +74,9 @@ export class SessionRuntime implements SessionLink {
             redis: deps.redis,
             keys: deps.keys,
             logger: this.log,
+            wwebjs: deps.config.wwebjs,
           }),
+        drain: (timeoutMs) => this.drainInFlight(timeoutMs),
         changed: (state, prev) => this.persist(state, prev),
         ack: (ev) => void this.onAck(ev),
       },
@@ -81,6 +86,9 @@ export class SessionRuntime implements SessionLink {
         healthCheckTimeoutMs: c.healthCheckTimeoutMs,
         recoveryStepTimeoutMs: c.recoveryStepTimeoutMs,
         sendErrorCircuit: c.sendErrorCircuit,
+        memoryLimitMb: c.browserMemoryLimitMb,
+        recycleAfterMs: c.browserRecycleHours * 3600000,
+        drainTimeoutMs: c.sendTimeoutMs,
       },
       this.log,
       previous,
@@ -181,7 +189,15 @@ export class SessionRuntime implements SessionLink {
     const lockDuration = Math.min(30000, Math.max(5000, config.sessionLeaseMs));
     const worker = new Worker<SendMessageJob>(
       outboundQueueName(this.config.id),
-      async (job, token) => this.deps.sendService.process(job, token ?? '', this),
+      async (job, token) => {
+        this.inFlight++;
+        try {
+          return await this.deps.sendService.process(job, token ?? '', this);
+        } finally {
+          this.inFlight--;
+          if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+        }
+      },
       {
         connection: this.deps.redis,
         prefix: config.queuePrefix,
@@ -199,6 +215,18 @@ export class SessionRuntime implements SessionLink {
       this.log.warn({ messageId: job?.id, err: err.message }, 'message job failed'),
     );
     return worker;
+  }
+
+  /** Resolves once no send is in flight (or after `timeoutMs`). */
+  private drainInFlight(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private async closeConsumer(): Promise<void> {

@@ -27,6 +27,12 @@ export interface SupervisorOptions {
   recoveryStepTimeoutMs: number;
   /** SEND_ERROR_CIRCUIT: retryable send errors of one kind in a row that stop the session. */
   sendErrorCircuit: number;
+  /** BROWSER_MEMORY_LIMIT_MB: recycle the browser above it; 0 = never. */
+  memoryLimitMb?: number;
+  /** BROWSER_RECYCLE_HOURS in ms: recycle a browser this old; 0 = never. */
+  recycleAfterMs?: number;
+  /** How long a recycle waits for the send in flight. */
+  drainTimeoutMs?: number;
 }
 
 export interface SupervisorHooks {
@@ -35,6 +41,8 @@ export interface SupervisorHooks {
   /** The state changed: store it, align the queue, publish it. Called in order. */
   changed(state: SessionState, previous: SessionState): Promise<void>;
   ack(event: AckEvent): void;
+  /** Resolves once the send in flight (if any) has finished, or after `timeoutMs`. */
+  drain?(timeoutMs: number): Promise<void>;
 }
 
 /** Probe failures in a row that mean the session is lost. */
@@ -68,6 +76,8 @@ export class SessionSupervisor {
   private probeFailures = 0;
   private sendErrors = { code: '', count: 0 };
   private changes: Promise<void> = Promise.resolve();
+  private launchedAt = 0;
+  private recycleCause: SessionDriverError | null = null;
 
   constructor(
     private readonly hooks: SupervisorHooks,
@@ -195,6 +205,7 @@ export class SessionSupervisor {
       return null;
     }
     this.driver = driver;
+    this.launchedAt = Date.now();
     driver.on('state', (ev) => {
       if (generation === this.generation) this.onDriverState(ev);
     });
@@ -357,6 +368,11 @@ export class SessionSupervisor {
           throw new SessionDriverError('NO_DRIVER', 'session', 'no driver to restart');
         await this.driver.restartClient();
       } else {
+        if (this.recycleCause) {
+          // A planned recycle: the queue is paused already; let the send in flight finish.
+          await this.hooks.drain?.(this.opts.drainTimeoutMs ?? 120000);
+          this.recycleCause = null;
+        }
         await this.relaunch();
       }
     } catch (err) {
@@ -453,7 +469,11 @@ export class SessionSupervisor {
       }
       this.probeFailures = 0;
       if (generation === this.generation && this.state.status === 'ready') {
-        await this.apply({ health: { ...this.state.health, healthy: true, lastCheckAt: at } });
+        await this.apply({
+          health: { ...this.state.health, healthy: true, lastCheckAt: at },
+          ...(result.memoryMb !== undefined ? { memoryMb: result.memoryMb } : {}),
+        });
+        this.recycleIfDue(result.memoryMb);
       }
     } catch (err) {
       if (generation !== this.generation) return;
@@ -463,6 +483,32 @@ export class SessionSupervisor {
       await this.apply({ health: { ...this.state.health, healthy: false, lastCheckAt: at } });
       if (this.probeFailures >= PROBE_FAILURES_LOST) this.lost(e, generation);
     }
+  }
+
+  /**
+   * The first seed's root cause was Chromium growing until the container died: past
+   * BROWSER_MEMORY_LIMIT_MB (or BROWSER_RECYCLE_HOURS) the browser is replaced on purpose,
+   * queue paused, after the send in flight, with the saved auth.
+   */
+  private recycleIfDue(memoryMb: number | undefined): void {
+    const { memoryLimitMb = 0, recycleAfterMs = 0 } = this.opts;
+    let cause: SessionDriverError | null = null;
+    if (memoryLimitMb > 0 && memoryMb !== undefined && memoryMb > memoryLimitMb) {
+      cause = new SessionDriverError(
+        'MEMORY_LIMIT',
+        'session',
+        `the browser uses ${memoryMb} MB, above BROWSER_MEMORY_LIMIT_MB (${memoryLimitMb}): recycling it`,
+      );
+    } else if (recycleAfterMs > 0 && Date.now() - this.launchedAt > recycleAfterMs) {
+      cause = new SessionDriverError(
+        'SCHEDULED_RECYCLE',
+        'session',
+        'the browser reached BROWSER_RECYCLE_HOURS: recycling it',
+      );
+    }
+    if (!cause || this.recovery) return;
+    this.recycleCause = cause;
+    this.beginRecovery(cause, 'relaunch');
   }
 
   /** A backoff wait that a manual recover or a stop cuts short. */

@@ -1,0 +1,52 @@
+import { join } from 'node:path';
+import type { DriverContext, WwebjsSettings } from '../../session-driver';
+import { chromiumArgs } from './browser/chromium-profile';
+import { WwebjsDriver } from './wwebjs.driver';
+import { RedisAuthStore } from './auth/redis-auth-store';
+import { GuardedRemoteAuth } from './auth/guarded-remote-auth';
+
+/** Backups of a RemoteAuth profile: at least once a minute (whatsapp-web.js's minimum). */
+const BACKUP_SYNC_INTERVAL_MS = 60000;
+
+/** Builds the wwebjs driver of one session from the worker's settings. */
+export function createWwebjsDriver(ctx: DriverContext, settings: WwebjsSettings): WwebjsDriver {
+  const clientId = ctx.sessionId;
+  const dataPath = settings.sessionDataDir;
+  let authStrategy: () => unknown;
+  let profileDir: string;
+  if (settings.sessionStore === 'redis') {
+    profileDir = join(dataPath, `RemoteAuth-${clientId}`);
+    authStrategy = () =>
+      new GuardedRemoteAuth({
+        clientId,
+        dataPath,
+        store: new RedisAuthStore(ctx.redis, ctx.keys, ctx.sessionId, { dataPath }),
+        backupSyncIntervalMs: BACKUP_SYNC_INTERVAL_MS,
+      });
+  } else {
+    profileDir = join(dataPath, `session-${clientId}`);
+    authStrategy = () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { LocalAuth } = require('whatsapp-web.js') as {
+        LocalAuth: new (o: unknown) => unknown;
+      };
+      return new LocalAuth({ clientId, dataPath });
+    };
+  }
+  return new WwebjsDriver(ctx, {
+    chromiumPath: settings.chromiumPath,
+    chromiumArgs: chromiumArgs({
+      override: settings.chromiumArgsOverride,
+      runningAsRoot: process.getuid?.() === 0,
+    }),
+    profileDir,
+    authStrategy,
+    media: {
+      maxBytes: settings.mediaMaxBytes,
+      timeoutMs: settings.mediaTimeoutMs,
+      allowPrivate: settings.mediaAllowPrivate,
+    },
+    startTimeoutMs: settings.startTimeoutMs,
+    clientFactory: settings.clientFactory,
+  });
+}

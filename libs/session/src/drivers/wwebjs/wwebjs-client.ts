@@ -1,0 +1,79 @@
+import type { EventEmitter } from 'node:events';
+
+/**
+ * The part of whatsapp-web.js's `Client` the driver uses: the module boundary. Production
+ * passes the real Client; tests pass a scripted one (no WhatsApp is reachable from here).
+ */
+export interface WwebjsMessage {
+  id: { _serialized: string; fromMe?: boolean };
+  body?: string;
+  fromMe?: boolean;
+  hasMedia?: boolean;
+  /** Seconds since the epoch. */
+  timestamp?: number;
+}
+
+export interface WwebjsChat {
+  fetchMessages(options: { limit: number; fromMe?: boolean }): Promise<WwebjsMessage[]>;
+}
+
+export interface PuppeteerBrowserLike extends EventEmitter {
+  isConnected(): boolean;
+  process(): { pid?: number } | null;
+}
+
+export interface PuppeteerPageLike extends EventEmitter {
+  isClosed(): boolean;
+  reload(options?: { waitUntil?: string; timeout?: number }): Promise<unknown>;
+}
+
+export interface WwebjsClient extends EventEmitter {
+  pupBrowser?: PuppeteerBrowserLike | null;
+  pupPage?: PuppeteerPageLike | null;
+  info?: { wid?: { user?: string; _serialized?: string } } | null;
+  initialize(): Promise<void>;
+  destroy(): Promise<void>;
+  logout(): Promise<void>;
+  getState(): Promise<string | null>;
+  sendMessage(
+    chatId: string,
+    content: unknown,
+    options?: Record<string, unknown>,
+  ): Promise<WwebjsMessage | undefined>;
+  getNumberId(number: string): Promise<{ _serialized: string } | null>;
+  getChatById(chatId: string): Promise<WwebjsChat>;
+  requestPairingCode(phoneNumber: string, showNotification?: boolean): Promise<string>;
+}
+
+/** Options the driver hands to the Client factory (a subset of whatsapp-web.js ClientOptions). */
+export interface WwebjsClientOptions {
+  authStrategy: unknown;
+  puppeteer: {
+    executablePath: string;
+    headless: boolean;
+    pipe: boolean;
+    args: string[];
+    protocolTimeout?: number;
+  };
+  authTimeoutMs: number;
+  qrMaxRetries: number;
+  takeoverOnConflict: boolean;
+}
+
+export type WwebjsClientFactory = (options: WwebjsClientOptions) => WwebjsClient;
+
+/** The real Client, loaded on first use so nothing else pays for puppeteer. */
+export const realClientFactory: WwebjsClientFactory = (options) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Client } = require('whatsapp-web.js') as { Client: new (o: unknown) => WwebjsClient };
+  return new Client(options);
+};
+
+/** whatsapp-web.js's MessageMedia, built lazily for the same reason. */
+export function messageMedia(mimetype: string, data: string, filename?: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { MessageMedia } = require('whatsapp-web.js') as {
+    MessageMedia: new (m: string, d: string, f?: string | null) => unknown;
+  };
+  return new MessageMedia(mimetype, data, filename ?? null);
+}

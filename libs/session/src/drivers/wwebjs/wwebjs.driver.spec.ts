@@ -1,0 +1,355 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RedisKeys } from '@app/queue';
+import { FakeWwebjsClient } from '../../../../../test/support/fake-wwebjs-client';
+import type { AckEvent, DriverStateEvent, OutgoingMessage } from '../../session-driver';
+import { SessionDriverError } from '../../session.errors';
+import { WwebjsDriver, type WwebjsDriverOptions } from './wwebjs.driver';
+
+const silent = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)', () => {
+  let dir: string;
+  let client: FakeWwebjsClient;
+  let driver: WwebjsDriver;
+  let states: DriverStateEvent[];
+  let lost: SessionDriverError[];
+  let acks: AckEvent[];
+
+  function make(
+    opts: Partial<WwebjsDriverOptions> = {},
+    setup: (c: FakeWwebjsClient) => void = () => undefined,
+  ) {
+    driver = new WwebjsDriver(
+      { sessionId: 'sales', redis: null as never, keys: new RedisKeys('t'), logger: silent },
+      {
+        // Any executable will do: the fake client launches nothing.
+        chromiumPath: process.execPath,
+        chromiumArgs: ['--headless'],
+        profileDir: join(dir, 'session-sales'),
+        authStrategy: () => ({ kind: 'auth' }),
+        media: { maxBytes: 1024 * 1024, timeoutMs: 1000, allowPrivate: true },
+        startTimeoutMs: 300,
+        reconcileTries: 2,
+        reconcileGapMs: 10,
+        clientFactory: (options) => {
+          client = new FakeWwebjsClient(options);
+          setup(client);
+          return client;
+        },
+        ...opts,
+      },
+    );
+    states = [];
+    lost = [];
+    acks = [];
+    driver.on('state', (s) => states.push(s));
+    driver.on('lost', (e) => lost.push(e));
+    driver.on('ack', (a) => acks.push(a));
+  }
+
+  async function ready(): Promise<void> {
+    await driver.start();
+    client.link();
+  }
+
+  const message = (text = 'hello', extra: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
+    messageId: 'msg_1',
+    chatId: '15559876543@c.us',
+    content: { text },
+    contentHash: 'h',
+    attemptStartedAt: Date.now() - 1000,
+    ...extra,
+  });
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'wwebjs-driver-'));
+    make();
+  });
+  afterEach(async () => {
+    await driver.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('start', () => {
+    it('launches the system Chromium headless over a pipe, with the given flags, and no QR retries limit', async () => {
+      await driver.start();
+      expect(client.options.puppeteer).toMatchObject({
+        executablePath: process.execPath,
+        headless: true,
+        pipe: true,
+        args: ['--headless'],
+      });
+      expect(client.options).toMatchObject({
+        qrMaxRetries: 0,
+        takeoverOnConflict: false,
+        authStrategy: { kind: 'auth' },
+      });
+      expect(states[0]).toEqual({ status: 'starting' });
+    });
+
+    it('maps the lifecycle: qr, authenticated, ready (once, with the phone from client.info)', async () => {
+      await ready();
+      expect(states.map((s) => s.status)).toEqual(['starting', 'qr', 'authenticating', 'ready']);
+      expect(states[1].qr).toMatch(/^2@/);
+      expect(states[3].phone).toBe('15551234567');
+      // whatsapp-web.js fires ready again on every re-inject (framenavigated).
+      client.emit('ready');
+      client.emit('ready');
+      expect(states.filter((s) => s.status === 'ready')).toHaveLength(1);
+    });
+
+    it('treats ready without client.info as a broken client ("has no info - marking as invalid")', async () => {
+      await driver.start();
+      client.emit('ready');
+      expect(lost.map((e) => e.code)).toEqual(['CLIENT_NO_INFO']);
+    });
+
+    it('fails to start with a clear reason when WhatsApp Web cannot be reached, and closes the browser', async () => {
+      make({}, (c) => (c.initializeBehaviour = 'fail'));
+      await expect(driver.start()).rejects.toMatchObject({
+        code: 'START_FAILED',
+        failure: 'session',
+        message: expect.stringContaining('ERR_NAME_NOT_RESOLVED'),
+      });
+      expect(client.destroyed).toBe(true);
+    });
+
+    it('bounds initialize(), which navigates with timeout 0 and can hang forever', async () => {
+      make({}, (c) => (c.initializeBehaviour = 'hang'));
+      await expect(driver.start()).rejects.toMatchObject({
+        code: 'START_FAILED',
+        message: expect.stringContaining('did not open within 300 ms'),
+      });
+      expect(client.destroyed).toBe(true);
+    });
+
+    it('refuses a missing browser with a message naming CHROMIUM_PATH', async () => {
+      make({ chromiumPath: join(dir, 'no-chromium-here') });
+      await expect(driver.start()).rejects.toThrow(/CHROMIUM_PATH/);
+    });
+  });
+
+  describe('signals', () => {
+    it.each([
+      ['LOGOUT', 'logged_out', 'LOGGED_OUT'],
+      ['UNPAIRED', 'logged_out', 'UNPAIRED'],
+      ['TOS_BLOCK', 'failed', 'TOS_BLOCK'],
+      ['SMB_TOS_BLOCK', 'failed', 'SMB_TOS_BLOCK'],
+      ['DEPRECATED_VERSION', 'failed', 'DEPRECATED_VERSION'],
+      ['Max qrcode retries reached', 'failed', 'QR_NOT_SCANNED'],
+    ])(
+      'disconnected(%s) is an account signal: status %s with code %s, no loss',
+      async (reason, status, code) => {
+        await ready();
+        client.emit('disconnected', reason);
+        expect(states[states.length - 1]).toMatchObject({
+          status,
+          error: { code, message: expect.any(String) },
+        });
+        expect(lost).toEqual([]);
+      },
+    );
+
+    it('after LOGOUT the fresh QR in the same browser is reported', async () => {
+      await ready();
+      client.emit('disconnected', 'LOGOUT');
+      client.emit('qr', '2@new');
+      expect(states.slice(-2).map((s) => s.status)).toEqual(['logged_out', 'qr']);
+    });
+
+    it.each([
+      ['CONFLICT', 'CONFLICT'],
+      ['NAVIGATION', 'DISCONNECTED'],
+    ])('disconnected(%s) is a loss with code %s', async (reason, code) => {
+      await ready();
+      client.emit('disconnected', reason);
+      expect(lost.map((e) => e.code)).toEqual([code]);
+    });
+
+    it('detects a browser crash from the browser event, at once, and reports it once', async () => {
+      await ready();
+      await new Promise((r) => setTimeout(r, 60)); // the watch attaches once the browser exists
+      const at = Date.now();
+      client.pupBrowser!.crash();
+      expect(lost.map((e) => e.code)).toEqual(['BROWSER_CRASHED']);
+      expect(Date.now() - at).toBeLessThan(1000);
+      client.pupPage!.emit('close');
+      client.emit('disconnected', 'NAVIGATION');
+      expect(lost).toHaveLength(1);
+    });
+
+    it('detects a renderer crash and a closed page from page events', async () => {
+      await ready();
+      await new Promise((r) => setTimeout(r, 60));
+      client.pupPage!.emit('error', new Error('Page crashed!'));
+      expect(lost).toHaveLength(1);
+      make();
+      await ready();
+      await new Promise((r) => setTimeout(r, 60));
+      client.pupPage!.closed = true;
+      client.pupPage!.emit('close');
+      expect(lost.map((e) => e.code)).toEqual(['SESSION_CLOSED']);
+    });
+
+    it('maps message_ack: 2 delivered, 3 and 4 read, -1 failed, 1 nothing', async () => {
+      await ready();
+      const msg = { id: { _serialized: 'wa-1' } };
+      for (const ack of [1, 2, 3, 4, -1]) client.emit('message_ack', msg, ack);
+      expect(acks.map((a) => a.status)).toEqual(['delivered', 'read', 'read', 'failed']);
+    });
+  });
+
+  describe('sending', () => {
+    it('sends text with sendSeen false, replies with quotedMessageId, and returns the WhatsApp id', async () => {
+      await ready();
+      const result = await driver.send(
+        message('hi', { content: { text: 'hi', replyTo: 'true_x_ABC' } }),
+      );
+      expect(client.sendCalls[0]).toEqual({
+        chatId: '15559876543@c.us',
+        content: 'hi',
+        options: { sendSeen: false, quotedMessageId: 'true_x_ABC' },
+      });
+      expect(result.waMessageId).toMatch(/^true_15559876543@c.us_/);
+    });
+
+    it('sends inline media with its caption', async () => {
+      await ready();
+      await driver.send(
+        message('', {
+          content: {
+            media: {
+              base64: Buffer.from('png!').toString('base64'),
+              mimetype: 'image/png',
+              filename: 'a.png',
+              caption: 'look',
+            },
+          },
+        }),
+      );
+      const call = client.sendCalls[0];
+      expect(call.options).toMatchObject({ caption: 'look', sendSeen: false });
+      expect(call.content).toMatchObject({
+        mimetype: 'image/png',
+        filename: 'a.png',
+        data: Buffer.from('png!').toString('base64'),
+      });
+    });
+
+    it('refuses to send while not ready (a session failure, no attempt used)', async () => {
+      await driver.start();
+      await expect(driver.send(message())).rejects.toMatchObject({
+        code: 'SESSION_NOT_READY',
+        failure: 'session',
+      });
+    });
+
+    it.each(['undefined-but-sent', 'throw-serialise'] as const)(
+      'when sendMessage %s for a message that did go out, finds it among sent messages (wwebjs#201857)',
+      async (behaviour) => {
+        await ready();
+        client.sendBehaviour = behaviour;
+        const result = await driver.send(message('went out'));
+        expect(result.waMessageId).toBe(client.sentMessages[0].id._serialized);
+        expect(client.sendCalls).toHaveLength(1);
+      },
+    );
+
+    it('when the result is undefined and the message is not found, the outcome is unknown (never a blind resend)', async () => {
+      await ready();
+      client.sendBehaviour = 'undefined';
+      await expect(driver.send(message())).rejects.toMatchObject({
+        code: 'UNKNOWN_OUTCOME',
+        failure: 'unknown_outcome',
+      });
+    });
+
+    it('a browser crash during the send is an unknown outcome', async () => {
+      await ready();
+      client.sendBehaviour = 'crash';
+      await expect(driver.send(message())).rejects.toMatchObject({
+        code: 'SESSION_CLOSED',
+        failure: 'unknown_outcome',
+      });
+    });
+
+    it('reconciles: finds a message sent after the attempt began, by its body, and nothing else', async () => {
+      await ready();
+      const now = Math.floor(Date.now() / 1000);
+      client.sentMessages.push(
+        { id: { _serialized: 'old' }, body: 'same text', fromMe: true, timestamp: now - 3600 },
+        { id: { _serialized: 'other' }, body: 'other text', fromMe: true, timestamp: now },
+        {
+          id: { _serialized: '15559876543@c.us-found' },
+          body: 'same text',
+          fromMe: true,
+          timestamp: now,
+        },
+      );
+      client.sentMessages[0].id._serialized = '15559876543@c.us-old';
+      client.sentMessages[1].id._serialized = '15559876543@c.us-other';
+      const found = await driver.findSent(
+        message('same text', { attemptStartedAt: Date.now() - 2000 }),
+      );
+      expect(found?.waMessageId).toBe('15559876543@c.us-found');
+      expect(await driver.findSent(message('never sent'))).toBeNull();
+    });
+
+    it('checks numbers with getNumberId and returns the canonical chat id', async () => {
+      await ready();
+      client.numbersOnWhatsApp.set('5511912345678', '551112345678@c.us');
+      expect(await driver.checkNumber('5511912345678@c.us')).toEqual({
+        chatId: '551112345678@c.us',
+        onWhatsApp: true,
+      });
+      expect(await driver.checkNumber('15550001111@c.us')).toEqual({
+        chatId: '15550001111@c.us',
+        onWhatsApp: false,
+      });
+    });
+  });
+
+  describe('health and control', () => {
+    it('probes the browser, the page and getState()', async () => {
+      await ready();
+      expect(await driver.probe()).toMatchObject({ state: 'CONNECTED' });
+      client.state = 'TIMEOUT';
+      expect((await driver.probe()).state).toBe('TIMEOUT');
+      client.pupPage!.closed = true;
+      await expect(driver.probe()).rejects.toMatchObject({ code: 'SESSION_CLOSED' });
+      client.pupBrowser!.connected = false;
+      await expect(driver.probe()).rejects.toMatchObject({ code: 'BROWSER_CRASHED' });
+    });
+
+    it('restarts the client in the same browser by reloading the page; a dead browser needs a relaunch', async () => {
+      await ready();
+      client.pupPage!.onReload = () => client.emit('ready');
+      await driver.restartClient();
+      expect(client.pupPage!.reloads).toBe(1);
+      expect(states.slice(-2).map((s) => s.status)).toEqual(['starting', 'ready']);
+      client.pupBrowser!.connected = false;
+      await expect(driver.restartClient()).rejects.toMatchObject({ code: 'BROWSER_CRASHED' });
+    });
+
+    it('gives a pairing code as XXXX-XXXX while not linked', async () => {
+      await driver.start();
+      expect(await driver.requestPairingCode('+1 555 000 1111')).toBe('ABCD-EFGH');
+    });
+
+    it('stops: logs out when asked and always destroys the client', async () => {
+      await ready();
+      await driver.stop({ logout: true });
+      expect(client.loggedOut).toBe(true);
+      expect(client.destroyed).toBe(true);
+      client.emit('disconnected', 'NAVIGATION');
+      expect(lost).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,458 @@
+import {
+  SessionDriver,
+  type DriverContext,
+  type NumberCheck,
+  type OutgoingMessage,
+  type ProbeResult,
+  type SendResult,
+} from '../../session-driver';
+import { SessionDriverError, SessionErrorCode } from '../../session.errors';
+import { classifyError, isCrashSignal } from '../../error-classifier';
+import { assertChromiumUsable } from './browser/chromium-profile';
+import { killProcessTree, processTreeRssMb } from './browser/process-tree';
+import { clearStaleSingletonLock } from './browser/profile-lock';
+import { watchBrowser } from './browser/browser-watch';
+import { loadMedia, type MediaLimits } from './media';
+import {
+  messageMedia,
+  realClientFactory,
+  type WwebjsClient,
+  type WwebjsClientFactory,
+  type WwebjsMessage,
+} from './wwebjs-client';
+
+export interface WwebjsDriverOptions {
+  chromiumPath: string;
+  chromiumArgs: string[];
+  /** The browser profile of this session (LocalAuth's or RemoteAuth's folder). */
+  profileDir: string;
+  /** Builds the auth strategy (LocalAuth, or our Redis-backed RemoteAuth). */
+  authStrategy: () => unknown;
+  media: MediaLimits;
+  /** initialize() navigates with `timeout: 0` and can hang forever: this bounds it. */
+  startTimeoutMs: number;
+  /** Where a message sent with an unknown result is looked for: tries, this far apart. */
+  reconcileTries?: number;
+  reconcileGapMs?: number;
+  clientFactory?: WwebjsClientFactory;
+}
+
+/** whatsapp-web.js ack values (MessageAck). */
+const ACK_ERROR = -1;
+const ACK_DEVICE = 2;
+const ACK_READ = 3;
+const ACK_PLAYED = 4;
+
+/** Disconnect reasons that are the account's, not the browser's: a person must act. */
+const ACCOUNT_REASONS: Record<
+  string,
+  { status: 'logged_out' | 'failed'; code: string; message: string }
+> = {
+  LOGOUT: {
+    status: 'logged_out',
+    code: SessionErrorCode.LoggedOut,
+    message: 'The device was unlinked from the phone (LOGOUT): scan the new QR code',
+  },
+  UNPAIRED: {
+    status: 'logged_out',
+    code: 'UNPAIRED',
+    message: 'The device is no longer paired (UNPAIRED): scan the new QR code',
+  },
+  UNPAIRED_IDLE: {
+    status: 'logged_out',
+    code: 'UNPAIRED',
+    message: 'The device is no longer paired (UNPAIRED_IDLE): scan the new QR code',
+  },
+  TOS_BLOCK: {
+    status: 'failed',
+    code: 'TOS_BLOCK',
+    message: 'WhatsApp blocked this number for breaking its terms (TOS_BLOCK)',
+  },
+  SMB_TOS_BLOCK: {
+    status: 'failed',
+    code: 'SMB_TOS_BLOCK',
+    message: 'WhatsApp blocked this business number (SMB_TOS_BLOCK)',
+  },
+  DEPRECATED_VERSION: {
+    status: 'failed',
+    code: 'DEPRECATED_VERSION',
+    message:
+      'WhatsApp Web refused this client version (DEPRECATED_VERSION): upgrade whatsapp-web.js',
+  },
+  'Max qrcode retries reached': {
+    status: 'failed',
+    code: 'QR_NOT_SCANNED',
+    message: 'Nobody scanned the QR code in time: recover the session for a new one',
+  },
+};
+
+/**
+ * The real driver: whatsapp-web.js on the system Chromium. Crashes are caught from events
+ * (browser `disconnected`, page `close` / `error`) within a second, not from the probe; the
+ * probe checks the browser, the page and `getState()`. A send whose result whatsapp-web.js
+ * does not return is looked for among the chat's sent messages before anything else happens.
+ */
+export class WwebjsDriver extends SessionDriver {
+  readonly name = 'wwebjs' as const;
+
+  private client: WwebjsClient | null = null;
+  private ready = false;
+  private terminated = false;
+  private unwatch: (() => void) | null = null;
+  private browserPid: number | null = null;
+  private readonly factory: WwebjsClientFactory;
+
+  constructor(
+    private readonly ctx: DriverContext,
+    private readonly opts: WwebjsDriverOptions,
+  ) {
+    super();
+    this.factory = opts.clientFactory ?? realClientFactory;
+  }
+
+  async start(): Promise<void> {
+    assertChromiumUsable(this.opts.chromiumPath);
+    // Only the lease holder runs this: a lock left by a crashed browser must not block us.
+    const lock = clearStaleSingletonLock(this.opts.profileDir);
+    if (lock.removed)
+      this.ctx.logger.info({ holder: lock.holder }, 'removed a stale Chromium profile lock');
+    this.emit('state', { status: 'starting' });
+    await this.boot();
+  }
+
+  override async restartClient(): Promise<void> {
+    const client = this.client;
+    const page = client?.pupPage;
+    if (!client || !client.pupBrowser?.isConnected() || !page || page.isClosed()) {
+      throw new SessionDriverError(
+        SessionErrorCode.BrowserCrashed,
+        'session',
+        'the browser is gone: it must be relaunched',
+      );
+    }
+    // A reload re-runs whatsapp-web.js's inject() (its framenavigated listener): the client
+    // restarts in the same browser and profile, and reports qr / ready again.
+    this.ready = false;
+    this.emit('state', { status: 'starting' });
+    await page.reload({ waitUntil: 'load', timeout: this.opts.startTimeoutMs });
+  }
+
+  async stop(opts: { logout?: boolean } = {}): Promise<void> {
+    if (this.terminated && !this.client) return;
+    this.terminated = true;
+    this.ready = false;
+    const client = this.client;
+    if (opts.logout && client) {
+      await bounded(client.logout(), 10000).catch((err: unknown) =>
+        this.ctx.logger.warn({ err }, 'logout failed'),
+      );
+    }
+    await this.teardown();
+  }
+
+  async send(message: OutgoingMessage): Promise<SendResult> {
+    const client = this.readyClient();
+    const { content } = message;
+    const options: Record<string, unknown> = { sendSeen: false };
+    if (content.replyTo) options.quotedMessageId = content.replyTo;
+    let body: unknown = content.text ?? '';
+    if (content.media) {
+      const media = await loadMedia(content.media, this.opts.media);
+      body = messageMedia(media.mimetype, media.data, media.filename);
+      const caption = content.media.caption ?? content.text;
+      if (caption) options.caption = caption;
+    }
+    let sent: WwebjsMessage | undefined;
+    let thrown: unknown;
+    try {
+      sent = await client.sendMessage(message.chatId, body, options);
+    } catch (err) {
+      // The browser died under the send: whether it left is unknown.
+      if (isCrashSignal(err)) throw classifyError(err, { duringSend: true });
+      thrown = err;
+    }
+    if (sent?.id?._serialized) {
+      return { waMessageId: sent.id._serialized, at: isoFromSeconds(sent.timestamp) };
+    }
+    // whatsapp-web.js can return undefined, or throw while serialising, for a message that did
+    // go out (wwebjs#201857; PRs #201901, #201839): look for it before deciding anything.
+    const found = await this.lookForSent(
+      message,
+      this.opts.reconcileTries ?? 3,
+      this.opts.reconcileGapMs ?? 1000,
+    );
+    if (found) return found;
+    const what = thrown instanceof Error ? `threw "${thrown.message}"` : 'returned no message';
+    throw new SessionDriverError(
+      SessionErrorCode.UnknownOutcome,
+      'unknown_outcome',
+      `whatsapp-web.js ${what} and the message is not among the chat's sent messages yet`,
+    );
+  }
+
+  async findSent(message: OutgoingMessage): Promise<SendResult | null> {
+    const client = this.readyClient();
+    const chat = await client.getChatById(message.chatId);
+    const recent = await chat.fetchMessages({ limit: 50, fromMe: true });
+    const expectedBody = message.content.text ?? message.content.media?.caption ?? '';
+    // Clocks differ between this host and the phone: allow a few seconds before the attempt.
+    const since = message.attemptStartedAt / 1000 - 5;
+    const match = recent
+      .filter((m) => (m.fromMe ?? m.id.fromMe) !== false)
+      .filter((m) => (m.timestamp ?? 0) >= since)
+      .filter((m) => (m.body ?? '') === expectedBody)
+      .filter((m) => (message.content.media ? m.hasMedia === true : true))
+      .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0))[0];
+    return match
+      ? { waMessageId: match.id._serialized, at: isoFromSeconds(match.timestamp) }
+      : null;
+  }
+
+  async probe(): Promise<ProbeResult> {
+    const client = this.client;
+    const browser = client?.pupBrowser;
+    const page = client?.pupPage;
+    if (!client || !browser?.isConnected()) {
+      throw new SessionDriverError(
+        SessionErrorCode.BrowserCrashed,
+        'session',
+        'Browser disconnected',
+      );
+    }
+    if (!page || page.isClosed()) {
+      throw new SessionDriverError(
+        SessionErrorCode.SessionClosed,
+        'session',
+        'Protocol error: Session closed (the page is closed)',
+      );
+    }
+    // getState() is a page.evaluate: the caller bounds it (a frozen renderer blocks it).
+    const state = (await client.getState()) ?? 'UNKNOWN';
+    const memoryMb = this.browserPid ? (processTreeRssMb(this.browserPid) ?? undefined) : undefined;
+    return { state, memoryMb };
+  }
+
+  async checkNumber(chatId: string): Promise<NumberCheck> {
+    const client = this.readyClient();
+    const number = chatId.split('@')[0];
+    const id = await client.getNumberId(number);
+    // WhatsApp's canonical id can differ from the dialled number (e.g. Brazil's ninth digit).
+    return id ? { chatId: id._serialized, onWhatsApp: true } : { chatId, onWhatsApp: false };
+  }
+
+  async requestPairingCode(phone: string): Promise<string> {
+    const client = this.client;
+    if (!client || this.terminated) {
+      throw new SessionDriverError(
+        SessionErrorCode.SessionNotReady,
+        'session',
+        'the session is not running',
+      );
+    }
+    if (this.ready) {
+      throw new SessionDriverError(
+        SessionErrorCode.SessionNotReady,
+        'permanent',
+        'the session is already linked',
+      );
+    }
+    const code = await client.requestPairingCode(phone.replace(/\D/g, ''), true);
+    return code.length === 8 ? `${code.slice(0, 4)}-${code.slice(4)}` : code;
+  }
+
+  private async boot(): Promise<void> {
+    const client = this.factory({
+      authStrategy: this.opts.authStrategy(),
+      puppeteer: {
+        executablePath: this.opts.chromiumPath,
+        headless: true,
+        // Over a pipe the browser dies with us: a SIGKILLed worker leaves no orphan Chromium.
+        pipe: true,
+        args: this.opts.chromiumArgs,
+        protocolTimeout: 60000,
+      },
+      authTimeoutMs: 60000,
+      qrMaxRetries: 0,
+      takeoverOnConflict: false,
+    });
+    this.client = client;
+    this.wire(client);
+    const initializing = client.initialize();
+    // The browser exists before initialize() resolves: watch it as soon as it does.
+    const watching = this.watchWhenLaunched(client);
+    try {
+      await bounded(
+        initializing,
+        this.opts.startTimeoutMs,
+        () => `WhatsApp Web did not open within ${this.opts.startTimeoutMs} ms`,
+      );
+    } catch (err) {
+      this.terminated = true;
+      await this.teardown();
+      const e = err instanceof Error ? err : new Error(String(err)); // wwebjs throws strings ('auth timeout')
+      throw new SessionDriverError(
+        SessionErrorCode.StartFailed,
+        'session',
+        `WhatsApp Web could not be opened: ${e.message.split('\n')[0]}`,
+      );
+    } finally {
+      void watching;
+    }
+  }
+
+  private wire(client: WwebjsClient): void {
+    client.on('qr', (qr: string) => {
+      this.ready = false;
+      this.emit('state', { status: 'qr', qr });
+    });
+    client.on('authenticated', () => this.emit('state', { status: 'authenticating' }));
+    client.on('auth_failure', (msg: unknown) => {
+      this.ready = false;
+      this.emit('state', {
+        status: 'failed',
+        error: { code: 'AUTH_FAILURE', message: `Authentication failed: ${String(msg)}` },
+      });
+    });
+    client.on('ready', () => {
+      // `ready` fires again on every re-inject (framenavigated): report it once.
+      if (this.ready || this.terminated) return;
+      const user = client.info?.wid?.user;
+      if (!user) {
+        // The field's "Client … has no info - marking as invalid": a broken client.
+        this.lose(
+          new SessionDriverError(
+            'CLIENT_NO_INFO',
+            'session',
+            'whatsapp-web.js reported ready but has no account info',
+          ),
+        );
+        return;
+      }
+      this.ready = true;
+      this.emit('state', { status: 'ready', phone: user });
+    });
+    client.on('change_state', (state: string) =>
+      this.ctx.logger.debug({ state }, 'WhatsApp state'),
+    );
+    client.on('disconnected', (reason: string) => this.onDisconnected(String(reason)));
+    client.on('message_ack', (msg: WwebjsMessage, ack: number) => {
+      const waMessageId = msg?.id?._serialized;
+      if (!waMessageId) return;
+      if (ack === ACK_DEVICE) this.emit('ack', { waMessageId, status: 'delivered' });
+      else if (ack === ACK_READ || ack === ACK_PLAYED)
+        this.emit('ack', { waMessageId, status: 'read' });
+      else if (ack === ACK_ERROR) this.emit('ack', { waMessageId, status: 'failed' });
+    });
+  }
+
+  private onDisconnected(reason: string): void {
+    this.ready = false;
+    const account = ACCOUNT_REASONS[reason];
+    if (account) {
+      // After LOGOUT whatsapp-web.js shows a fresh QR in the same browser: keep it running.
+      this.emit('state', {
+        status: account.status,
+        error: { code: account.code, message: account.message },
+      });
+      return;
+    }
+    const code = reason === 'CONFLICT' ? SessionErrorCode.Conflict : 'DISCONNECTED';
+    const text =
+      reason === 'CONFLICT'
+        ? 'disconnected: CONFLICT (WhatsApp Web was opened for this account elsewhere)'
+        : `disconnected: ${reason}`;
+    this.lose(new SessionDriverError(code, 'session', text));
+  }
+
+  private async watchWhenLaunched(client: WwebjsClient): Promise<void> {
+    const deadline = Date.now() + this.opts.startTimeoutMs;
+    while (!client.pupBrowser || !client.pupPage) {
+      if (this.terminated || this.client !== client || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    this.browserPid = client.pupBrowser.process()?.pid ?? null;
+    this.unwatch = watchBrowser(
+      client.pupBrowser as never,
+      client.pupPage as never,
+      (code, detail) => {
+        const errCode =
+          code === 'BROWSER_CRASHED'
+            ? SessionErrorCode.BrowserCrashed
+            : code === 'RENDERER_CRASHED'
+              ? SessionErrorCode.OutOfMemory
+              : SessionErrorCode.SessionClosed;
+        this.lose(new SessionDriverError(errCode, 'session', detail));
+      },
+    );
+  }
+
+  /** Reports the loss once; the supervisor decides what to do. */
+  private lose(err: SessionDriverError): void {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.ready = false;
+    this.unwatch?.();
+    this.emit('lost', err);
+  }
+
+  /** Closes the client and makes sure no Chromium process of ours survives. */
+  private async teardown(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = null;
+    const client = this.client;
+    this.client = null;
+    const pid = this.browserPid ?? client?.pupBrowser?.process()?.pid ?? null;
+    if (client) await bounded(client.destroy(), 10000).catch(() => undefined);
+    if (pid) killProcessTree(pid);
+    this.browserPid = null;
+  }
+
+  private async lookForSent(
+    message: OutgoingMessage,
+    tries: number,
+    gapMs: number,
+  ): Promise<SendResult | null> {
+    for (let i = 0; i < tries; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
+      try {
+        const found = await this.findSent(message);
+        if (found) return found;
+      } catch (err) {
+        if (isCrashSignal(err)) throw classifyError(err, { duringSend: true });
+      }
+    }
+    return null;
+  }
+
+  private readyClient(): WwebjsClient {
+    if (!this.client || this.terminated || !this.ready) {
+      throw new SessionDriverError(
+        SessionErrorCode.SessionNotReady,
+        'session',
+        'the session is not ready',
+      );
+    }
+    return this.client;
+  }
+}
+
+function isoFromSeconds(seconds: number | undefined): string {
+  return new Date(seconds ? seconds * 1000 : Date.now()).toISOString();
+}
+
+/** Races a promise against a deadline (whatsapp-web.js has calls that never settle). */
+function bounded<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: () => string = () => `timed out after ${ms} ms`,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(what())), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export { ACCOUNT_REASONS };

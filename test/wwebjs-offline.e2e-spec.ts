@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { TestSystem } from './support/system';
+import { waitFor } from './support/wait-for';
+
+/** Pids of running Chromium processes (any profile), from /proc. */
+function chromiumPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state !== 'Z' && /(^|\/)chromium(\0|$)|\/usr\/lib\/chromium\/chromium/.test(cmd))
+        pids.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+/**
+ * The real driver in the world we have: whatsapp-web.js and the real Chromium, with WhatsApp
+ * unreachable. The session must fail to start with a clear reason, retry with capped backoff,
+ * keep its messages queued, and leave no browser behind.
+ */
+describe('wwebjs driver, offline (real whatsapp-web.js, real Chromium)', () => {
+  const sys = new TestSystem('wwebjs-offline', {
+    extra: {
+      RECOVERY_MAX_ATTEMPTS: '3',
+      WWEBJS_START_TIMEOUT_MS: '30000',
+      SESSION_DATA_DIR: `/tmp/wa-e2e-sessions-${process.pid}`,
+    },
+  });
+  const before = new Set(chromiumPids());
+
+  beforeAll(() => sys.start(['worker-w']), 60000);
+  afterAll(() => sys.stop(), 30000);
+
+  it('fails to start with a clear reason, retries, keeps messages queued, and leaks no Chromium', async () => {
+    const created = await sys.api.post('/api/sessions', { id: 'real-offline', driver: 'wwebjs' });
+    expect(created.status).toBe(201);
+    const msg = await sys.api.post('/api/sessions/real-offline/messages', {
+      to: '15551234567',
+      text: 'held',
+    });
+    expect(msg.status).toBe(202);
+
+    const failed = await sys.waitForStatus('real-offline', 'failed', 120000);
+    expect(failed.lastError.code).toBe('START_FAILED');
+    expect(failed.lastError.message).toMatch(
+      /WhatsApp Web could not be opened: .*(ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION|ERR_ADDRESS)/,
+    );
+    expect(failed.lastError.message).toMatch(/gave up after 3 recovery attempts/);
+    expect(failed.queue.paused).toBe(true);
+
+    const held = (await sys.api.get(`/api/messages/${msg.body.id}`)).body;
+    expect(held).toMatchObject({ status: 'queued', attempts: 0 });
+
+    // No browser of ours is left running between or after the tries.
+    await waitFor(
+      'no Chromium left',
+      () => chromiumPids().filter((p) => !before.has(p)).length === 0,
+      10000,
+      100,
+    );
+
+    const del = await sys.api.delete('/api/sessions/real-offline');
+    expect(del.status).toBe(202);
+    expect((await sys.api.get(`/api/messages/${msg.body.id}`)).body.status).toBe('cancelled');
+  }, 180000);
+});
