@@ -22,6 +22,7 @@ export function createWwebjsDriver(ctx: DriverContext, settings: WwebjsSettings)
         dataPath,
         store: new RedisAuthStore(ctx.redis, ctx.keys, ctx.sessionId, { dataPath }),
         backupSyncIntervalMs: BACKUP_SYNC_INTERVAL_MS,
+        onBackupError: (err: unknown) => ctx.logger.warn({ err }, 'auth backup to Redis failed'),
       });
   } else {
     profileDir = join(dataPath, `session-${clientId}`);

@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { RedisKeys } from '@app/queue';
+import { sharedRedisUrl, uniquePrefix } from '../../../../../../test/support/redis-server';
+import { RedisAuthStore } from './redis-auth-store';
+
+const SESSION = 'sess-1';
+/** What RemoteAuth calls the profile of clientId SESSION (RemoteAuth.js:69-71). */
+const NAME = `RemoteAuth-${SESSION}`;
+
+const prefix = uniquePrefix('redis-auth-store');
+const keys = new RedisKeys(prefix);
+let redis: Redis;
+let dataPath: string;
+let store: RedisAuthStore;
+
+beforeAll(async () => {
+  redis = new Redis(sharedRedisUrl());
+});
+
+beforeEach(async () => {
+  await redis.del(keys.wwebjsAuth(SESSION), keys.wwebjsAuthPending(SESSION));
+  dataPath = await mkdtemp(join(tmpdir(), 'wa-auth-store-'));
+  store = new RedisAuthStore(redis, keys, SESSION, { dataPath });
+});
+
+afterEach(async () => {
+  await rm(dataPath, { recursive: true, force: true });
+});
+
+afterAll(async () => {
+  const found = await redis.keys(`${prefix}:*`);
+  if (found.length) await redis.del(...found);
+  await redis.quit();
+});
+
+/** Writes the zip where RemoteAuth 1.34.7 does (RemoteAuth.js:208) and returns its bytes. */
+async function writeZip(bytes = randomBytes(1024 * 1024)): Promise<Buffer> {
+  await writeFile(join(dataPath, `${NAME}.zip`), bytes);
+  return bytes;
+}
+
+async function stored(): Promise<Buffer | null> {
+  return redis.getBuffer(keys.wwebjsAuth(SESSION));
+}
+
+describe('RedisAuthStore (the RemoteAuth store contract on the real Redis)', () => {
+  it('save then sessionExists is true; delete removes it', async () => {
+    expect(await store.sessionExists({ session: NAME })).toBe(false);
+    await writeZip();
+    await store.save({ session: NAME });
+    expect(await store.sessionExists({ session: NAME })).toBe(true);
+
+    await store.delete({ session: NAME });
+    expect(await store.sessionExists({ session: NAME })).toBe(false);
+    expect(await redis.exists(keys.wwebjsAuth(SESSION), keys.wwebjsAuthPending(SESSION))).toBe(0);
+  });
+
+  it('extract writes back the identical bytes (binary), creating the folder', async () => {
+    const bytes = await writeZip();
+    await store.save({ session: NAME });
+    // A worker that never ran this session has no dataPath folder yet.
+    const target = join(dataPath, 'other-worker', 'nested', `${NAME}.zip`);
+    await store.extract({ session: NAME, path: target });
+    expect((await readFile(target)).equals(bytes)).toBe(true);
+  });
+
+  it('an absolute-path argument (1.34.6) and a bare name (1.34.7) store under the same key', async () => {
+    // 1.34.6: save({ session: path.join(dataPath, sessionName) }), zip at `${session}.zip`; found
+    // even by a store that was not told the dataPath.
+    const first = await writeZip();
+    await new RedisAuthStore(redis, keys, SESSION).save({ session: join(dataPath, NAME) });
+    expect((await stored())!.equals(first)).toBe(true);
+
+    // 1.34.7: save({ session: sessionName }), zip at path.join(dataPath, `${sessionName}.zip`).
+    const second = await writeZip();
+    await store.save({ session: NAME });
+    expect((await stored())!.equals(second)).toBe(true);
+    expect(await redis.keys(`${prefix}:*`)).toEqual([keys.wwebjsAuth(SESSION)]);
+  });
+
+  it('takes the zip just written when a stale one lies in another layout (cwd)', async () => {
+    const stale = await writeZip(randomBytes(4096));
+    const old = new Date(Date.now() - 60000);
+    await utimes(join(dataPath, `${NAME}.zip`), old, old);
+    const cwdDir = await mkdtemp(join(tmpdir(), 'wa-auth-cwd-'));
+    const cwd = process.cwd();
+    process.chdir(cwdDir);
+    try {
+      // Versions that zip into the process cwd (`${sessionName}.zip`).
+      const fresh = randomBytes(2048);
+      await writeFile(join(cwdDir, `${NAME}.zip`), fresh);
+      await store.save({ session: NAME });
+      expect((await stored())!.equals(fresh)).toBe(true);
+      expect((await stored())!.equals(stale)).toBe(false);
+    } finally {
+      process.chdir(cwd);
+      await rm(cwdDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed save leaves the previous backup intact', async () => {
+    const previous = await writeZip();
+    await store.save({ session: NAME });
+
+    await rm(join(dataPath, `${NAME}.zip`));
+    await expect(store.save({ session: NAME })).rejects.toThrow(/zip not found/);
+    await writeFile(join(dataPath, `${NAME}.zip`), Buffer.alloc(0));
+    await expect(store.save({ session: NAME })).rejects.toThrow(/empty/);
+
+    expect((await stored())!.equals(previous)).toBe(true);
+  });
+
+  it('a connection cut in the middle of a save leaves the previous backup whole', async () => {
+    const previous = await writeZip();
+    await store.save({ session: NAME });
+
+    // A dedicated connection that does not reconnect or retry, so the cut is final.
+    const doomed = new Redis(sharedRedisUrl(), {
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    doomed.on('error', () => undefined);
+    await doomed.connect();
+    const socket = doomed.stream;
+    // 32 MB cannot pass the loopback socket buffers in one go: cut as soon as part of it is
+    // still queued in Node, i.e. Redis has received only part of the command.
+    await writeZip(randomBytes(32 * 1024 * 1024));
+    const saving = new RedisAuthStore(doomed, keys, SESSION, { dataPath }).save({ session: NAME });
+    let cut = false;
+    let settled = false;
+    saving.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (!settled && !cut) {
+      if (socket.writableLength > 0) {
+        cut = true;
+        socket.destroy();
+      } else await new Promise((r) => setImmediate(r));
+    }
+    expect(cut).toBe(true);
+    await expect(saving).rejects.toThrow();
+    doomed.disconnect();
+
+    expect((await stored())!.equals(previous)).toBe(true);
+    expect(await redis.exists(keys.wwebjsAuthPending(SESSION))).toBe(0);
+  });
+
+  it('a reader never sees a partial backup while saves replace it', async () => {
+    const a = randomBytes(4 * 1024 * 1024);
+    const b = randomBytes(4 * 1024 * 1024);
+    await writeZip(a);
+    await store.save({ session: NAME });
+
+    const reader = new Redis(sharedRedisUrl());
+    let writing = true;
+    const seen: Buffer[] = [];
+    const reads = (async () => {
+      while (writing) {
+        const v = await reader.getBuffer(keys.wwebjsAuth(SESSION));
+        if (v) seen.push(v);
+      }
+    })();
+    for (let i = 0; i < 8; i++) {
+      await writeZip(i % 2 ? a : b);
+      await store.save({ session: NAME });
+    }
+    writing = false;
+    await reads;
+    await reader.quit();
+
+    expect(seen.length).toBeGreaterThan(0);
+    for (const v of seen) expect(v.equals(a) || v.equals(b)).toBe(true);
+  });
+
+  it('writes the pending key and renames it over the final key, in one transaction', async () => {
+    await writeZip(Buffer.from('PK\x05\x06 small zip'));
+    const monitor = await redis.monitor();
+    const commands: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args.some((a) => a.startsWith(prefix))) commands.push(args);
+    });
+    await store.save({ session: NAME });
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = new Promise((r) => monitor.once('end', r));
+    monitor.disconnect();
+    await closed;
+
+    const names = commands.map((c) => c[0].toLowerCase());
+    expect(names).toEqual(['set', 'rename']);
+    expect(commands[0][1]).toBe(keys.wwebjsAuthPending(SESSION));
+    expect(commands[1]).toEqual([
+      commands[1][0],
+      keys.wwebjsAuthPending(SESSION),
+      keys.wwebjsAuth(SESSION),
+    ]);
+  });
+});
