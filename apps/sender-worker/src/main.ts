@@ -5,6 +5,7 @@ import { ConfigError } from '@app/queue';
 import { SenderWorkerModule } from './sender-worker.module';
 import { loadWorkerConfig } from './config/worker.config';
 import { LOGGER } from './logger';
+import { containUnhandledRejections } from './process-guards';
 
 async function bootstrap(): Promise<void> {
   try {
@@ -21,12 +22,7 @@ async function bootstrap(): Promise<void> {
   });
   const logger = app.get<Logger>(LOGGER);
 
-  // whatsapp-web.js can reject inside its own listeners (e.g. the re-inject on framenavigated,
-  // wwebjs#3107): such a rejection belongs to one session and must not take the process (and
-  // every other session) down. The driver that owns the page reports the loss itself.
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled rejection contained');
-  });
+  containUnhandledRejections(logger);
 
   let stopping = false;
   const shutdown = (signal: string) => {
