@@ -10,6 +10,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
+const { ensureDependencies } = require('./lib/dependencies');
 
 const root = path.join(__dirname, '..');
 const dataDir = path.join(root, '.data');
@@ -141,20 +142,8 @@ function stopChild(proc) {
   });
 }
 
-/** A fresh clone has no node_modules: install exactly the lockfile (npm ci), no browser download. */
-function ensureDependencies() {
-  if (fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) return;
-  process.stdout.write('Installing dependencies (npm ci)...\n');
-  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: 'true' },
-  });
-  if (r.status !== 0) process.exit(r.status ?? 1);
-}
-
 async function main() {
-  ensureDependencies();
+  ensureDependencies(root);
   ensureBuilt();
   const redisUrl = await ensureRedis();
   const key = apiKey();

@@ -8,6 +8,7 @@ const net = require('node:net');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { ensureDependencies } = require('./lib/dependencies');
 
 const root = path.join(__dirname, '..');
 
@@ -43,20 +44,8 @@ async function waitForPort(port, ms) {
   throw new Error(`redis-server did not listen on ${port}`);
 }
 
-/** A fresh clone has no node_modules: install exactly the lockfile (npm ci), no browser download. */
-function ensureDependencies() {
-  if (fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) return;
-  process.stdout.write('Installing dependencies (npm ci)...\n');
-  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: 'true' },
-  });
-  if (r.status !== 0) process.exit(r.status ?? 1);
-}
-
 async function main() {
-  ensureDependencies();
+  ensureDependencies(root);
   const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   if (which.status !== 0) {
     console.error('redis-server is not installed. Install it (Debian/Ubuntu: apt-get install -y redis-server).');

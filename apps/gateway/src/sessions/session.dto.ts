@@ -13,7 +13,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { SESSION_ID_PATTERN } from '@app/queue';
-import { DRIVER_NAMES, type DriverName } from '@app/session';
+import { DRIVER_NAMES, FAULT_TYPES, type DriverName } from '@app/session';
 
 export class RateLimitDto {
   @IsInt()
@@ -117,15 +117,7 @@ export class PairingCodeDto {
 }
 
 export class FaultDto {
-  @IsIn([
-    'browser-crash',
-    'frame-detached',
-    'session-closed',
-    'conflict',
-    'logout',
-    'hang',
-    'memory-pressure',
-  ])
+  @IsIn(FAULT_TYPES)
   type!: string;
 
   @IsOptional()

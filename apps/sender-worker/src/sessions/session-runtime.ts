@@ -139,13 +139,7 @@ export class SessionRuntime implements SessionLink {
   }
 
   async injectFault(fault: Fault): Promise<void> {
-    const driver = this.supervisor.activeDriver();
-    if (!driver)
-      throw new SessionDriverError(
-        SessionErrorCode.SessionNotReady,
-        'session',
-        'the session has no running driver',
-      );
+    const driver = this.runningDriver();
     this.log.warn({ fault }, 'injecting fault');
     await driver.injectFault(fault);
     // Answer once the reaction (pause, recovering) is recorded, as the API promises.
@@ -153,14 +147,20 @@ export class SessionRuntime implements SessionLink {
   }
 
   async requestPairingCode(phone: string): Promise<string> {
+    const driver = this.runningDriver();
+    return driver.requestPairingCode(phone);
+  }
+
+  private runningDriver(): SessionDriver {
     const driver = this.supervisor.activeDriver();
-    if (!driver)
+    if (!driver) {
       throw new SessionDriverError(
         SessionErrorCode.SessionNotReady,
         'session',
         'the session has no running driver',
       );
-    return driver.requestPairingCode(phone);
+    }
+    return driver;
   }
 
   /**

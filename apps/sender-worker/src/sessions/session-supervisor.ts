@@ -335,16 +335,7 @@ export class SessionSupervisor {
         const driver = this.driver;
         if (!driver) throw new SessionDriverError('NO_DRIVER', 'session', 'no driver to check');
         try {
-          const result = await withTimeout(
-            driver.probe(),
-            this.opts.healthCheckTimeoutMs,
-            () =>
-              new SessionDriverError(
-                'HEALTH_CHECK_TIMEOUT',
-                'session',
-                'the session did not answer in time',
-              ),
-          );
+          const result = await this.probeOnce(driver);
           if (result.state === 'CONNECTED') {
             this.onDriverState({ status: 'ready' });
             return;
@@ -450,16 +441,7 @@ export class SessionSupervisor {
     const generation = this.generation;
     const at = new Date().toISOString();
     try {
-      const result = await withTimeout(
-        driver.probe(),
-        this.opts.healthCheckTimeoutMs,
-        () =>
-          new SessionDriverError(
-            'HEALTH_CHECK_TIMEOUT',
-            'session',
-            'the health check did not answer in time',
-          ),
-      );
+      const result = await this.probeOnce(driver);
       if (result.state !== 'CONNECTED') {
         throw new SessionDriverError(
           'HEALTH_CHECK_FAILED',
@@ -509,6 +491,20 @@ export class SessionSupervisor {
     if (!cause || this.recovery) return;
     this.recycleCause = cause;
     this.beginRecovery(cause, 'relaunch');
+  }
+
+  /** One bounded probe: getState() blocks until puppeteer's protocol timeout on a frozen page. */
+  private probeOnce(driver: SessionDriver) {
+    return withTimeout(
+      driver.probe(),
+      this.opts.healthCheckTimeoutMs,
+      () =>
+        new SessionDriverError(
+          'HEALTH_CHECK_TIMEOUT',
+          'session',
+          'the session did not answer in time',
+        ),
+    );
   }
 
   /** A backoff wait that a manual recover or a stop cuts short. */
