@@ -53,10 +53,11 @@ class ScriptedDriver extends SessionDriver {
   async findSent(): Promise<SendResult | null> {
     return null;
   }
+  memoryMb = 300;
   async probe(): Promise<ProbeResult> {
     if (this.probeState === 'DEAD')
       throw new Error('Protocol error (Runtime.callFunctionOn): Session closed.');
-    return { state: this.probeState };
+    return { state: this.probeState, memoryMb: this.memoryMb };
   }
   async checkNumber(chatId: string): Promise<NumberCheck> {
     return { chatId, onWhatsApp: true };
@@ -275,5 +276,50 @@ describe('SessionSupervisor', () => {
     await until('qr', () => status() === 'qr');
     expect(supervisor.current.qr).toBe('2@new');
     expect(drivers[0].restarts).toBe(0);
+  });
+
+  it('recycles a browser past BROWSER_MEMORY_LIMIT_MB after the send in flight, and reports its memory', async () => {
+    let drained = 0;
+    drivers = [];
+    states = [];
+    supervisor = new SessionSupervisor(
+      {
+        createDriver: () => {
+          const d = new ScriptedDriver();
+          drivers.push(d);
+          return d;
+        },
+        changed: async (state) => {
+          states.push(state);
+        },
+        ack: () => undefined,
+        drain: async () => {
+          drained++;
+        },
+      },
+      { ...OPTS, healthCheckIntervalMs: 20, memoryLimitMb: 500 },
+      pino({ level: 'silent' }),
+      INITIAL_SESSION_STATE,
+    );
+    supervisor.start();
+    await until(
+      'ready with memory',
+      () => status() === 'ready' && supervisor.current.memoryMb === 300,
+    );
+    drivers[0].memoryMb = 800;
+    await until('recycled', () => drivers.length === 2 && status() === 'ready');
+    expect(drained).toBe(1);
+    expect(drivers[0].stopped).toBe(true);
+    expect(
+      states.some((st) => st.status === 'recovering' && st.lastError?.code === 'MEMORY_LIMIT'),
+    ).toBe(true);
+  });
+
+  it('recycles every browser after BROWSER_RECYCLE_HOURS', async () => {
+    make({ healthCheckIntervalMs: 20, recycleAfterMs: 150 });
+    supervisor.start();
+    await until('ready', () => status() === 'ready');
+    await until('recycled on schedule', () => drivers.length >= 2 && status() === 'ready');
+    expect(states.some((st) => st.lastError?.code === 'SCHEDULED_RECYCLE')).toBe(true);
   });
 });
