@@ -20,6 +20,7 @@ import { IdempotencyService } from './messages/idempotency.service';
 import { OperationsController } from './operations/operations.controller';
 import { HealthController } from './health/health.controller';
 import { HealthService } from './health/health.service';
+import { WorkersService } from './operations/workers.service';
 import { RedisLifecycle } from './redis/redis.lifecycle';
 import type { Logger } from 'pino';
 
@@ -47,6 +48,7 @@ export class GatewayModule {
         MessagesService,
         IdempotencyService,
         HealthService,
+    WorkersService,
         RedisLifecycle,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_GUARD, useClass: ApiKeyThrottlerGuard },

@@ -170,6 +170,11 @@ export class SessionStore {
     await this.redis.waLeaseRelease(this.keys.lease(id), leaseValue(lease));
   }
 
+  /** True while `lease` is still the session's current lease (same worker and token). */
+  async isCurrent(id: string, lease: SessionLease): Promise<boolean> {
+    return (await this.redis.get(this.keys.lease(id))) === leaseValue(lease);
+  }
+
   async owner(id: string): Promise<SessionLease | null> {
     return parseLease(await this.redis.get(this.keys.lease(id)));
   }

@@ -3,6 +3,7 @@ import { IsString, Matches } from 'class-validator';
 import { MessageQueueService, SESSION_ID_PATTERN } from '@app/queue';
 import { SessionsService } from '../sessions/sessions.service';
 import { HealthService } from '../health/health.service';
+import { WorkersService } from './workers.service';
 
 export class SessionRefDto {
   @IsString()
@@ -17,11 +18,18 @@ export class OperationsController {
     private readonly sessions: SessionsService,
     private readonly producer: MessageQueueService,
     private readonly health: HealthService,
+    private readonly workersService: WorkersService,
   ) {}
 
   @Get('health')
   report() {
     return this.health.report();
+  }
+
+  /** Live workers with their sessions, capacity, memory and last heartbeat. */
+  @Get('workers')
+  async workers() {
+    return { workers: await this.workersService.live() };
   }
 
   @Get('queue-status')

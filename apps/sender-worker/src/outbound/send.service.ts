@@ -26,6 +26,8 @@ export interface SessionLink {
    * it simply is not ready. Resolves once the queue's pause state matches the session's.
    */
   holdQueue(err: SessionDriverError | null): Promise<void>;
+  /** True while this worker still holds the session's lease (fencing). */
+  holdsLease(): Promise<boolean>;
   /** Send outcomes, for the circuit breaker on a run of identical errors. */
   noteSend(outcome: { ok: true } | { ok: false; code: string }): void;
 }
@@ -139,6 +141,14 @@ export class SendService {
         log,
         false,
       );
+    }
+
+    // Fencing: a worker that was frozen past its lease (SIGSTOP, a long pause) must not send
+    // for a session another worker owns now. The job goes back for the new owner.
+    if (!(await link.holdsLease())) {
+      log.warn('lease lost: not sending; the job returns to the queue for the new owner');
+      await job.moveToWait(token);
+      throw new WaitingError();
     }
 
     const attemptId = randomUUID();

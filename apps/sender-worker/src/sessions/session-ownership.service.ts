@@ -31,6 +31,8 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
   private timer: NodeJS.Timeout | null = null;
   private cycle: Promise<void> = Promise.resolve();
   private shuttingDown = false;
+  /** Sessions this worker handed over, and until when it leaves them to others. */
+  private readonly handedOver = new Map<string, number>();
   private readonly deps: RuntimeDeps;
 
   constructor(
@@ -101,6 +103,7 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
     await this.heartbeat();
     await this.renewOwned();
     await this.claimUnowned();
+    await this.rebalance();
   }
 
   private async heartbeat(): Promise<void> {
@@ -114,6 +117,9 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
         maxSessions: String(this.config.maxSessions),
         sessions: JSON.stringify([...this.runtimes.keys()]),
         rssMb: String(Math.round(process.memoryUsage().rss / 1048576)),
+        browsersMb: String(
+          [...this.runtimes.values()].reduce((sum, rt) => sum + (rt.memoryMb ?? 0), 0),
+        ),
         heartbeatAt: new Date(now).toISOString(),
       })
       .pexpire(this.keys.worker(this.config.workerId), this.config.sessionLeaseMs * 2)
@@ -140,12 +146,45 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
     }
   }
 
+  /**
+   * Sessions each live worker with room for more runs, from the heartbeats (this worker's own
+   * count is exact). A worker silent for a lease period, or full, does not count.
+   */
+  private async liveLoads(): Promise<Map<string, number>> {
+    const ids = await this.redis.zrangebyscore(
+      this.keys.workers(),
+      Date.now() - this.config.sessionLeaseMs,
+      '+inf',
+    );
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hmget(this.keys.worker(id), 'sessions', 'maxSessions');
+    const rows = (await pipe.exec()) ?? [];
+    const loads = new Map<string, number>();
+    ids.forEach((id, i) => {
+      const [sessions, max] = (rows[i]?.[1] as (string | null)[] | undefined) ?? [];
+      if (!sessions) return;
+      const load = (JSON.parse(sessions) as string[]).length;
+      if (load < Number(max ?? Infinity)) loads.set(id, load);
+    });
+    loads.set(this.config.workerId, this.runtimes.size);
+    return loads;
+  }
+
+  /**
+   * Placement: a worker claims an unowned session only while no live worker runs fewer
+   * sessions than it does, so new sessions (and those of a dead worker) go to the least loaded.
+   */
   private async claimUnowned(): Promise<void> {
     if (this.runtimes.size >= this.config.maxSessions) return;
     const ids = await this.sessions.ids();
     const owners = await this.sessions.owners(ids);
+    const loads = await this.liveLoads();
     for (let i = 0; i < ids.length && this.runtimes.size < this.config.maxSessions; i++) {
       if (owners[i] || this.runtimes.has(ids[i]) || this.shuttingDown) continue;
+      if (this.handedOver.has(ids[i]) && this.handedOver.get(ids[i])! > Date.now()) continue;
+      loads.set(this.config.workerId, this.runtimes.size);
+      const least = Math.min(...loads.values());
+      if (this.runtimes.size > least) return; // a less loaded worker will take it
       const stored = await this.sessions.get(ids[i]);
       if (!stored) continue;
       const lease = await this.sessions.claim(
@@ -159,5 +198,31 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
       this.runtimes.set(ids[i], rt);
       await rt.start();
     }
+  }
+
+  /**
+   * Rebalancing by graceful hand-over, never by stealing a live lease: a worker above its fair
+   * share, while another runs fewer than the fair share, releases one session per cycle; the
+   * least-loaded worker claims it (and resumes it from the auth store, without a new QR).
+   */
+  private async rebalance(): Promise<void> {
+    if (this.shuttingDown || this.runtimes.size === 0) return;
+    const loads = await this.liveLoads();
+    const total = [...loads.values()].reduce((a, b) => a + b, 0);
+    const fair = Math.ceil(total / loads.size);
+    const least = Math.min(...loads.values());
+    if (this.runtimes.size <= fair || least >= fair) return;
+    // Hand over a session that is not mid-recovery, preferring one that is not ready.
+    const candidates = [...this.runtimes.values()].sort(
+      (a, b) => Number(a.status === 'ready') - Number(b.status === 'ready'),
+    );
+    const rt = candidates[0];
+    this.logger.info(
+      { sessionId: rt.sessionId, load: this.runtimes.size, fair },
+      'rebalancing: handing a session over',
+    );
+    this.runtimes.delete(rt.sessionId);
+    this.handedOver.set(rt.sessionId, Date.now() + 2 * this.config.sessionLeaseMs);
+    await rt.stop({ release: true });
   }
 }

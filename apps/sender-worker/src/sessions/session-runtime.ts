@@ -99,6 +99,11 @@ export class SessionRuntime implements SessionLink {
     return this.config.id;
   }
 
+  /** Memory of this session's browser at the last probe (MB), if it has one. */
+  get memoryMb(): number | null {
+    return this.supervisor.current.memoryMb ?? null;
+  }
+
   get status(): SessionState['status'] {
     return this.supervisor.current.status;
   }
@@ -117,6 +122,10 @@ export class SessionRuntime implements SessionLink {
     if (err) this.supervisor.lost(err);
     await this.supervisor.settled();
     await this.syncQueue();
+  }
+
+  holdsLease(): Promise<boolean> {
+    return this.deps.sessions.isCurrent(this.config.id, this.lease);
   }
 
   noteSend(outcome: { ok: true } | { ok: false; code: string }): void {
@@ -306,6 +315,9 @@ export class SessionRuntime implements SessionLink {
       const pause = this.stopping || state.status !== 'ready';
       if (this.queuePaused === pause) return;
       try {
+        // Fencing: only the lease holder changes the queue's pause state (a graceful stop
+        // pauses just before it releases the lease, so it still holds it here).
+        if (!(await this.holdsLease())) return;
         if (pause) await this.queue.pause();
         else await this.queue.resume();
         this.queuePaused = pause;
