@@ -117,6 +117,16 @@ describe('scaling out: sessions spread over workers, failover, fencing', () => {
     expect(orphaned.length).toBeGreaterThan(0);
     const ids = await sendAll('failover');
     const killedAt = Date.now();
+    // Watch the orphaned sessions' statuses: an adoption must resume from the linked device
+    // in Redis, never show a new QR.
+    const seen = new Set<string>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const id of orphaned) seen.add((await sys.api.get(`/api/sessions/${id}`)).body.status);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
     await sys.workers.get(victim)!.kill();
     await waitFor(
       'the orphaned sessions adopted and ready',
@@ -131,6 +141,10 @@ describe('scaling out: sessions spread over workers, failover, fencing', () => {
       100,
     );
     const takeoverMs = Date.now() - killedAt;
+    watching = false;
+    await watcher;
+    expect(seen.has('qr')).toBe(false);
+    expect(seen.has('ready')).toBe(true);
     process.stdout.write(`takeover after SIGKILL: ${takeoverMs} ms (lease 3000 ms)\n`);
     await expectSentOnce(ids);
   }, 60000);

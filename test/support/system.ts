@@ -24,6 +24,7 @@ export class TestSystem {
   async start(workerIds: string[] = ['worker-a']): Promise<this> {
     this.gateway = await startGateway(this.env);
     this.api = new ApiClient(this.gateway.url, this.env.apiKey);
+    await waitFor('the gateway to reach Redis', async () => (await fetch(`${this.gateway.url}/readyz`)).status === 200, 20000, 100);
     for (const id of workerIds) this.startWorker(id);
     return this;
   }

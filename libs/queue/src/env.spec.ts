@@ -138,6 +138,7 @@ describe('readSharedConfig', () => {
   it('has the documented defaults', () => {
     expect(readSharedConfig(reader({}))).toEqual({
       redisUrl: 'redis://127.0.0.1:6379',
+      redisClusterNodes: [],
       queuePrefix: 'wa',
       messageRetentionDays: 7,
       messageMaxAttempts: 5,
@@ -153,10 +154,12 @@ describe('readSharedConfig', () => {
         MESSAGE_RETENTION_DAYS: '30',
         MESSAGE_MAX_ATTEMPTS: '9',
         SESSION_LEASE_MS: '5000',
+        REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001',
       }),
     );
     expect(config).toEqual({
       redisUrl: 'rediss://user:pw@redis.example:6380/2',
+      redisClusterNodes: ['10.0.0.1:7000', 'redis-b:7001'],
       queuePrefix: 'prod_wa-1.eu',
       messageRetentionDays: 30,
       messageMaxAttempts: 9,
@@ -167,6 +170,7 @@ describe('readSharedConfig', () => {
   it.each([
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['REDIS_URL', '127.0.0.1:6379'],
+    ['REDIS_CLUSTER_NODES', 'no-port-here'],
     ['QUEUE_PREFIX', 'has space'],
     ['QUEUE_PREFIX', 'has:colon'],
     ['QUEUE_PREFIX', 'brace{tag}'],

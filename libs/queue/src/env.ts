@@ -63,6 +63,8 @@ export class EnvReader {
 /** What every process shares: where Redis is and the prefix of every key. */
 export interface SharedConfig {
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: `host:port,…` seed nodes of a Redis Cluster (else REDIS_URL alone). */
+  redisClusterNodes: string[];
   queuePrefix: string;
   /** MESSAGE_RETENTION_DAYS: how long a message record stays readable after its last change. */
   messageRetentionDays: number;
@@ -81,11 +83,25 @@ export function readSharedConfig(env: EnvReader): SharedConfig {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) {
     throw new ConfigError('QUEUE_PREFIX', 'must be 1–64 letters, digits, ".", "_" or "-"');
   }
+  const redisClusterNodes = env.list('REDIS_CLUSTER_NODES');
+  for (const n of redisClusterNodes) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(n))
+      throw new ConfigError('REDIS_CLUSTER_NODES', `entries must be host:port, got "${n}"`);
+  }
   return {
     redisUrl,
+    redisClusterNodes,
     queuePrefix,
     messageRetentionDays: env.int('MESSAGE_RETENTION_DAYS', 7, 1, 3650),
     messageMaxAttempts: env.int('MESSAGE_MAX_ATTEMPTS', 5, 1, 100),
     sessionLeaseMs: env.int('SESSION_LEASE_MS', 15000, 1000, 600000),
   };
+}
+
+/** Where Redis is, from the shared configuration. */
+export function redisTarget(c: Pick<SharedConfig, 'redisUrl' | 'redisClusterNodes'>): {
+  url: string;
+  clusterNodes: string[];
+} {
+  return { url: c.redisUrl, clusterNodes: c.redisClusterNodes };
 }

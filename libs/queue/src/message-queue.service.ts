@@ -28,9 +28,7 @@ export class MessageQueueService {
   ) {}
 
   async enqueue(message: NewMessage): Promise<void> {
-    const pipe = this.redis.pipeline();
-    this.store.addCreate(pipe, message.job, message.to);
-    await execOrThrow(pipe);
+    await this.store.create(message.job, message.to);
     await this.queues
       .get(message.job.sessionId)
       .add(JobName.SendMessage, message.job, sendJobOptions(message.job, this.policy));
@@ -42,9 +40,7 @@ export class MessageQueueService {
    */
   async enqueueBulk(messages: NewMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const pipe = this.redis.pipeline();
-    for (const m of messages) this.store.addCreate(pipe, m.job, m.to);
-    await execOrThrow(pipe);
+    await this.store.createMany(messages);
     await this.queues.flows().addBulk(
       messages.map((m) => ({
         name: JobName.SendMessage,
@@ -122,12 +118,4 @@ export class MessageQueueService {
     await this.store.forgetExpiry([messageId]);
     return { result: 'cancelled' };
   }
-}
-
-async function execOrThrow(pipe: ReturnType<Redis['pipeline']>): Promise<void> {
-  const results = await pipe.exec();
-  for (const [err] of results ?? []) {
-    if (err) throw err;
-  }
-  if (!results) throw new Error('Redis pipeline was not executed');
 }

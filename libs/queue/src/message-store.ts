@@ -1,4 +1,10 @@
 import type { ChainableCommander, Redis } from 'ioredis';
+
+async function execOrThrow(pipe: ChainableCommander): Promise<void> {
+  const results = await pipe.exec();
+  if (!results) throw new Error('Redis transaction was not executed');
+  for (const [err] of results) if (err) throw err;
+}
 import type { MessagePriority } from './queue.constants';
 import type {
   MessageError,
@@ -92,10 +98,10 @@ export class MessageStore {
   }
 
   /**
-   * Queues the commands that create the record of a new message (status `queued`) on a
-   * pipeline or transaction the caller executes.
+   * Writes the record of a new message (status `queued`): one MULTI on the message's own slot,
+   * plus its entry in the expiry index when it has an expiresAt (another key, another slot).
    */
-  addCreate(pipe: ChainableCommander, job: SendMessageJob, to: string): void {
+  async create(job: SendMessageJob, to: string): Promise<void> {
     const id = job.messageId;
     const now = job.createdAt;
     const ttl = this.ttlFor(job);
@@ -114,13 +120,24 @@ export class MessageStore {
     if (job.sendAt) record.sendAt = job.sendAt;
     if (job.expiresAt) record.expiresAt = job.expiresAt;
     const entry: MessageHistoryEntry = { status: 'queued', at: now };
-    pipe.hset(this.keys.message(id), record);
-    pipe.expire(this.keys.message(id), ttl);
-    pipe.rpush(this.keys.messageHistory(id), JSON.stringify(entry));
-    pipe.expire(this.keys.messageHistory(id), ttl);
-    if (job.expiresAt) {
-      pipe.zadd(this.keys.expiries(), Date.parse(job.expiresAt), id);
-    }
+    const writes: Promise<unknown>[] = [
+      execOrThrow(
+        this.redis
+          .multi()
+          .hset(this.keys.message(id), record)
+          .expire(this.keys.message(id), ttl)
+          .rpush(this.keys.messageHistory(id), JSON.stringify(entry))
+          .expire(this.keys.messageHistory(id), ttl),
+      ),
+    ];
+    if (job.expiresAt)
+      writes.push(this.redis.zadd(this.keys.expiries(), Date.parse(job.expiresAt), id));
+    await Promise.all(writes);
+  }
+
+  /** Many records at once (each on its own slot: cluster-safe). */
+  async createMany(items: { job: SendMessageJob; to: string }[]): Promise<void> {
+    await Promise.all(items.map((m) => this.create(m.job, m.to)));
   }
 
   async exists(id: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 
 /**
  * What a connection is for decides how it behaves while Redis is down:
@@ -7,6 +7,13 @@ import { Redis, type RedisOptions } from 'ioredis';
  * - `worker` (BullMQ workers, blocking reads, subscribers): wait and retry forever.
  */
 export type ConnectionRole = 'producer' | 'worker';
+
+/** Where Redis is: one server (REDIS_URL), or a Redis Cluster (REDIS_CLUSTER_NODES). */
+export interface RedisTarget {
+  url: string;
+  /** `host:port` seed nodes; when set, the connection is a Redis Cluster client. */
+  clusterNodes?: string[];
+}
 
 export function redisOptions(role: ConnectionRole, name: string): RedisOptions {
   const base: RedisOptions = {
@@ -22,8 +29,33 @@ export function redisOptions(role: ConnectionRole, name: string): RedisOptions {
   return base;
 }
 
-export function createRedis(url: string, role: ConnectionRole, name: string): Redis {
-  return new Redis(url, redisOptions(role, name));
+/**
+ * A connection for `role`. A Cluster client is returned typed as Redis: every command this
+ * system issues is single-slot (keys share a `{hash tag}`), which is what a Cluster client needs.
+ */
+export function createRedis(
+  target: string | RedisTarget,
+  role: ConnectionRole,
+  name: string,
+): Redis {
+  const t = typeof target === 'string' ? { url: target } : target;
+  if (t.clusterNodes?.length) {
+    const nodes: ClusterNode[] = t.clusterNodes.map((n) => {
+      const [host, port] = n.split(':');
+      return { host, port: Number(port) };
+    });
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { retryStrategy, enableOfflineQueue, ...options } = redisOptions(role, name);
+    const password = t.url ? new URL(t.url).password || undefined : undefined;
+    const cluster = new Cluster(nodes, {
+      redisOptions: { ...options, password },
+      enableOfflineQueue: role !== 'producer',
+      clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+      maxRedirections: 16,
+    });
+    return cluster as unknown as Redis;
+  }
+  return new Redis(t.url, redisOptions(role, name));
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */

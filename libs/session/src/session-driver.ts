@@ -95,6 +95,8 @@ export interface DriverContext {
   logger: DriverLogger;
   /** Settings of the real driver; absent where only the simulator runs. */
   wwebjs?: WwebjsSettings;
+  /** The session's lease as this worker holds it: writes that must be fenced check it. */
+  fence?: { key: string; value: string };
 }
 
 /**

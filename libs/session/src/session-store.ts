@@ -182,10 +182,9 @@ export class SessionStore {
   /** Owners of many sessions in one round trip. */
   async owners(ids: string[]): Promise<(SessionLease | null)[]> {
     if (ids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.get(this.keys.lease(id));
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([, v]) => parseLease((v as string | null) ?? null));
+    // One GET per lease (each on its session's slot), sent together.
+    const values = await Promise.all(ids.map((id) => this.redis.get(this.keys.lease(id))));
+    return values.map((v) => parseLease(v));
   }
 }
 

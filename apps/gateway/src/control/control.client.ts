@@ -3,6 +3,7 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import type { Redis } from 'ioredis';
 import {
   createRedis,
+  redisTarget,
   RedisKeys,
   type ControlCommand,
   type ControlReply,
@@ -35,7 +36,7 @@ export class ControlClient implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.subscriber = createRedis(this.config.redisUrl, 'worker', 'gateway-control');
+    this.subscriber = createRedis(redisTarget(this.config), 'worker', 'gateway-control');
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (_c: string, raw: string) => {
       try {

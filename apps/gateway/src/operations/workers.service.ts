@@ -27,9 +27,7 @@ export class WorkersService {
   async live(): Promise<WorkerView[]> {
     const ids = await this.redis.zrange(this.keys.workers(), '0', '-1');
     if (ids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(this.keys.worker(id));
-    const rows = ((await pipe.exec()) ?? []).map(([, v]) => v as Record<string, string>);
+    const rows = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.worker(id))));
     const dead = ids.filter((_, i) => !rows[i]?.id);
     if (dead.length) await this.redis.zrem(this.keys.workers(), ...dead);
     return rows

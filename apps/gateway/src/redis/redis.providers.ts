@@ -2,6 +2,7 @@ import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import {
   createRedis,
+  redisTarget,
   MessageQueueService,
   MessageStore,
   OutboundQueues,
@@ -21,7 +22,7 @@ export const redisProviders: Provider[] = [
     provide: REDIS,
     inject: [GATEWAY_CONFIG],
     useFactory: (c: GatewayConfig) => {
-      const redis = createRedis(c.redisUrl, 'producer', 'gateway');
+      const redis = createRedis(redisTarget(c), 'producer', 'gateway');
       redis.on('error', () => undefined); // reported by /readyz and 503s, not as crashes
       return redis;
     },

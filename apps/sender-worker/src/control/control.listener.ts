@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createRedis, RedisKeys, type ControlReply, type ControlRequest } from '@app/queue';
+import { createRedis, redisTarget, RedisKeys, type ControlReply, type ControlRequest } from '@app/queue';
 import {
   asDriverError,
   FAULT_TYPES,
@@ -36,7 +36,7 @@ export class ControlListener implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationBootstrap(): Promise<void> {
     this.subscriber = createRedis(
-      this.config.redisUrl,
+      redisTarget(this.config),
       'worker',
       `worker-control:${this.config.workerId}`,
     );

@@ -75,9 +75,7 @@ export class SendService {
     const status = await this.messages.status(data.messageId);
     if (status === null) {
       // Retention lapsed while the job waited (a session down for days): recreate the record.
-      const pipe = this.redis.pipeline();
-      this.messages.addCreate(pipe, data, data.chatId);
-      await pipe.exec();
+      await this.messages.create(data, data.chatId);
     } else if (FINAL_STATUSES.includes(status)) {
       return { result: 'skipped', status };
     }
@@ -256,16 +254,14 @@ export class SendService {
       error: null,
       fields: { waMessageId, sentAt: at },
     });
-    await this.redis
-      .multi()
-      .set(
-        this.keys.waMessage(data.sessionId, waMessageId),
-        data.messageId,
-        'EX',
-        this.opts.retentionSeconds,
-      )
-      .del(this.keys.sendIntent(data.messageId))
-      .exec();
+    // Two slots (the session's, the message's): two commands, not one MULTI (cluster-safe).
+    await this.redis.set(
+      this.keys.waMessage(data.sessionId, waMessageId),
+      data.messageId,
+      'EX',
+      this.opts.retentionSeconds,
+    );
+    await this.redis.del(this.keys.sendIntent(data.messageId));
     await this.messages.forgetExpiry([data.messageId]);
     await link.pacing.recordSend(data.messageId);
   }

@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { createRedis, MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
+import { createRedis, redisTarget, MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
 import { SessionStore } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 
@@ -11,7 +11,7 @@ export const redisProviders: Provider[] = [
   {
     provide: REDIS,
     inject: [WORKER_CONFIG],
-    useFactory: (c: WorkerConfig) => createRedis(c.redisUrl, 'worker', `worker:${c.workerId}`),
+    useFactory: (c: WorkerConfig) => createRedis(redisTarget(c), 'worker', `worker:${c.workerId}`),
   },
   {
     provide: RedisKeys,

@@ -156,12 +156,10 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
       Date.now() - this.config.sessionLeaseMs,
       '+inf',
     );
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hmget(this.keys.worker(id), 'sessions', 'maxSessions');
-    const rows = (await pipe.exec()) ?? [];
+    const rows = await Promise.all(ids.map((id) => this.redis.hmget(this.keys.worker(id), 'sessions', 'maxSessions')));
     const loads = new Map<string, number>();
     ids.forEach((id, i) => {
-      const [sessions, max] = (rows[i]?.[1] as (string | null)[] | undefined) ?? [];
+      const [sessions, max] = rows[i] ?? [];
       if (!sessions) return;
       const load = (JSON.parse(sessions) as string[]).length;
       if (load < Number(max ?? Infinity)) loads.set(id, load);

@@ -11,6 +11,7 @@ import {
 } from '@app/queue';
 import {
   createSessionDriver,
+  leaseValue,
   SessionDriverError,
   SessionErrorCode,
   SessionStore,
@@ -75,6 +76,7 @@ export class SessionRuntime implements SessionLink {
             keys: deps.keys,
             logger: this.log,
             wwebjs: deps.config.wwebjs,
+            fence: { key: deps.keys.lease(config.id), value: leaseValue(lease) },
           }),
         drain: (timeoutMs) => this.drainInFlight(timeoutMs),
         changed: (state, prev) => this.persist(state, prev),

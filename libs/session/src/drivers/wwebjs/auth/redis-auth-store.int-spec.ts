@@ -59,6 +59,21 @@ describe('RedisAuthStore (the RemoteAuth store contract on the real Redis)', () 
     expect(await redis.exists(keys.wwebjsAuth(SESSION), keys.wwebjsAuthPending(SESSION))).toBe(0);
   });
 
+  it('with a lease fence, writes only while the lease is still ours (a frozen worker cannot overwrite)', async () => {
+    const leaseKey = keys.lease(SESSION);
+    const fenced = new RedisAuthStore(redis, keys, SESSION, { dataPath, fence: { key: leaseKey, value: 'w-1|7' } });
+    await redis.set(leaseKey, 'w-1|7');
+    const mine = await writeZip();
+    await fenced.save({ session: NAME });
+    expect(await stored()).toEqual(mine);
+    // Another worker adopted the session (new token): the old owner's backup is refused.
+    await redis.set(leaseKey, 'w-2|8');
+    await writeZip();
+    await expect(fenced.save({ session: NAME })).rejects.toThrow(/no longer ours/);
+    expect(await stored()).toEqual(mine);
+    await redis.del(leaseKey);
+  });
+
   it('extract writes back the identical bytes (binary), creating the folder', async () => {
     const bytes = await writeZip();
     await store.save({ session: NAME });

@@ -20,15 +20,31 @@ import type { RedisKeys } from '@app/queue';
  * up under another, or read `${session}.zip` from the wrong folder. This store keys on the
  * session id it was built for and only uses `path.basename(session)` to find the zip.
  */
+/** The session's lease key and the value it must still hold for this worker to write. */
+export interface LeaseFence {
+  key: string;
+  value: string;
+}
+
+/** Fenced backup write: only while the lease is still ours. KEYS: final, pending, lease. */
+const FENCED_SAVE_LUA = `
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('RENAME', KEYS[2], KEYS[1])
+return 1
+`;
+
 export class RedisAuthStore implements Store {
   private readonly dataPath: string;
+  private readonly fence?: LeaseFence;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly sessionId: string,
-    opts: { dataPath?: string } = {},
+    opts: { dataPath?: string; fence?: LeaseFence } = {},
   ) {
+    this.fence = opts.fence;
     // Must equal the RemoteAuth's dataPath; this is RemoteAuth's own default (RemoteAuth.js:57).
     this.dataPath = path.resolve(opts.dataPath ?? './.wwebjs_auth/');
   }
@@ -50,6 +66,22 @@ export class RedisAuthStore implements Store {
     // An empty file is a failed write, never a profile (an empty zip is 22 bytes): keep the old one.
     if (data.length === 0) throw new Error(`RemoteAuth zip ${zip} is empty; backup not replaced`);
     const pending = this.keys.wwebjsAuthPending(this.sessionId);
+    if (this.fence) {
+      // Fencing: a worker that lost the session's lease (frozen, then woken) must not overwrite
+      // the new owner's backup with its stale profile. Same hash tag: one atomic script.
+      const ok = await this.redis.eval(
+        FENCED_SAVE_LUA,
+        3,
+        this.keys.wwebjsAuth(this.sessionId),
+        pending,
+        this.fence.key,
+        data,
+        this.fence.value,
+      );
+      if (ok !== 1)
+        throw new Error(`lease of session ${this.sessionId} is no longer ours; backup not written`);
+      return;
+    }
     const results = await this.redis
       .multi()
       .set(pending, data)
