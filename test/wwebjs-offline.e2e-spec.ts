@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { TestSystem } from './support/system';
 import { waitFor } from './support/wait-for';
 
@@ -26,17 +26,21 @@ function chromiumPids(): number[] {
  * keep its messages queued, and leave no browser behind.
  */
 describe('wwebjs driver, offline (real whatsapp-web.js, real Chromium)', () => {
+  const dataDir = `/tmp/wa-e2e-sessions-${process.pid}`;
   const sys = new TestSystem('wwebjs-offline', {
     extra: {
       RECOVERY_MAX_ATTEMPTS: '3',
       WWEBJS_START_TIMEOUT_MS: '30000',
-      SESSION_DATA_DIR: `/tmp/wa-e2e-sessions-${process.pid}`,
+      SESSION_DATA_DIR: dataDir,
     },
   });
   const before = new Set(chromiumPids());
 
   beforeAll(() => sys.start(['worker-w']), 60000);
-  afterAll(() => sys.stop(), 30000);
+  afterAll(async () => {
+    await sys.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 30000);
 
   it('fails to start with a clear reason, retries, keeps messages queued, and leaks no Chromium', async () => {
     const created = await sys.api.post('/api/sessions', { id: 'real-offline', driver: 'wwebjs' });
