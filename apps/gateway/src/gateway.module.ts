@@ -48,7 +48,7 @@ export class GatewayModule {
         MessagesService,
         IdempotencyService,
         HealthService,
-    WorkersService,
+        WorkersService,
         RedisLifecycle,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_GUARD, useClass: ApiKeyThrottlerGuard },

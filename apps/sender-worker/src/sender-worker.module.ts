@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   EventPublisher,
+  DEFAULT_SEND_JOB_POLICY,
   MessageQueueService,
   MessageStore,
   OutboundQueues,
@@ -59,9 +60,12 @@ import { RedisLifecycle } from './redis/redis.lifecycle';
     },
     {
       provide: MessageQueueService,
-      inject: [REDIS, OutboundQueues, MessageStore, WORKER_CONFIG],
-      useFactory: (r: Redis, q: OutboundQueues, m: MessageStore, c: WorkerConfig) =>
-        new MessageQueueService(r, q, m, { maxAttempts: c.messageMaxAttempts, backoffMs: 2000 }),
+      inject: [OutboundQueues, MessageStore, WORKER_CONFIG],
+      useFactory: (q: OutboundQueues, m: MessageStore, c: WorkerConfig) =>
+        new MessageQueueService(q, m, {
+          ...DEFAULT_SEND_JOB_POLICY,
+          maxAttempts: c.messageMaxAttempts,
+        }),
     },
     {
       provide: EventPublisher,

@@ -34,7 +34,7 @@ beforeAll(async () => {
   await Promise.all([waitForReady(producer, 5000), waitForReady(admin, 5000)]);
   queues = new OutboundQueues(producer, prefix);
   store = new MessageStore(producer, keys, RETENTION_SECONDS);
-  service = new MessageQueueService(producer, queues, store, DEFAULT_SEND_JOB_POLICY);
+  service = new MessageQueueService(queues, store, DEFAULT_SEND_JOB_POLICY);
 });
 
 afterAll(async () => {

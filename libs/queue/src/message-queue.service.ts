@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { JobName, outboundQueueName } from './queue.constants';
 import type { MessageStatus, SendMessageJob } from './jobs';
 import { sendJobOptions, type SendJobPolicy } from './job-options';
@@ -21,7 +20,6 @@ export type CancelOutcome =
  */
 export class MessageQueueService {
   constructor(
-    private readonly redis: Redis,
     private readonly queues: OutboundQueues,
     private readonly store: MessageStore,
     private readonly policy: SendJobPolicy,

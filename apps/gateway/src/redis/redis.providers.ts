@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import {
   createRedis,
   redisTarget,
+  DEFAULT_SEND_JOB_POLICY,
   MessageQueueService,
   MessageStore,
   OutboundQueues,
@@ -50,9 +51,12 @@ export const redisProviders: Provider[] = [
   },
   {
     provide: MessageQueueService,
-    inject: [REDIS, OutboundQueues, MessageStore, GATEWAY_CONFIG],
-    useFactory: (r: Redis, q: OutboundQueues, m: MessageStore, c: GatewayConfig) =>
-      new MessageQueueService(r, q, m, { maxAttempts: c.messageMaxAttempts, backoffMs: 2000 }),
+    inject: [OutboundQueues, MessageStore, GATEWAY_CONFIG],
+    useFactory: (q: OutboundQueues, m: MessageStore, c: GatewayConfig) =>
+      new MessageQueueService(q, m, {
+        ...DEFAULT_SEND_JOB_POLICY,
+        maxAttempts: c.messageMaxAttempts,
+      }),
   },
   {
     provide: SimulatorOutbox,

@@ -6,7 +6,13 @@ import {
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createRedis, redisTarget, RedisKeys, type ControlReply, type ControlRequest } from '@app/queue';
+import {
+  createRedis,
+  redisTarget,
+  RedisKeys,
+  type ControlReply,
+  type ControlRequest,
+} from '@app/queue';
 import {
   asDriverError,
   FAULT_TYPES,

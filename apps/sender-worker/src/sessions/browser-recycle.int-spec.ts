@@ -101,7 +101,7 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
     const sessions = new SessionStore(redis, keys);
     messages = new MessageStore(redis, keys, 86400);
     queues = new OutboundQueues(redis, prefix);
-    producer = new MessageQueueService(redis, queues, messages, { maxAttempts: 5, backoffMs: 100 });
+    producer = new MessageQueueService(queues, messages, { maxAttempts: 5, backoffMs: 100 });
     const logger = pino({ level: 'silent' });
     const sendService = new SendService(
       redis,

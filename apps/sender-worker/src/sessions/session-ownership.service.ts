@@ -156,7 +156,9 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
       Date.now() - this.config.sessionLeaseMs,
       '+inf',
     );
-    const rows = await Promise.all(ids.map((id) => this.redis.hmget(this.keys.worker(id), 'sessions', 'maxSessions')));
+    const rows = await Promise.all(
+      ids.map((id) => this.redis.hmget(this.keys.worker(id), 'sessions', 'maxSessions')),
+    );
     const loads = new Map<string, number>();
     ids.forEach((id, i) => {
       const [sessions, max] = rows[i] ?? [];

@@ -20,7 +20,10 @@ export function createWwebjsDriver(ctx: DriverContext, settings: WwebjsSettings)
       new GuardedRemoteAuth({
         clientId,
         dataPath,
-        store: new RedisAuthStore(ctx.redis, ctx.keys, ctx.sessionId, { dataPath, fence: ctx.fence }),
+        store: new RedisAuthStore(ctx.redis, ctx.keys, ctx.sessionId, {
+          dataPath,
+          fence: ctx.fence,
+        }),
         backupSyncIntervalMs: BACKUP_SYNC_INTERVAL_MS,
         onBackupError: (err: unknown) => ctx.logger.warn({ err }, 'auth backup to Redis failed'),
       });

@@ -61,7 +61,10 @@ describe('RedisAuthStore (the RemoteAuth store contract on the real Redis)', () 
 
   it('with a lease fence, writes only while the lease is still ours (a frozen worker cannot overwrite)', async () => {
     const leaseKey = keys.lease(SESSION);
-    const fenced = new RedisAuthStore(redis, keys, SESSION, { dataPath, fence: { key: leaseKey, value: 'w-1|7' } });
+    const fenced = new RedisAuthStore(redis, keys, SESSION, {
+      dataPath,
+      fence: { key: leaseKey, value: 'w-1|7' },
+    });
     await redis.set(leaseKey, 'w-1|7');
     const mine = await writeZip();
     await fenced.save({ session: NAME });
