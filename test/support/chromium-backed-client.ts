@@ -14,7 +14,7 @@ export class ChromiumBackedClient extends FakeWwebjsClient {
 
   override async initialize(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const puppeteer = require('puppeteer') as typeof import('puppeteer');
+    const puppeteer = require('puppeteer-core') as typeof import('puppeteer-core');
     const { executablePath, headless, pipe, args } = this.options.puppeteer;
     const browser = await puppeteer.launch({ executablePath, headless, pipe, args });
     const page = (await browser.pages())[0] ?? (await browser.newPage());

@@ -39,7 +39,7 @@ async function until(
 /** Memory of an idle browser with our flags, to set the limit above it. */
 async function idleBrowserMb(): Promise<number> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const puppeteer = require('puppeteer') as typeof import('puppeteer');
+  const puppeteer = require('puppeteer-core') as typeof import('puppeteer-core');
   const browser = await puppeteer.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Browser, Page } from 'puppeteer';
+import type { Browser, Page } from 'puppeteer-core';
 import { watchBrowser, type BrowserLostCode } from './browser-watch';
 
 /**

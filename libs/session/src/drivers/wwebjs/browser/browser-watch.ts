@@ -1,4 +1,4 @@
-import type { Browser, Page } from 'puppeteer';
+import type { Browser, Page } from 'puppeteer-core';
 
 /** Why a session's browser can no longer be used. */
 export type BrowserLostCode = 'BROWSER_CRASHED' | 'RENDERER_CRASHED' | 'PAGE_CLOSED';

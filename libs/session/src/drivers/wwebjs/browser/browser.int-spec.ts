@@ -12,7 +12,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import puppeteer, { type Browser, type Page } from 'puppeteer';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { waitFor } from '../../../../../../test/support/wait-for';
 import { watchBrowser, type BrowserLostCode } from './browser-watch';
 import { chromiumArgs, FORBIDDEN_DEFAULT_CHROMIUM_ARGS } from './chromium-profile';
@@ -245,7 +245,7 @@ describe('wwebjs browser on the real Chromium', () => {
   it('a Chromium launched with pipe: true dies with its SIGKILLed Node parent', async () => {
     const dir = tempDir('wa-profile-');
     const script = `
-      const puppeteer = require(${JSON.stringify(require.resolve('puppeteer'))});
+      const puppeteer = require(${JSON.stringify(require.resolve('puppeteer-core'))});
       puppeteer
         .launch({ executablePath: process.env.CHROMIUM, headless: true, pipe: true, args: JSON.parse(process.env.ARGS), userDataDir: process.env.DIR })
         .then((b) => { console.log('BROWSER_PID ' + b.process().pid); setInterval(() => {}, 60000); })
