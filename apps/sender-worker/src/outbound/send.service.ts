@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  DelayedError,
-  Job,
-  Queue,
-  RateLimitError,
-  UnrecoverableError,
-  WaitingError,
-} from 'bullmq';
+import { DelayedError, Job, Queue, RateLimitError, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
@@ -458,8 +451,13 @@ export class SendService {
       case 'unknown_outcome': {
         // The intent stays open: the next run reconciles before it may send again.
         if (SESSION_LOSS_CODES.has(err.code)) {
-          if (attempted && err.code !== SessionErrorCode.Conflict) {
-            const t = await change({ to: 'sending', from: ['sending'], error, increment: 'crashes' });
+          if (attempted && err.code !== String(SessionErrorCode.Conflict)) {
+            const t = await change({
+              to: 'sending',
+              from: ['sending'],
+              error,
+              increment: 'crashes',
+            });
             if (t.fenced) return this.superseded(job, token, log);
             log.warn(
               { code: err.code, crashes: t.counter },

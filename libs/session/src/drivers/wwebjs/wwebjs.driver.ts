@@ -217,7 +217,10 @@ export class WwebjsDriver extends SessionDriver {
    * after the attempt began, not claimed by another of our messages, oldest first. Reports
    * whether the server has it (ack >= 1) or it still waits in the local store (ack 0).
    */
-  async findSent(message: OutgoingMessage, opts: FindSentOptions = {}): Promise<FoundMessage | null> {
+  async findSent(
+    message: OutgoingMessage,
+    opts: FindSentOptions = {},
+  ): Promise<FoundMessage | null> {
     const client = this.readyClient();
     const chat = await client.getChatById(message.chatId);
     const recent = await chat.fetchMessages({ limit: 50, fromMe: true });
@@ -228,7 +231,10 @@ export class WwebjsDriver extends SessionDriver {
       .filter((m) => (m.fromMe ?? m.id.fromMe) !== false)
       .filter((m) => (m.timestamp ?? 0) >= since)
       .filter((m) => contentMatches(m, expected))
-      .map((m) => ({ m, ack: Math.max(m.ack ?? ACK_SERVER, this.seenAcks.get(m.id._serialized) ?? -2) }))
+      .map((m) => ({
+        m,
+        ack: Math.max(m.ack ?? ACK_SERVER, this.seenAcks.get(m.id._serialized) ?? -2),
+      }))
       // A message the server refused (ack -1) did not go out.
       .filter(({ ack }) => ack !== ACK_ERROR)
       .sort((a, b) => (a.m.timestamp ?? 0) - (b.m.timestamp ?? 0));
@@ -237,7 +243,12 @@ export class WwebjsDriver extends SessionDriver {
       const mine = this.sentIds.get(id);
       if (mine !== undefined && mine !== message.messageId) continue;
       if (opts.isClaimed && (await opts.isClaimed(id))) continue;
-      return { waMessageId: id, at: isoFromSeconds(m.timestamp), ack, pending: ack === ACK_PENDING };
+      return {
+        waMessageId: id,
+        at: isoFromSeconds(m.timestamp),
+        ack,
+        pending: ack === ACK_PENDING,
+      };
     }
     return null;
   }
