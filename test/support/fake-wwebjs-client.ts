@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type {
   PuppeteerBrowserLike,
@@ -59,6 +60,11 @@ export class FakeWwebjsClient extends EventEmitter implements WwebjsClient {
   /** How sendMessage behaves. */
   sendBehaviour: 'ok' | 'undefined' | 'undefined-but-sent' | 'throw-serialise' | 'crash' | 'hang' =
     'ok';
+  /**
+   * When the server's ack (1) comes for a message sendMessage put in the local store: after
+   * sendMessage resolves (as usual), before it resolves, never (stays 0), or -1 (refused).
+   */
+  ackBehaviour: 'after' | 'before' | 'never' | 'error' = 'after';
   numbersOnWhatsApp = new Map<string, string>();
   /** When true, every number not listed above is on WhatsApp as `<number>@c.us`. */
   everyoneOnWhatsApp = false;
@@ -115,7 +121,22 @@ export class FakeWwebjsClient extends EventEmitter implements WwebjsClient {
       fromMe: true,
       hasMedia: typeof content !== 'string',
       timestamp: Math.floor(Date.now() / 1000),
+      ack: 0,
     };
+    if (typeof content !== 'string') {
+      const media = content as { mimetype?: string; data?: string };
+      const data = Buffer.from(media.data ?? '', 'base64');
+      message._data = {
+        mimetype: media.mimetype,
+        size: data.length,
+        filehash: createHash('sha256').update(data).digest('base64'),
+      };
+    }
+    if (this.sendBehaviour !== 'crash' && this.sendBehaviour !== 'undefined') {
+      if (this.ackBehaviour === 'before') this.ack(message, 1);
+      if (this.ackBehaviour === 'after') setImmediate(() => this.ack(message, 1));
+      if (this.ackBehaviour === 'error') setImmediate(() => this.ack(message, -1));
+    }
     switch (this.sendBehaviour) {
       case 'ok':
         this.sentMessages.push(message);
@@ -135,6 +156,12 @@ export class FakeWwebjsClient extends EventEmitter implements WwebjsClient {
       case 'hang':
         return new Promise(() => undefined);
     }
+  }
+
+  /** The server's (or the recipient's) receipt, as whatsapp-web.js emits it. */
+  ack(message: WwebjsMessage, ack: number): void {
+    message.ack = ack;
+    this.emit('message_ack', message, ack);
   }
 
   async getNumberId(number: string): Promise<{ _serialized: string } | null> {

@@ -1,6 +1,7 @@
 export * from './queue.constants';
 export * from './redis-keys';
 export * from './jobs';
+export * from './contact-cache';
 export * from './job-options';
 export * from './redis-connection';
 export * from './message-store';

@@ -24,9 +24,10 @@ export function sendJobOptions(job: SendMessageJob, policy: SendJobPolicy): Jobs
     delay: delay > 0 ? delay : undefined,
     attempts: policy.maxAttempts,
     backoff: { type: 'exponential', delay: policy.backoffMs, jitter: 0.5 },
-    // The message record (MessageStore) is the durable truth; finished jobs are kept only so
-    // Bull Board can show recent history.
-    removeOnComplete: { age: 3600, count: 1000 },
-    removeOnFail: { age: 7 * 24 * 3600, count: 10000 },
+    // The message record (MessageStore) is the durable truth, and a job carries the message's
+    // content (inline media: megabytes) into a `noeviction` Redis: a completed job is removed at
+    // once; a failed one is kept a day for Bull Board, its content stripped by the worker.
+    removeOnComplete: true,
+    removeOnFail: { age: 24 * 3600, count: 1000 },
   };
 }

@@ -33,7 +33,16 @@ export interface SendMessageJob {
   createdAt: string;
   sendAt?: string;
   expiresAt?: string;
+  /**
+   * Written by producers from SEND_JOB_VERSION on. Version 2 records live until their message
+   * is final, so a job of that version without a record was removed on purpose; older jobs'
+   * records expired from creation and may be gone while the job waits.
+   */
+  version?: number;
 }
+
+/** See {@link SendMessageJob.version}. */
+export const SEND_JOB_VERSION = 2;
 
 export type MessageStatus =
   'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'cancelled' | 'expired';

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait-for';
 import { DEFAULT_SEND_JOB_POLICY, sendJobOptions } from './job-options';
-import type { SendMessageJob } from './jobs';
+import { SEND_JOB_VERSION, type SendMessageJob } from './jobs';
 import { MessageQueueService, type NewMessage } from './message-queue.service';
 import { MessageStore } from './message-store';
 import { OutboundQueues } from './outbound-queues';
@@ -118,7 +118,7 @@ describe('MessageQueueService', () => {
         expect(queued).toBeDefined();
         expect(queued!.id).toBe(job.messageId);
         expect(queued!.name).toBe(JobName.SendMessage);
-        expect(queued!.data).toEqual(job);
+        expect(queued!.data).toEqual({ ...job, version: SEND_JOB_VERSION });
         expect(queued!.opts.priority).toBe(PRIORITY[priority]);
         expect(queued!.opts.attempts).toBe(DEFAULT_SEND_JOB_POLICY.maxAttempts);
         expect(await queued!.getState()).toBe('prioritized');
@@ -296,7 +296,7 @@ describe('MessageQueueService', () => {
       for (const { job } of messages) {
         expect(await store.status(job.messageId)).toBe('queued');
         const queued = await inspect(sessionId).getJob(job.messageId);
-        expect(queued!.data).toEqual(job);
+        expect(queued!.data).toEqual({ ...job, version: SEND_JOB_VERSION });
         expect(queued!.opts.priority).toBe(PRIORITY[job.priority]);
       }
       const counts = await inspect(sessionId).getJobCounts('prioritized', 'delayed');

@@ -1,5 +1,5 @@
 import { JobName, outboundQueueName } from './queue.constants';
-import type { MessageStatus, SendMessageJob } from './jobs';
+import { SEND_JOB_VERSION, type MessageStatus, type SendMessageJob } from './jobs';
 import { sendJobOptions, type SendJobPolicy } from './job-options';
 import type { MessageStore } from './message-store';
 import type { OutboundQueues } from './outbound-queues';
@@ -29,7 +29,11 @@ export class MessageQueueService {
     await this.store.create(message.job, message.to);
     await this.queues
       .get(message.job.sessionId)
-      .add(JobName.SendMessage, message.job, sendJobOptions(message.job, this.policy));
+      .add(
+        JobName.SendMessage,
+        { ...message.job, version: SEND_JOB_VERSION },
+        sendJobOptions(message.job, this.policy),
+      );
   }
 
   /**
@@ -43,7 +47,7 @@ export class MessageQueueService {
       messages.map((m) => ({
         name: JobName.SendMessage,
         queueName: outboundQueueName(m.job.sessionId),
-        data: m.job,
+        data: { ...m.job, version: SEND_JOB_VERSION },
         opts: sendJobOptions(m.job, this.policy),
       })),
     );

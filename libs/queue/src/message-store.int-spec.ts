@@ -93,28 +93,21 @@ describe('MessageStore', () => {
       expect(await store.status(job.messageId)).toBe('queued');
     });
 
-    it('keeps the record and its history for the retention period', async () => {
+    // Issue 8 #13: these pinned a retention counted from creation (the bug): a message queued
+    // longer than MESSAGE_RETENTION_DAYS lost its record and was sent later all the same.
+    it('gives a queued record and its history no TTL (retention starts at the final status)', async () => {
       const job = await createMessage();
 
-      const recordTtl = await redis.ttl(keys.message(job.messageId));
-      const historyTtl = await redis.ttl(keys.messageHistory(job.messageId));
-
-      expect(recordTtl).toBeGreaterThan(RETENTION_SECONDS - 5);
-      expect(recordTtl).toBeLessThanOrEqual(RETENTION_SECONDS);
-      expect(historyTtl).toBeGreaterThan(RETENTION_SECONDS - 5);
+      expect(await redis.ttl(keys.message(job.messageId))).toBe(-1);
+      expect(await redis.ttl(keys.messageHistory(job.messageId))).toBe(-1);
     });
 
-    it('keeps a scheduled message longer by the time until it is due', async () => {
-      const aheadSeconds = 2 * 86400;
-      const sendAt = new Date(Date.now() + aheadSeconds * 1000).toISOString();
+    it('keeps a message scheduled far ahead without TTL too', async () => {
+      const sendAt = new Date(Date.now() + 400 * 86400_000).toISOString();
       const job = await createMessage({ sendAt });
 
-      const record = await store.get(job.messageId);
-      const ttl = await redis.ttl(keys.message(job.messageId));
-
-      expect(record!.sendAt).toBe(sendAt);
-      expect(ttl).toBeGreaterThan(RETENTION_SECONDS + aheadSeconds - 5);
-      expect(ttl).toBeLessThanOrEqual(RETENTION_SECONDS + aheadSeconds + 1);
+      expect((await store.get(job.messageId))!.sendAt).toBe(sendAt);
+      expect(await redis.ttl(keys.message(job.messageId))).toBe(-1);
     });
 
     it('indexes a message with expiresAt by that time', async () => {
@@ -140,7 +133,7 @@ describe('MessageStore', () => {
 
       const result = await store.transition(messageId, { to: 'sending', from: ['queued'] });
 
-      expect(result).toEqual({ applied: true, previous: 'queued' });
+      expect(result).toMatchObject({ applied: true, previous: 'queued' });
       expect(await store.status(messageId)).toBe('sending');
     });
 
@@ -150,7 +143,7 @@ describe('MessageStore', () => {
 
       const result = await store.transition(messageId, { to: 'sent', from: ['queued', 'sending'] });
 
-      expect(result).toEqual({ applied: true, previous: 'sending' });
+      expect(result).toMatchObject({ applied: true, previous: 'sending' });
     });
 
     it('changes nothing from a status that is not allowed, and reports the current one', async () => {
@@ -164,7 +157,7 @@ describe('MessageStore', () => {
         fields: { waMessageId: 'wa-1' },
       });
 
-      expect(result).toEqual({ applied: false, previous: 'queued' });
+      expect(result).toMatchObject({ applied: false, previous: 'queued' });
       expect(await store.get(messageId)).toEqual(before);
     });
 
@@ -175,14 +168,14 @@ describe('MessageStore', () => {
       // 'sent' is a substring of 'sending' in a naive comma-list search.
       const result = await store.transition(messageId, { to: 'failed', from: ['sending'] });
 
-      expect(result).toEqual({ applied: false, previous: 'sent' });
+      expect(result).toMatchObject({ applied: false, previous: 'sent' });
     });
 
     it("treats '*' as queued or sending only", async () => {
       for (const from of ['queued', 'sending'] as const) {
         const { messageId } = await createMessage();
         await forceStatus(messageId, from);
-        expect(await store.transition(messageId, { to: 'failed', from: '*' })).toEqual({
+        expect(await store.transition(messageId, { to: 'failed', from: '*' })).toMatchObject({
           applied: true,
           previous: from,
         });
@@ -198,7 +191,7 @@ describe('MessageStore', () => {
       for (const status of finalStatuses) {
         const { messageId } = await createMessage();
         await forceStatus(messageId, status);
-        expect(await store.transition(messageId, { to: 'failed', from: '*' })).toEqual({
+        expect(await store.transition(messageId, { to: 'failed', from: '*' })).toMatchObject({
           applied: false,
           previous: status,
         });
@@ -211,7 +204,7 @@ describe('MessageStore', () => {
 
       const result = await store.transition(id, { to: 'cancelled', from: '*' });
 
-      expect(result).toEqual({ applied: false, previous: null });
+      expect(result).toMatchObject({ applied: false, previous: null });
       expect(await redis.exists(keys.message(id), keys.messageHistory(id))).toBe(0);
     });
 
@@ -292,35 +285,108 @@ describe('MessageStore', () => {
       expect(await redis.hexists(keys.message(messageId), 'sentAt')).toBe(0);
     });
 
-    it('renews the retention of record and history on each change', async () => {
+    it('keeps record, history and send intent without TTL while queued or sending, and sets the retention on all three with the final status', async () => {
+      const { messageId } = await createMessage();
+      await store.transition(messageId, {
+        to: 'sending',
+        from: ['queued'],
+        intent: { attemptId: 'a1', startedAt: '1' },
+      });
+      for (const key of [
+        keys.message(messageId),
+        keys.messageHistory(messageId),
+        keys.sendIntent(messageId),
+      ]) {
+        expect(await redis.ttl(key)).toBe(-1);
+      }
+      await store.transition(messageId, { to: 'queued', from: ['sending'] });
+      expect(await redis.ttl(keys.message(messageId))).toBe(-1);
+
+      await store.transition(messageId, { to: 'sending', from: ['queued'] });
+      await store.transition(messageId, { to: 'sent', from: ['sending'] });
+
+      for (const key of [
+        keys.message(messageId),
+        keys.messageHistory(messageId),
+        keys.sendIntent(messageId),
+      ]) {
+        expect(await redis.ttl(key)).toBeGreaterThan(RETENTION_SECONDS - 5);
+        expect(await redis.ttl(key)).toBeLessThanOrEqual(RETENTION_SECONDS);
+      }
+    });
+
+    it.each(['cancelled', 'failed', 'expired'] as const)(
+      'sets the retention when a message becomes %s',
+      async (to) => {
+        const { messageId } = await createMessage();
+        await store.transition(messageId, { to, from: ['queued'] });
+        expect(await redis.ttl(keys.message(messageId))).toBeGreaterThan(RETENTION_SECONDS - 5);
+        expect(await redis.ttl(keys.messageHistory(messageId))).toBeGreaterThan(
+          RETENTION_SECONDS - 5,
+        );
+      },
+    );
+
+    it('drops the creation-time TTL of a record written by an older version on its next change', async () => {
       const { messageId } = await createMessage();
       await redis.expire(keys.message(messageId), 60);
       await redis.expire(keys.messageHistory(messageId), 60);
 
       await store.transition(messageId, { to: 'sending', from: ['queued'] });
 
-      expect(await redis.ttl(keys.message(messageId))).toBeGreaterThan(RETENTION_SECONDS - 5);
-      expect(await redis.ttl(keys.messageHistory(messageId))).toBeGreaterThan(
-        RETENTION_SECONDS - 5,
-      );
+      expect(await redis.ttl(keys.message(messageId))).toBe(-1);
+      expect(await redis.ttl(keys.messageHistory(messageId))).toBe(-1);
     });
 
-    it('sets a retention on a record that had none', async () => {
-      const { messageId } = await createMessage();
-      await redis.persist(keys.message(messageId));
+    describe('ifField: the compare-and-set on the attempt id (issue 8 #11)', () => {
+      it('applies only while the field holds the expected value ("" = absent)', async () => {
+        const { messageId } = await createMessage();
+        const first = await store.transition(messageId, {
+          to: 'sending',
+          from: ['queued', 'sending'],
+          fields: { attemptId: 'a1' },
+          ifField: { name: 'attemptId', value: '' },
+        });
+        expect(first).toMatchObject({ applied: true, fenced: false });
 
-      await store.transition(messageId, { to: 'sending', from: ['queued'] });
+        // A run that started before a1 and woke up late still expects "no attempt".
+        const late = await store.transition(messageId, {
+          to: 'sending',
+          from: ['queued', 'sending'],
+          fields: { attemptId: 'late' },
+          ifField: { name: 'attemptId', value: '' },
+          intent: { attemptId: 'late' },
+        });
+        expect(late).toMatchObject({ applied: false, fenced: true, previous: 'sending' });
+        expect(await redis.hget(keys.message(messageId), 'attemptId')).toBe('a1');
+        expect(await redis.exists(keys.sendIntent(messageId))).toBe(0);
+        expect(await historyStatuses(messageId)).toEqual(['queued', 'sending']);
 
-      expect(await redis.ttl(keys.message(messageId))).toBeGreaterThan(RETENTION_SECONDS - 5);
-    });
+        const next = await store.transition(messageId, {
+          to: 'sending',
+          from: ['queued', 'sending'],
+          fields: { attemptId: 'a2' },
+          ifField: { name: 'attemptId', value: 'a1' },
+        });
+        expect(next.applied).toBe(true);
+      });
 
-    it('never shortens the longer retention of a message scheduled far ahead', async () => {
-      const sendAt = new Date(Date.now() + 86400_000).toISOString();
-      const { messageId } = await createMessage({ sendAt });
-
-      await store.transition(messageId, { to: 'cancelled', from: ['queued'] });
-
-      expect(await redis.ttl(keys.message(messageId))).toBeGreaterThan(RETENTION_SECONDS + 86000);
+      it('writes and deletes the send intent and increments a counter in the same step', async () => {
+        const { messageId } = await createMessage();
+        const t = await store.transition(messageId, {
+          to: 'sending',
+          from: ['queued'],
+          intent: { attemptId: 'a1', chatId: '1@c.us' },
+          increment: 'crashes',
+        });
+        expect(t.counter).toBe(1);
+        expect(await redis.hgetall(keys.sendIntent(messageId))).toEqual({
+          attemptId: 'a1',
+          chatId: '1@c.us',
+        });
+        await store.transition(messageId, { to: 'sent', from: ['sending'], intent: null });
+        expect(await redis.exists(keys.sendIntent(messageId))).toBe(0);
+      });
     });
 
     it('lets exactly one of two concurrent changes from queued apply', async () => {

@@ -6,6 +6,7 @@ async function execOrThrow(pipe: ChainableCommander): Promise<void> {
   for (const [err] of results) if (err) throw err;
 }
 import type { MessagePriority } from './queue.constants';
+import { FINAL_STATUSES } from './jobs';
 import type {
   MessageError,
   MessageHistoryEntry,
@@ -20,9 +21,16 @@ import { RedisKeys } from './redis-keys';
  * only way a status changes, so two actors (a cancel in the gateway, a send in a worker) can
  * never both win: exactly one sees its `from` status.
  *
- * KEYS: record, history. ARGV: to, allowed-from (comma list, '*' = any non-final), history entry
- * JSON, ttl seconds, then field/value pairs to set. Returns {1, previous} when applied,
- * {0, current} when the status did not allow it, {-1} when the record does not exist.
+ * Retention counts from the final status: while a message is not final its record, history and
+ * send intent have no TTL (a message queued for weeks must stay readable and cancellable); the
+ * change that makes it final sets MESSAGE_RETENTION_DAYS on all three, here, atomically.
+ *
+ * KEYS: record, history, send intent (one slot). ARGV: to, allowed-from (comma list, '*' = any
+ * non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition field name ('' =
+ * none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON object = replace),
+ * counter field to increment ('' = none), then field/value pairs to set. Returns {1, previous,
+ * counter} when applied, {0, current} when the status did not allow it, {-2, current} when the
+ * condition field did not hold the expected value, {-1} when the record does not exist.
  */
 const TRANSITION_LUA = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -36,28 +44,50 @@ else
   end
 end
 if not allowed then return {0, cur} end
+if ARGV[6] ~= '' then
+  local have = redis.call('HGET', KEYS[1], ARGV[6])
+  if not have then have = '' end
+  if have ~= ARGV[7] then return {-2, cur} end
+end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-for i = 5, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
+local counter = 0
+if ARGV[9] ~= '' then counter = redis.call('HINCRBY', KEYS[1], ARGV[9], 1) end
 redis.call('RPUSH', KEYS[2], ARGV[3])
-local ttl = tonumber(ARGV[4])
-local left = redis.call('TTL', KEYS[1])
-if left < ttl then
+if ARGV[8] == '-' then
+  redis.call('DEL', KEYS[3])
+elseif ARGV[8] ~= '' then
+  redis.call('DEL', KEYS[3])
+  for k, v in pairs(cjson.decode(ARGV[8])) do redis.call('HSET', KEYS[3], k, v) end
+end
+if ARGV[5] == '1' then
+  local ttl = tonumber(ARGV[4])
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
+else
+  -- A record written by an older version carries a TTL from its creation: drop it.
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+  redis.call('PERSIST', KEYS[3])
 end
-return {1, cur}
+return {1, cur, counter}
 `;
 
 export interface TransitionResult {
   applied: boolean;
   /** Status before the call; null when the message does not exist. */
   previous: MessageStatus | null;
+  /** Not applied because the `ifField` condition did not hold (another attempt took over). */
+  fenced: boolean;
+  /** The incremented counter's new value (0 without `increment`). */
+  counter: number;
 }
 
 export interface TransitionRequest {
@@ -67,19 +97,30 @@ export interface TransitionRequest {
   error?: MessageError | null;
   /** Extra fields to set; an empty string or null deletes the field. */
   fields?: Record<string, string | number | null | undefined>;
+  /**
+   * Applies only if this record field holds this value ('' = the field is absent): the send
+   * path's fencing, on the attempt id a worker saw when it started the job.
+   */
+  ifField?: { name: string; value: string };
+  /** The send intent, in the same step: fields to write (replacing it), or null to delete it. */
+  intent?: Record<string, string> | null;
+  /** A record field to increment by one (e.g. `crashes`). */
+  increment?: string;
 }
 
 type RedisWithTransition = Redis & {
   waMessageTransition(
     record: string,
     history: string,
+    intent: string,
     ...args: (string | number)[]
-  ): Promise<[number, string]>;
+  ): Promise<[number, string, number?]>;
 };
 
 /**
- * The message records: what `GET /api/messages/:id` shows, kept for MESSAGE_RETENTION_DAYS
- * after the last change, independent of BullMQ's job retention.
+ * The message records: what `GET /api/messages/:id` shows. A record lives as long as its
+ * message is not final, then MESSAGE_RETENTION_DAYS after its last change, independent of
+ * BullMQ's job retention.
  */
 export class MessageStore {
   private readonly redis: RedisWithTransition;
@@ -92,7 +133,7 @@ export class MessageStore {
     if (
       typeof (redis as unknown as Partial<RedisWithTransition>).waMessageTransition !== 'function'
     ) {
-      redis.defineCommand('waMessageTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
+      redis.defineCommand('waMessageTransition', { numberOfKeys: 3, lua: TRANSITION_LUA });
     }
     this.redis = redis as RedisWithTransition;
   }
@@ -100,11 +141,11 @@ export class MessageStore {
   /**
    * Writes the record of a new message (status `queued`): one MULTI on the message's own slot,
    * plus its entry in the expiry index when it has an expiresAt (another key, another slot).
+   * No TTL: retention starts when the message reaches a final status.
    */
   async create(job: SendMessageJob, to: string): Promise<void> {
     const id = job.messageId;
     const now = job.createdAt;
-    const ttl = this.ttlFor(job);
     const record: Record<string, string> = {
       id,
       session: job.sessionId,
@@ -125,9 +166,7 @@ export class MessageStore {
         this.redis
           .multi()
           .hset(this.keys.message(id), record)
-          .expire(this.keys.message(id), ttl)
-          .rpush(this.keys.messageHistory(id), JSON.stringify(entry))
-          .expire(this.keys.messageHistory(id), ttl),
+          .rpush(this.keys.messageHistory(id), JSON.stringify(entry)),
       ),
     ];
     if (job.expiresAt)
@@ -189,18 +228,28 @@ export class MessageStore {
       fields.push(k, v === null ? '' : String(v));
     }
     const from = req.from === '*' ? '*' : req.from.join(',');
-    const [code, previous] = await this.redis.waMessageTransition(
+    const intent =
+      req.intent === undefined ? '' : req.intent === null ? '-' : JSON.stringify(req.intent);
+    const [code, previous, counter] = await this.redis.waMessageTransition(
       this.keys.message(id),
       this.keys.messageHistory(id),
+      this.keys.sendIntent(id),
       req.to,
       from,
       JSON.stringify(entry),
       this.retentionSeconds,
+      FINAL_STATUSES.includes(req.to) ? '1' : '0',
+      req.ifField?.name ?? '',
+      req.ifField?.value ?? '',
+      intent,
+      req.increment ?? '',
       ...fields,
     );
     return {
       applied: code === 1,
       previous: code === -1 ? null : (previous as MessageStatus),
+      fenced: code === -2,
+      counter: Number(counter ?? 0),
     };
   }
 
@@ -217,10 +266,9 @@ export class MessageStore {
     if (ids.length) await this.redis.zrem(this.keys.expiries(), ...ids);
   }
 
-  /** Kept for the retention period after creation, and longer when scheduled further out. */
-  private ttlFor(job: SendMessageJob): number {
-    const sendAt = job.sendAt ? Date.parse(job.sendAt) : Date.now();
-    const aheadSeconds = Math.max(0, Math.ceil((sendAt - Date.now()) / 1000));
-    return this.retentionSeconds + aheadSeconds;
+  /** The record's fields as stored (the send path reads attemptId, chatId, crashes). */
+  async fields(id: string, ...names: string[]): Promise<Record<string, string | null>> {
+    const values = await this.redis.hmget(this.keys.message(id), ...names);
+    return Object.fromEntries(names.map((n, i) => [n, values[i]]));
   }
 }

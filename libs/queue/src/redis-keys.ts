@@ -33,6 +33,13 @@ export class RedisKeys {
   waMessage(id: string, waMessageId: string): string {
     return `${this.prefix}:session:{${id}}:wa:${waMessageId}`;
   }
+  /**
+   * STRING: the highest ack (-1, 2, 3) seen for a WhatsApp id not indexed yet (the ack came
+   * before the send returned); applied when the id is indexed. Short-lived.
+   */
+  earlyAck(id: string, waMessageId: string): string {
+    return `${this.prefix}:session:{${id}}:early-ack:${waMessageId}`;
+  }
   /** STRING cached number check of one recipient. */
   contact(id: string, chatId: string): string {
     return `${this.prefix}:session:{${id}}:contact:${chatId}`;

@@ -28,6 +28,28 @@ export interface SendResult {
   at: string;
 }
 
+/** A message found among the sent ones by {@link SessionDriver.findSent}. */
+export interface FoundMessage extends SendResult {
+  /**
+   * The server's ack when the driver knows it (whatsapp-web.js: 0 = still in WhatsApp Web's
+   * local store, >= 1 = the server has it).
+   */
+  ack?: number;
+  /**
+   * True when the message sits in the local store and has not reached the server yet: it is
+   * neither sent nor safe to resend while that store can still send it.
+   */
+  pending?: boolean;
+}
+
+export interface FindSentOptions {
+  /**
+   * True for a WhatsApp id already recorded for another of our messages: such a message is
+   * never claimed, however alike (two identical texts to one chat within seconds).
+   */
+  isClaimed?: (waMessageId: string) => Promise<boolean>;
+}
+
 export interface NumberCheck {
   chatId: string;
   onWhatsApp: boolean;
@@ -118,8 +140,12 @@ export abstract class SessionDriver extends EventEmitter<DriverEvents> {
   /** Sends one message; throws a SessionDriverError that says how to handle the failure. */
   abstract send(message: OutgoingMessage): Promise<SendResult>;
 
-  /** Did this message already go out (an earlier attempt whose outcome is unknown)? */
-  abstract findSent(message: OutgoingMessage): Promise<SendResult | null>;
+  /**
+   * Did this message already go out (an earlier attempt whose outcome is unknown)? Looks in
+   * `message.chatId` for a message with this content sent after `attemptStartedAt`, skipping
+   * ids `opts.isClaimed` says belong to another message.
+   */
+  abstract findSent(message: OutgoingMessage, opts?: FindSentOptions): Promise<FoundMessage | null>;
 
   /** A cheap liveness check; rejects when the session is not usable. */
   abstract probe(): Promise<ProbeResult>;

@@ -22,6 +22,12 @@ export enum SessionErrorCode {
   MediaUnavailable = 'MEDIA_UNAVAILABLE',
   InvalidMedia = 'INVALID_MEDIA',
   SendFailed = 'SEND_FAILED',
+  /** The message's sends crashed the session MESSAGE_MAX_ATTEMPTS times (send path). */
+  SendCrashedSession = 'SEND_CRASHED_SESSION',
+  /** Found in WhatsApp Web's local store, never taken by the server within the bound. */
+  SendUnconfirmed = 'SEND_UNCONFIRMED',
+  /** WhatsApp's server refused the message (ack -1). */
+  AckError = 'ACK_ERROR',
   StartFailed = 'START_FAILED',
   NotSupported = 'NOT_SUPPORTED',
   DriverUnavailable = 'DRIVER_UNAVAILABLE',

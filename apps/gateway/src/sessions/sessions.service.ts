@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { MessageQueueService, OutboundQueues, RedisKeys } from '@app/queue';
+import { decodeNumberCheck, MessageQueueService, OutboundQueues, RedisKeys } from '@app/queue';
 import {
   DEFAULT_RATE_LIMIT,
   DEFAULT_SIMULATOR_OPTIONS,
@@ -125,8 +125,8 @@ export class SessionsService {
 
   async checkContact(id: string, chatId: string): Promise<{ chatId: string; onWhatsApp: boolean }> {
     await this.stored(id);
-    const cached = await this.redis.get(this.keys.contact(id, chatId));
-    if (cached !== null) return { chatId, onWhatsApp: cached === '1' };
+    const cached = decodeNumberCheck(chatId, await this.redis.get(this.keys.contact(id, chatId)));
+    if (cached) return cached;
     return this.control.send(id, { command: 'check-number', chatId });
   }
 

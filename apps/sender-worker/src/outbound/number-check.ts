@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/queue';
+import { decodeNumberCheck, encodeNumberCheck, type RedisKeys } from '@app/queue';
 import type { NumberCheck, SessionDriver } from '@app/session';
 
 const ON_WHATSAPP_TTL_S = 7 * 24 * 3600;
@@ -8,6 +8,10 @@ const NOT_ON_WHATSAPP_TTL_S = 24 * 3600;
 /**
  * "Is this number on WhatsApp?", cached in Redis per session. Bulk number checks are a known
  * ban trigger, so each recipient is asked about once a week at most.
+ *
+ * The cache holds WhatsApp's canonical chat id, which can differ from the dialled one (Brazil's
+ * ninth digit, Mexico's `1`): a cached answer must send, and reconcile, in the same chat as a
+ * fresh one (`contact-cache.ts`).
  */
 export class NumberChecker {
   constructor(
@@ -18,12 +22,12 @@ export class NumberChecker {
   async check(sessionId: string, chatId: string, driver: SessionDriver): Promise<NumberCheck> {
     if (!chatId.endsWith('@c.us')) return { chatId, onWhatsApp: true };
     const key = this.keys.contact(sessionId, chatId);
-    const cached = await this.redis.get(key);
-    if (cached !== null) return { chatId, onWhatsApp: cached === '1' };
+    const cached = decodeNumberCheck(chatId, await this.redis.get(key));
+    if (cached) return cached;
     const result = await driver.checkNumber(chatId);
     await this.redis.set(
       key,
-      result.onWhatsApp ? '1' : '0',
+      encodeNumberCheck(result),
       'EX',
       result.onWhatsApp ? ON_WHATSAPP_TTL_S : NOT_ON_WHATSAPP_TTL_S,
     );

@@ -1,15 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { Job, Queue, RateLimitError, UnrecoverableError, WaitingError } from 'bullmq';
+import { DelayedError, Job, Queue, RateLimitError, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { MessageStore, RedisKeys, type SendMessageJob, FINAL_STATUSES } from '@app/queue';
+import {
+  FINAL_STATUSES,
+  MessageStore,
+  RedisKeys,
+  SEND_JOB_VERSION,
+  type MessageStatus,
+  type SendMessageJob,
+  type TransitionRequest,
+} from '@app/queue';
 import {
   classifyError,
   SessionDriverError,
   SessionErrorCode,
+  type FoundMessage,
   type OutgoingMessage,
   type SessionDriver,
 } from '@app/session';
+import { AckRouter } from './acks';
 import type { Pacing } from './pacing';
 import type { NumberChecker } from './number-check';
 import { withTimeout } from './with-timeout';
@@ -32,7 +42,12 @@ export interface SessionLink {
   noteSend(outcome: { ok: true } | { ok: false; code: string }): void;
 }
 
-/** Unknown outcomes that mean the session itself is broken (hung or crashed page). */
+/**
+ * Unknown outcomes that mean the session itself is broken (hung or crashed page). Except for
+ * CONFLICT (another client took the account over: not this message's doing), each counts as a
+ * crash against the message in flight: a message that crashes the browser every time it is sent
+ * must not hold its session's queue for ever.
+ */
 const SESSION_LOSS_CODES: ReadonlySet<string> = new Set<string>([
   SessionErrorCode.SendTimeout,
   SessionErrorCode.BrowserCrashed,
@@ -42,11 +57,19 @@ const SESSION_LOSS_CODES: ReadonlySet<string> = new Set<string>([
   SessionErrorCode.Conflict,
 ]);
 
+/** A message found pending in WhatsApp Web's local store is looked for again this often ... */
+const PENDING_RECHECK_MS = 30_000;
+/** ... until its send began this long ago: then it is failed, not resent (see README). */
+const PENDING_BOUND_MS = 60 * 60_000;
+
 export interface SendServiceOptions {
   sendTimeoutMs: number;
   maxAttempts: number;
   retentionSeconds: number;
   workerId: string;
+  /** Overrides of the pending-message re-check (tests). */
+  pendingRecheckMs?: number;
+  pendingBoundMs?: number;
 }
 
 export type SendOutcome =
@@ -55,10 +78,18 @@ export type SendOutcome =
 
 /**
  * Sends one message, exactly once: the message record is the guard against doing it twice,
- * and the send intent (written before the driver is called, removed once the outcome is known)
+ * and the send intent (written with the move to `sending`, removed once the outcome is known)
  * marks an attempt whose outcome is unknown, to be reconciled before anything is resent.
+ *
+ * Fencing: every record change a run makes is a compare-and-set on the record's `attemptId` as
+ * the run saw it when it started (and, after its own move to `sending`, on its own attempt id).
+ * A run that froze (SIGSTOP, long GC) while another took the job over finds another attempt id
+ * and backs off without sending or touching the record.
  */
 export class SendService {
+  /** Routes acks to records; the send path applies acks that came before it indexed the id. */
+  readonly acks: AckRouter;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
@@ -66,38 +97,75 @@ export class SendService {
     private readonly numbers: NumberChecker,
     private readonly opts: SendServiceOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.acks = new AckRouter(redis, keys, messages, opts.retentionSeconds);
+  }
 
   async process(job: Job<SendMessageJob>, token: string, link: SessionLink): Promise<SendOutcome> {
     const data = job.data;
-    const log = this.logger.child({ sessionId: data.sessionId, messageId: data.messageId });
+    const id = data.messageId;
+    const log = this.logger.child({ sessionId: data.sessionId, messageId: id });
 
-    const status = await this.messages.status(data.messageId);
+    // What this run saw when it started: its moves are conditional on it (fencing).
+    const seen = await this.messages.fields(id, 'status', 'attemptId', 'chatId', 'crashes');
+    const status = seen.status as MessageStatus | null;
     if (status === null) {
-      // Retention lapsed while the job waited (a session down for days): recreate the record.
+      if ((data.version ?? 1) >= SEND_JOB_VERSION) {
+        // Records of this version live until final: this one was removed on purpose.
+        log.warn('the message record is gone: the job is dropped, nothing is sent');
+        return { result: 'skipped', status: 'missing' };
+      }
+      // A job written by an older version, whose record expired from its creation while it
+      // waited (a session down for days): recreate the record, as that version promised.
       await this.messages.create(data, data.chatId);
     } else if (FINAL_STATUSES.includes(status)) {
       return { result: 'skipped', status };
     }
+    const fence = seen.attemptId ?? '';
 
     const driver = link.readyDriver();
     if (!driver) return this.backToWait(job, token, link, null, log);
 
-    // An earlier attempt may have sent it (worker killed mid-send, unknown outcome): ask first.
-    const intent = await this.redis.hgetall(this.keys.sendIntent(data.messageId));
-    const outgoing = this.outgoing(data, intent.startedAt ? Number(intent.startedAt) : Date.now());
+    // An earlier attempt may have sent it (worker killed mid-send, unknown outcome): ask first,
+    // in the chat that attempt used (WhatsApp's canonical id).
+    const intent = await this.redis.hgetall(this.keys.sendIntent(id));
+    const outgoing = this.outgoing(
+      data,
+      intent.chatId || seen.chatId || data.chatId,
+      intent.startedAt ? Number(intent.startedAt) : Date.now(),
+    );
     if (intent.attemptId) {
-      const found = await this.reconcile(driver, outgoing, link, job, token, log);
+      const found = await this.reconcile(driver, outgoing, link, job, token, log, fence);
       if (found) return found;
+      // Not sent. A message whose sends crashed the session again and again is failed here,
+      // after reconciling, so the session's other messages move on.
+      const crashes = Number(seen.crashes ?? 0);
+      if (crashes >= this.opts.maxAttempts) {
+        return this.handleFailure(
+          new SessionDriverError(
+            SessionErrorCode.SendCrashedSession,
+            'permanent',
+            `the session crashed during each of this message's last ${crashes} sends; it was not sent`,
+          ),
+          job,
+          token,
+          link,
+          log,
+          fence,
+          false,
+        );
+      }
     }
 
     if (data.expiresAt && Date.parse(data.expiresAt) <= Date.now()) {
-      const t = await this.messages.transition(data.messageId, {
+      const t = await this.messages.transition(id, {
         to: 'expired',
         from: '*',
         error: { code: 'EXPIRED', message: 'expiresAt passed before the message could be sent' },
+        ifField: { name: 'attemptId', value: fence },
       });
-      await this.messages.forgetExpiry([data.messageId]);
+      if (t.fenced) return this.superseded(job, token, log);
+      await this.messages.forgetExpiry([id]);
       log.info({ applied: t.applied }, 'message expired before sending');
       return { result: 'skipped', status: 'expired' };
     }
@@ -121,7 +189,8 @@ export class SendService {
             `the number check did not answer within SEND_TIMEOUT_MS (${this.opts.sendTimeoutMs} ms)`,
           ),
       );
-      // WhatsApp's canonical id may differ from the dialled number (e.g. Brazil's ninth digit).
+      // WhatsApp's canonical id may differ from the dialled number (e.g. Brazil's ninth digit):
+      // it is the chat we send to, store on the record and in the intent, and reconcile in.
       outgoing.chatId = check.chatId;
       if (!check.onWhatsApp) {
         throw new SessionDriverError(
@@ -137,41 +206,51 @@ export class SendService {
         token,
         link,
         log,
+        fence,
         false,
       );
     }
 
-    // Fencing: a worker that was frozen past its lease (SIGSTOP, a long pause) must not send
-    // for a session another worker owns now. The job goes back for the new owner.
-    if (!(await link.holdsLease())) {
-      log.warn('lease lost: not sending; the job returns to the queue for the new owner');
-      await job.moveToWait(token);
-      throw new WaitingError();
-    }
-
+    // The move to `sending` and the send intent, in one compare-and-set on the attempt id this
+    // run saw at its start: a run that woke up late (another took the job over meanwhile) loses.
     const attemptId = randomUUID();
     const startedAt = Date.now();
-    const begun = await this.messages.transition(data.messageId, {
+    const begun = await this.messages.transition(id, {
       to: 'sending',
       from: ['queued', 'sending'],
       error: null,
-      fields: { attemptId },
-    });
-    if (!begun.applied) return { result: 'skipped', status: begun.previous ?? 'missing' };
-    await this.messages.incrementAttempts(data.messageId);
-    await this.redis
-      .multi()
-      .hset(this.keys.sendIntent(data.messageId), {
+      fields: { attemptId, chatId: outgoing.chatId },
+      ifField: { name: 'attemptId', value: fence },
+      increment: 'attempts',
+      intent: {
         attemptId,
         startedAt: String(startedAt),
-        chatId: data.chatId,
+        chatId: outgoing.chatId,
         contentHash: data.contentHash,
         workerId: this.opts.workerId,
-      })
-      .expire(this.keys.sendIntent(data.messageId), this.opts.retentionSeconds)
-      .exec();
+      },
+    });
+    if (begun.fenced) return this.superseded(job, token, log);
+    if (!begun.applied) return { result: 'skipped', status: begun.previous ?? 'missing' };
 
-    log.info({ attemptId, chatId: data.chatId }, 'sending');
+    // Fencing, checked as late as possible before the driver call: a worker frozen past its
+    // lease (SIGSTOP, a long pause) must not send for a session another worker owns now, and a
+    // run frozen after its move to `sending` must not send once another attempt took over.
+    if (!(await link.holdsLease())) {
+      log.warn('lease lost: not sending; the job returns to the queue for the new owner');
+      await this.messages.transition(id, {
+        to: 'queued',
+        from: ['sending'],
+        ifField: { name: 'attemptId', value: attemptId },
+        intent: null,
+      });
+      await job.moveToWait(token).catch(() => undefined);
+      throw new WaitingError();
+    }
+    const { attemptId: current } = await this.messages.fields(id, 'attemptId');
+    if (current !== attemptId) return this.superseded(job, token, log);
+
+    log.info({ attemptId, chatId: outgoing.chatId }, 'sending');
     let result;
     try {
       result = await withTimeout(
@@ -191,10 +270,17 @@ export class SendService {
         token,
         link,
         log,
+        attemptId,
         true,
       );
     }
-    await this.markSent(data, result.waMessageId, result.at, link);
+    if (!(await this.markSent(data, result.waMessageId, result.at, link, attemptId))) {
+      log.warn(
+        { waMessageId: result.waMessageId },
+        'sent, but another attempt had taken the message over: the record is left to it',
+      );
+      return this.superseded(job, token, log);
+    }
     link.noteSend({ ok: true });
     log.info({ waMessageId: result.waMessageId }, 'sent');
     return { result: 'sent', waMessageId: result.waMessageId, reconciled: false };
@@ -207,11 +293,19 @@ export class SendService {
     job: Job<SendMessageJob>,
     token: string,
     log: Logger,
+    fence: string,
   ): Promise<SendOutcome | null> {
-    let found;
+    const sessionId = job.data.sessionId;
+    let found: FoundMessage | null;
     try {
       found = await withTimeout(
-        driver.findSent(outgoing),
+        driver.findSent(outgoing, {
+          // Never claim a WhatsApp id recorded for another of our messages.
+          isClaimed: async (waMessageId) => {
+            const owner = await this.redis.get(this.keys.waMessage(sessionId, waMessageId));
+            return owner !== null && owner !== outgoing.messageId;
+          },
+        }),
         this.opts.sendTimeoutMs,
         () =>
           new SessionDriverError(
@@ -222,53 +316,97 @@ export class SendService {
       );
     } catch (err) {
       // Cannot tell whether it went out: never resend blind. Wait for a healthy session.
-      await this.handleFailure(
+      return this.handleFailure(
         classifyError(err, { duringSend: false }),
         job,
         token,
         link,
         log,
+        fence,
         false,
       );
-      return null; // not reached: handleFailure throws
     }
     if (!found) {
+      // The move to `sending` replaces the intent; until then it stays (a re-run asks again).
       log.info('reconciled: the earlier attempt did not send; sending now');
-      await this.redis.del(this.keys.sendIntent(outgoing.messageId));
       return null;
     }
+    if (found.pending) return this.pending(found, outgoing, job, token, link, log, fence);
     log.info({ waMessageId: found.waMessageId }, 'reconciled: the earlier attempt had sent it');
-    await this.markSent(job.data, found.waMessageId, found.at, link);
+    if (!(await this.markSent(job.data, found.waMessageId, found.at, link, fence))) {
+      return this.superseded(job, token, log);
+    }
     return { result: 'sent', waMessageId: found.waMessageId, reconciled: true };
   }
 
+  /**
+   * The earlier attempt's message sits in WhatsApp Web's local store, not yet taken by the
+   * server (ack 0): resending would duplicate it once that store sends it, and marking it sent
+   * would be a lie. Look again later without using an attempt; past the bound, fail it.
+   */
+  private async pending(
+    found: FoundMessage,
+    outgoing: OutgoingMessage,
+    job: Job<SendMessageJob>,
+    token: string,
+    link: SessionLink,
+    log: Logger,
+    fence: string,
+  ): Promise<never> {
+    const bound = this.opts.pendingBoundMs ?? PENDING_BOUND_MS;
+    if (Date.now() - outgoing.attemptStartedAt >= bound) {
+      return this.handleFailure(
+        new SessionDriverError(
+          SessionErrorCode.SendUnconfirmed,
+          'permanent',
+          `WhatsApp Web still holds the message unsent ${Math.round(bound / 60000)} min after the send began; ` +
+            'it is not resent (that would duplicate it if the browser sends it later)',
+        ),
+        job,
+        token,
+        link,
+        log,
+        fence,
+        false,
+      );
+    }
+    const recheck = this.opts.pendingRecheckMs ?? PENDING_RECHECK_MS;
+    log.info(
+      { waMessageId: found.waMessageId, recheckMs: recheck },
+      'reconciled: the message waits in the local store for the server (ack 0); checking again later',
+    );
+    await job.moveToDelayed(Date.now() + recheck, token);
+    throw new DelayedError();
+  }
+
+  /** Marks the message sent and indexes its WhatsApp id; false when another attempt owns it. */
   private async markSent(
     data: SendMessageJob,
     waMessageId: string,
     at: string,
     link: SessionLink,
-  ): Promise<void> {
-    await this.messages.transition(data.messageId, {
+    fence: string,
+  ): Promise<boolean> {
+    const t = await this.messages.transition(data.messageId, {
       to: 'sent',
       from: ['queued', 'sending'],
       error: null,
       fields: { waMessageId, sentAt: at },
+      ifField: { name: 'attemptId', value: fence },
+      intent: null,
     });
-    // Two slots (the session's, the message's): two commands, not one MULTI (cluster-safe).
-    await this.redis.set(
-      this.keys.waMessage(data.sessionId, waMessageId),
-      data.messageId,
-      'EX',
-      this.opts.retentionSeconds,
-    );
-    await this.redis.del(this.keys.sendIntent(data.messageId));
+    if (t.fenced) return false;
+    // Another slot (the session's): indexes the id and applies an ack that came first.
+    await this.acks.indexSent(data.sessionId, waMessageId, data.messageId);
     await this.messages.forgetExpiry([data.messageId]);
     await link.pacing.recordSend(data.messageId);
+    return true;
   }
 
   /**
    * Applies the failure class: permanent fails the message, retryable uses an attempt, session
-   * and unknown outcome put the job back without using one.
+   * and unknown outcome put the job back without using one. Every change is fenced on `fence`
+   * (the attempt id this run owns or saw).
    */
   private async handleFailure(
     err: SessionDriverError,
@@ -276,49 +414,98 @@ export class SendService {
     token: string,
     link: SessionLink,
     log: Logger,
+    fence: string,
     attempted: boolean,
   ): Promise<never> {
     const id = job.data.messageId;
     const error = { code: err.code, message: err.message };
+    const change = (req: TransitionRequest) =>
+      this.messages.transition(id, { ...req, ifField: { name: 'attemptId', value: fence } });
     switch (err.failure) {
-      case 'permanent':
-        await this.redis.del(this.keys.sendIntent(id));
-        await this.messages.transition(id, { to: 'failed', from: '*', error });
+      case 'permanent': {
+        const t = await change({ to: 'failed', from: '*', error, intent: null });
+        if (t.fenced) return this.superseded(job, token, log);
         log.warn({ code: err.code }, 'message failed permanently');
+        await this.stripContent(job, log);
         throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      }
       case 'retryable': {
-        await this.redis.del(this.keys.sendIntent(id));
         const last = job.attemptsMade + 1 >= this.opts.maxAttempts;
-        await this.messages.transition(id, { to: last ? 'failed' : 'queued', from: '*', error });
+        const t = await change({ to: last ? 'failed' : 'queued', from: '*', error, intent: null });
+        if (t.fenced) return this.superseded(job, token, log);
         log.warn({ code: err.code, attempt: job.attemptsMade + 1, last }, 'send failed');
         link.noteSend({ ok: false, code: err.code });
+        if (last) await this.stripContent(job, log);
         throw last ? new UnrecoverableError(`${err.code}: ${err.message}`) : err;
       }
-      case 'session':
-        if (attempted) await this.redis.del(this.keys.sendIntent(id));
-        await this.messages.transition(id, { to: 'queued', from: ['sending'], error });
+      case 'session': {
+        const t = await change({
+          to: 'queued',
+          from: ['sending'],
+          error,
+          intent: attempted ? null : undefined,
+        });
+        if (t.fenced) return this.superseded(job, token, log);
         return this.backToWait(job, token, link, err, log);
+      }
       case 'unknown_outcome': {
         // The intent stays open: the next run reconciles before it may send again.
         if (SESSION_LOSS_CODES.has(err.code)) {
-          log.warn(
-            { code: err.code },
-            'send outcome unknown; will reconcile when the session is healthy',
-          );
+          if (attempted && err.code !== String(SessionErrorCode.Conflict)) {
+            const t = await change({
+              to: 'sending',
+              from: ['sending'],
+              error,
+              increment: 'crashes',
+            });
+            if (t.fenced) return this.superseded(job, token, log);
+            log.warn(
+              { code: err.code, crashes: t.counter },
+              'the session was lost during the send; outcome unknown, will reconcile when it is healthy',
+            );
+          } else {
+            log.warn(
+              { code: err.code },
+              'send outcome unknown; will reconcile when the session is healthy',
+            );
+          }
           return this.backToWait(job, token, link, err, log);
         }
         // The session is fine but the library could not say (wwebjs#201857) and the message
         // was not found yet: retry with backoff (an attempt), reconciling first.
         const last = job.attemptsMade + 1 >= this.opts.maxAttempts;
-        await this.messages.transition(id, { to: last ? 'failed' : 'sending', from: '*', error });
+        const t = await change({ to: last ? 'failed' : 'sending', from: '*', error });
+        if (t.fenced) return this.superseded(job, token, log);
         log.warn(
           { code: err.code, attempt: job.attemptsMade + 1, last },
           'send result unknown; will reconcile',
         );
         link.noteSend({ ok: false, code: err.code });
+        if (last) await this.stripContent(job, log);
         throw last ? new UnrecoverableError(`${err.code}: ${err.message}`) : err;
       }
     }
+  }
+
+  /**
+   * Another run took this message over while this one was frozen (its lease or job lock lapsed):
+   * back off without sending and without touching the record. The job goes back to the queue
+   * if this run still holds it; otherwise moveToWait fails on the lock and the other run has it.
+   */
+  private async superseded(job: Job<SendMessageJob>, token: string, log: Logger): Promise<never> {
+    log.warn('another attempt took the message over while this run waited: not sending');
+    await job.moveToWait(token).catch(() => undefined);
+    throw new WaitingError();
+  }
+
+  /**
+   * A failed job stays in BullMQ a while (Bull Board): its content (text, inline media) does not.
+   * The record and the job's other fields still say what failed and why.
+   */
+  private async stripContent(job: Job<SendMessageJob>, log: Logger): Promise<void> {
+    await job
+      .updateData({ ...job.data, content: {} })
+      .catch((err: unknown) => log.warn({ err }, 'could not strip the content of a failed job'));
   }
 
   /** The session cannot send: pause its queue and return the job to the front, no attempt used. */
@@ -338,10 +525,14 @@ export class SendService {
     throw new WaitingError();
   }
 
-  private outgoing(data: SendMessageJob, attemptStartedAt: number): OutgoingMessage {
+  private outgoing(
+    data: SendMessageJob,
+    chatId: string,
+    attemptStartedAt: number,
+  ): OutgoingMessage {
     return {
       messageId: data.messageId,
-      chatId: data.chatId,
+      chatId,
       content: data.content,
       contentHash: data.contentHash,
       attemptStartedAt,

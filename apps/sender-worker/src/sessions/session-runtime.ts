@@ -256,34 +256,11 @@ export class SessionRuntime implements SessionLink {
     if (!inTime) await consumer.close(true).catch(() => undefined);
   }
 
+  /** Routes an ack to its message; one that came before the send indexed its id is kept. */
   private async onAck(ev: AckEvent): Promise<void> {
-    const messageId = await this.deps.redis.get(
-      this.deps.keys.waMessage(this.config.id, ev.waMessageId),
-    );
-    if (!messageId) return;
-    const now = new Date().toISOString();
-    if (ev.status === 'delivered') {
-      await this.deps.messages.transition(messageId, {
-        to: 'delivered',
-        from: ['sent'],
-        fields: { deliveredAt: now },
-      });
-    } else if (ev.status === 'read') {
-      await this.deps.messages.transition(messageId, {
-        to: 'read',
-        from: ['sent', 'delivered'],
-        fields: { readAt: now },
-      });
-    } else {
-      await this.deps.messages.transition(messageId, {
-        to: 'failed',
-        from: ['sent'],
-        error: {
-          code: 'ACK_ERROR',
-          message: 'WhatsApp reported the message as not delivered (ack -1)',
-        },
-      });
-    }
+    await this.deps.sendService.acks
+      .route(this.config.id, ev)
+      .catch((err: unknown) => this.log.warn({ err }, 'could not record an ack'));
   }
 
   /** Stores a state change (fenced by the lease), aligns the queue, publishes the change. */

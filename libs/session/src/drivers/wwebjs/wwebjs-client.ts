@@ -11,6 +11,10 @@ export interface WwebjsMessage {
   hasMedia?: boolean;
   /** Seconds since the epoch. */
   timestamp?: number;
+  /** MessageAck: -1 error, 0 pending (local store only), 1 server, 2 device, 3 read, 4 played. */
+  ack?: number;
+  /** The raw WhatsApp Web model; media messages carry these. */
+  _data?: { mimetype?: string; size?: number; filehash?: string };
 }
 
 export interface WwebjsChat {

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisKeys } from '@app/queue';
 import { FakeWwebjsClient } from '../../../../../test/support/fake-wwebjs-client';
+import { waitFor } from '../../../../../test/support/wait-for';
 import type { AckEvent, DriverStateEvent, OutgoingMessage } from '../../session-driver';
 import { SessionDriverError } from '../../session.errors';
 import { WwebjsDriver, type WwebjsDriverOptions } from './wwebjs.driver';
@@ -300,6 +302,171 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
       );
       expect(found?.waMessageId).toBe('15559876543@c.us-found');
       expect(await driver.findSent(message('never sent'))).toBeNull();
+    });
+
+    describe('reconciliation matches chat, content and time, never a claimed id (issue 8 #10)', () => {
+      const now = () => Math.floor(Date.now() / 1000);
+      const sentMsg = (
+        id: string,
+        extra: Partial<import('./wwebjs-client').WwebjsMessage> = {},
+      ): import('./wwebjs-client').WwebjsMessage => ({
+        id: { _serialized: `15559876543@c.us-${id}` },
+        body: '',
+        fromMe: true,
+        timestamp: now(),
+        ack: 1,
+        ...extra,
+      });
+      const png = Buffer.from('png bytes').toString('base64');
+      const pdf = Buffer.from('%PDF-1.4 a document').toString('base64');
+      const sha = (b64: string) =>
+        createHash('sha256').update(Buffer.from(b64, 'base64')).digest('base64');
+
+      it('two identical texts to one chat: the id claimed by the other message is skipped', async () => {
+        await ready();
+        client.sentMessages.push(sentMsg('first', { body: 'same' }));
+        const claimed = new Set(['15559876543@c.us-first']);
+        const isClaimed = async (id: string) => claimed.has(id);
+        expect(await driver.findSent(message('same'), { isClaimed })).toBeNull();
+        client.sentMessages.push(sentMsg('second', { body: 'same' }));
+        expect((await driver.findSent(message('same'), { isClaimed }))?.waMessageId).toBe(
+          '15559876543@c.us-second',
+        );
+      });
+
+      it('never claims an id this driver returned for another message', async () => {
+        await ready();
+        const first = await driver.send(message('twice', { messageId: 'msg_a' }));
+        expect(await driver.findSent(message('twice', { messageId: 'msg_b' }))).toBeNull();
+        expect((await driver.findSent(message('twice', { messageId: 'msg_a' })))?.waMessageId).toBe(
+          first.waMessageId,
+        );
+      });
+
+      it('finds a media message by its caption (and text in the caption place), not a text with that body', async () => {
+        await ready();
+        client.sentMessages.push(sentMsg('text', { body: 'look' }));
+        const media = { base64: png, mimetype: 'image/png', caption: 'look' };
+        expect(await driver.findSent(message('', { content: { media } }))).toBeNull();
+        client.sentMessages.push(
+          sentMsg('photo', {
+            body: 'look',
+            hasMedia: true,
+            // WhatsApp Web re-encodes photos: another type and hash, still a match.
+            _data: { mimetype: 'image/jpeg', size: 3, filehash: 'other' },
+          }),
+        );
+        expect((await driver.findSent(message('', { content: { media } })))?.waMessageId).toBe(
+          '15559876543@c.us-photo',
+        );
+        const textAsCaption = { text: 'look', media: { base64: png, mimetype: 'image/png' } };
+        expect((await driver.findSent(message('', { content: textAsCaption })))?.waMessageId).toBe(
+          '15559876543@c.us-photo',
+        );
+        expect(
+          await driver.findSent(message('', { content: { media: { ...media, caption: 'no' } } })),
+        ).toBeNull();
+      });
+
+      it('a file sent as it is must have the same type and hash', async () => {
+        await ready();
+        const doc = { base64: pdf, mimetype: 'application/pdf', caption: 'invoice' };
+        client.sentMessages.push(
+          sentMsg('other-doc', {
+            body: 'invoice',
+            hasMedia: true,
+            _data: { mimetype: 'application/pdf', size: 5, filehash: sha(png) },
+          }),
+        );
+        expect(await driver.findSent(message('', { content: { media: doc } }))).toBeNull();
+        client.sentMessages.push(
+          sentMsg('doc', {
+            body: 'invoice',
+            hasMedia: true,
+            _data: { mimetype: 'application/pdf', filehash: sha(pdf) },
+          }),
+        );
+        expect((await driver.findSent(message('', { content: { media: doc } })))?.waMessageId).toBe(
+          '15559876543@c.us-doc',
+        );
+      });
+
+      it('ignores messages from before the attempt and messages the server refused (ack -1)', async () => {
+        await ready();
+        client.sentMessages.push(
+          sentMsg('old', { body: 'hello', timestamp: now() - 3600 }),
+          sentMsg('refused', { body: 'hello', ack: -1 }),
+        );
+        expect(await driver.findSent(message('hello'))).toBeNull();
+      });
+    });
+
+    describe('"sent" means the server has it: ack >= 1 (issue 8 #22, wwebjs#3692)', () => {
+      it('send() resolves only once the server acks, even when sendMessage resolved first', async () => {
+        await ready();
+        client.ackBehaviour = 'never';
+        let settled = false;
+        const sending = driver.send(message('wait for it')).then((r) => {
+          settled = true;
+          return r;
+        });
+        await waitFor('the message in the local store', () => client.sentMessages.length === 1);
+        await new Promise((r) => setImmediate(r));
+        expect(settled).toBe(false);
+        client.ack(client.sentMessages[0], 1);
+        expect((await sending).waMessageId).toBe(client.sentMessages[0].id._serialized);
+      });
+
+      it('an ack that arrives before sendMessage resolves counts', async () => {
+        await ready();
+        client.ackBehaviour = 'before';
+        const result = await driver.send(message('fast'));
+        expect(result.waMessageId).toBe(client.sentMessages[0].id._serialized);
+      });
+
+      it('ack -1 rejects the send', async () => {
+        await ready();
+        client.ackBehaviour = 'error';
+        await expect(driver.send(message('refused'))).rejects.toMatchObject({
+          code: 'ACK_ERROR',
+          failure: 'retryable',
+        });
+      });
+
+      it('no ack within the bound is an unknown outcome (reconciled, never resent blind)', async () => {
+        make({ serverAckTimeoutMs: 50 });
+        await ready();
+        client.ackBehaviour = 'never';
+        await expect(driver.send(message('stuck'))).rejects.toMatchObject({
+          failure: 'unknown_outcome',
+        });
+      });
+
+      it('the session lost while waiting for the ack is an unknown outcome', async () => {
+        await ready();
+        client.ackBehaviour = 'never';
+        const sending = driver.send(message('then crash'));
+        await new Promise((r) => setTimeout(r, 60));
+        client.pupBrowser!.crash();
+        await expect(sending).rejects.toMatchObject({ failure: 'unknown_outcome' });
+      });
+
+      it('findSent tells a message the server has (ack >= 1) from one pending in the local store (ack 0)', async () => {
+        await ready();
+        client.ackBehaviour = 'never';
+        void driver.send(message('pending one')).catch(() => undefined);
+        await waitFor('the message in the local store', () => client.sentMessages.length === 1);
+        expect(await driver.findSent(message('pending one'))).toMatchObject({
+          waMessageId: client.sentMessages[0].id._serialized,
+          ack: 0,
+          pending: true,
+        });
+        client.ack(client.sentMessages[0], 1);
+        expect(await driver.findSent(message('pending one'))).toMatchObject({
+          ack: 1,
+          pending: false,
+        });
+      });
     });
 
     it('checks numbers with getNumberId and returns the canonical chat id', async () => {

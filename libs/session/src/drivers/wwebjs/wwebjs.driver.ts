@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
+import type { MessageContent } from '@app/queue';
 import {
   SessionDriver,
   type DriverContext,
+  type FindSentOptions,
+  type FoundMessage,
   type NumberCheck,
   type OutgoingMessage,
   type ProbeResult,
@@ -34,11 +38,15 @@ export interface WwebjsDriverOptions {
   /** Where a message sent with an unknown result is looked for: tries, this far apart. */
   reconcileTries?: number;
   reconcileGapMs?: number;
+  /** How long send() waits for the server's ack (>= 1) after sendMessage resolved. */
+  serverAckTimeoutMs?: number;
   clientFactory?: WwebjsClientFactory;
 }
 
 /** whatsapp-web.js ack values (MessageAck). */
 const ACK_ERROR = -1;
+const ACK_PENDING = 0;
+const ACK_SERVER = 1;
 const ACK_DEVICE = 2;
 const ACK_READ = 3;
 const ACK_PLAYED = 4;
@@ -101,6 +109,14 @@ export class WwebjsDriver extends SessionDriver {
   private unwatch: (() => void) | null = null;
   private browserPid: number | null = null;
   private readonly factory: WwebjsClientFactory;
+  /** Highest ack seen per WhatsApp id (acks can come before sendMessage resolves). */
+  private readonly seenAcks = new Map<string, number>();
+  private readonly ackWaiters = new Set<{
+    waMessageId: string;
+    settle: (ack: number | Error) => void;
+  }>();
+  /** WhatsApp ids this driver returned for each message: never claimed for another. */
+  private readonly sentIds = new Map<string, string>();
 
   constructor(
     private readonly ctx: DriverContext,
@@ -171,17 +187,22 @@ export class WwebjsDriver extends SessionDriver {
       if (isCrashSignal(err)) throw classifyError(err, { duringSend: true });
       thrown = err;
     }
-    if (sent?.id?._serialized) {
-      return { waMessageId: sent.id._serialized, at: isoFromSeconds(sent.timestamp) };
-    }
     // whatsapp-web.js can return undefined, or throw while serialising, for a message that did
     // go out (wwebjs#201857; PRs #201901, #201839): look for it before deciding anything.
-    const found = await this.lookForSent(
-      message,
-      this.opts.reconcileTries ?? 3,
-      this.opts.reconcileGapMs ?? 1000,
-    );
-    if (found) return found;
+    const found: FoundMessage | null = sent?.id?._serialized
+      ? { waMessageId: sent.id._serialized, at: isoFromSeconds(sent.timestamp), ack: sent.ack }
+      : await this.lookForSent(
+          message,
+          this.opts.reconcileTries ?? 3,
+          this.opts.reconcileGapMs ?? 1000,
+        );
+    if (found) {
+      this.rememberSent(found.waMessageId, message.messageId);
+      // sendMessage resolves once the message is in WhatsApp Web's local store; only an ack
+      // >= 1 says the server has it (wwebjs#3692; waitUntilMsgSent is unreliable, #201870).
+      await this.serverAck(found.waMessageId, found.ack);
+      return { waMessageId: found.waMessageId, at: found.at };
+    }
     const what = thrown instanceof Error ? `threw "${thrown.message}"` : 'returned no message';
     throw new SessionDriverError(
       SessionErrorCode.UnknownOutcome,
@@ -190,22 +211,46 @@ export class WwebjsDriver extends SessionDriver {
     );
   }
 
-  async findSent(message: OutgoingMessage): Promise<SendResult | null> {
+  /**
+   * Looks for the message among the chat's recent messages from us: same content (text; media
+   * with its caption, mimetype and, where WhatsApp keeps the file as sent, size and hash), sent
+   * after the attempt began, not claimed by another of our messages, oldest first. Reports
+   * whether the server has it (ack >= 1) or it still waits in the local store (ack 0).
+   */
+  async findSent(
+    message: OutgoingMessage,
+    opts: FindSentOptions = {},
+  ): Promise<FoundMessage | null> {
     const client = this.readyClient();
     const chat = await client.getChatById(message.chatId);
     const recent = await chat.fetchMessages({ limit: 50, fromMe: true });
-    const expectedBody = message.content.text ?? message.content.media?.caption ?? '';
+    const expected = expectedContent(message.content);
     // Clocks differ between this host and the phone: allow a few seconds before the attempt.
     const since = message.attemptStartedAt / 1000 - 5;
-    const match = recent
+    const candidates = recent
       .filter((m) => (m.fromMe ?? m.id.fromMe) !== false)
       .filter((m) => (m.timestamp ?? 0) >= since)
-      .filter((m) => (m.body ?? '') === expectedBody)
-      .filter((m) => (message.content.media ? m.hasMedia === true : true))
-      .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0))[0];
-    return match
-      ? { waMessageId: match.id._serialized, at: isoFromSeconds(match.timestamp) }
-      : null;
+      .filter((m) => contentMatches(m, expected))
+      .map((m) => ({
+        m,
+        ack: Math.max(m.ack ?? ACK_SERVER, this.seenAcks.get(m.id._serialized) ?? -2),
+      }))
+      // A message the server refused (ack -1) did not go out.
+      .filter(({ ack }) => ack !== ACK_ERROR)
+      .sort((a, b) => (a.m.timestamp ?? 0) - (b.m.timestamp ?? 0));
+    for (const { m, ack } of candidates) {
+      const id = m.id._serialized;
+      const mine = this.sentIds.get(id);
+      if (mine !== undefined && mine !== message.messageId) continue;
+      if (opts.isClaimed && (await opts.isClaimed(id))) continue;
+      return {
+        waMessageId: id,
+        at: isoFromSeconds(m.timestamp),
+        ack,
+        pending: ack === ACK_PENDING,
+      };
+    }
+    return null;
   }
 
   async probe(): Promise<ProbeResult> {
@@ -338,6 +383,7 @@ export class WwebjsDriver extends SessionDriver {
     client.on('message_ack', (msg: WwebjsMessage, ack: number) => {
       const waMessageId = msg?.id?._serialized;
       if (!waMessageId) return;
+      this.noteAck(waMessageId, ack);
       if (ack === ACK_DEVICE) this.emit('ack', { waMessageId, status: 'delivered' });
       else if (ack === ACK_READ || ack === ACK_PLAYED)
         this.emit('ack', { waMessageId, status: 'read' });
@@ -392,11 +438,13 @@ export class WwebjsDriver extends SessionDriver {
     this.terminated = true;
     this.ready = false;
     this.unwatch?.();
+    this.abortAckWaiters(err.code);
     this.emit('lost', err);
   }
 
   /** Closes the client and makes sure no Chromium process of ours survives. */
   private async teardown(): Promise<void> {
+    this.abortAckWaiters(SessionErrorCode.SessionClosed);
     this.unwatch?.();
     this.unwatch = null;
     const client = this.client;
@@ -407,11 +455,72 @@ export class WwebjsDriver extends SessionDriver {
     this.browserPid = null;
   }
 
+  /** Resolves once the server has the message (ack >= 1); ack -1 is a refused send. */
+  private serverAck(waMessageId: string, known: number | undefined): Promise<void> {
+    const ack = Math.max(known ?? ACK_PENDING, this.seenAcks.get(waMessageId) ?? -2);
+    if (ack >= ACK_SERVER) return Promise.resolve();
+    if (ack === ACK_ERROR || this.seenAcks.get(waMessageId) === ACK_ERROR) {
+      return Promise.reject(refusedByServer());
+    }
+    const timeoutMs = this.opts.serverAckTimeoutMs ?? 120000;
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        waMessageId,
+        settle: (value: number | Error) => {
+          clearTimeout(timer);
+          this.ackWaiters.delete(waiter);
+          if (value instanceof Error) reject(value);
+          else if (value === ACK_ERROR) reject(refusedByServer());
+          else resolve();
+        },
+      };
+      const timer = setTimeout(
+        () =>
+          waiter.settle(
+            new SessionDriverError(
+              SessionErrorCode.UnknownOutcome,
+              'unknown_outcome',
+              `the message is in WhatsApp Web's local store but the server did not take it (no ack) within ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
+      this.ackWaiters.add(waiter);
+    });
+  }
+
+  private noteAck(waMessageId: string, ack: number): void {
+    const prev = this.seenAcks.get(waMessageId);
+    if (ack === ACK_ERROR || prev === undefined || ack > prev) this.seenAcks.set(waMessageId, ack);
+    trim(this.seenAcks, 2000);
+    if (ack === ACK_ERROR || ack >= ACK_SERVER) {
+      for (const w of [...this.ackWaiters]) if (w.waMessageId === waMessageId) w.settle(ack);
+    }
+  }
+
+  private rememberSent(waMessageId: string, messageId: string): void {
+    this.sentIds.set(waMessageId, messageId);
+    trim(this.sentIds, 2000);
+  }
+
+  /** The page died under a send waiting for its ack: whether the server took it is unknown. */
+  private abortAckWaiters(code: string): void {
+    for (const w of [...this.ackWaiters]) {
+      w.settle(
+        new SessionDriverError(
+          code,
+          'unknown_outcome',
+          'the session was lost before the server acknowledged the message',
+        ),
+      );
+    }
+  }
+
   private async lookForSent(
     message: OutgoingMessage,
     tries: number,
     gapMs: number,
-  ): Promise<SendResult | null> {
+  ): Promise<FoundMessage | null> {
     for (let i = 0; i < tries; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
       try {
@@ -434,6 +543,62 @@ export class WwebjsDriver extends SessionDriver {
     }
     return this.client;
   }
+}
+
+interface ExpectedContent {
+  /** Text of a text message; caption of a media message ('' = none). */
+  body: string;
+  media: { mimetype?: string; size?: number; filehash?: string } | null;
+}
+
+/** What a sent copy of this content looks like (as send() builds it). */
+function expectedContent(content: MessageContent): ExpectedContent {
+  if (!content.media) return { body: content.text ?? '', media: null };
+  const { base64, mimetype } = content.media;
+  let size: number | undefined;
+  let filehash: string | undefined;
+  if (base64) {
+    const data = Buffer.from(base64, 'base64');
+    size = data.length;
+    // WhatsApp's filehash: base64 SHA-256 of the plain file.
+    filehash = createHash('sha256').update(data).digest('base64');
+  }
+  return {
+    body: content.media.caption ?? content.text ?? '',
+    media: { mimetype, size, filehash },
+  };
+}
+
+function contentMatches(m: WwebjsMessage, expected: ExpectedContent): boolean {
+  // whatsapp-web.js puts a media message's caption in `body`.
+  if ((m.body ?? '') !== expected.body) return false;
+  if (!expected.media) return m.hasMedia !== true;
+  if (m.hasMedia !== true) return false;
+  const want = expected.media;
+  const got = m._data ?? {};
+  if (want.mimetype && got.mimetype) {
+    // WhatsApp Web re-encodes photos (a PNG can leave as a JPEG): for images, the kind must
+    // match; size and hash are only compared for files sent as they are.
+    const image = want.mimetype.startsWith('image/');
+    if (image) return got.mimetype.startsWith('image/');
+    if (want.mimetype !== got.mimetype) return false;
+  }
+  if (want.filehash && got.filehash) return want.filehash === got.filehash;
+  if (want.size !== undefined && got.size !== undefined) return want.size === got.size;
+  return true;
+}
+
+function refusedByServer(): SessionDriverError {
+  return new SessionDriverError(
+    SessionErrorCode.AckError,
+    'retryable',
+    'WhatsApp refused the message (ack -1)',
+  );
+}
+
+/** Keeps a map to its newest `max` entries (insertion order). */
+function trim(map: Map<string, unknown>, max: number): void {
+  while (map.size > max) map.delete(map.keys().next().value as string);
 }
 
 function isoFromSeconds(seconds: number | undefined): string {
