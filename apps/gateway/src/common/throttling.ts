@@ -1,12 +1,15 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard } from '@nestjs/throttler';
+import { isPublicRoute } from './public.decorator';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type { Redis } from 'ioredis';
 import type { AuthedRequest } from './api-key.guard';
 
 /**
  * Requests are counted per API key (not per IP: many clients sit behind one proxy), in Redis so
- * every gateway replica shares the count. Routes outside /api are not limited.
+ * every gateway replica shares the count. Public routes (probes) are not limited, nor routes
+ * marked `@SkipThrottle()`; like the API key, this is decided on the matched route, so every
+ * spelling of a path counts.
  */
 @Injectable()
 export class ApiKeyThrottlerGuard extends ThrottlerGuard {
@@ -16,8 +19,7 @@ export class ApiKeyThrottlerGuard extends ThrottlerGuard {
   }
 
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<AuthedRequest>();
-    return !req.url.startsWith('/api/') || req.url.startsWith('/api/health');
+    return isPublicRoute(this.reflector, context);
   }
 
   protected override generateKey(
