@@ -29,7 +29,8 @@ function text(value: unknown): string | undefined {
 function serialize(err: unknown, depth: number): SafeErr | string | undefined {
   if (err === null || err === undefined) return undefined;
   if (typeof err === 'string') return text(err);
-  if (typeof err !== 'object') return String(err);
+  if (typeof err === 'number' || typeof err === 'boolean') return String(err);
+  if (typeof err !== 'object') return undefined;
   const e = err as Record<string, unknown>;
   const ctor = (err as { constructor?: { name?: unknown } }).constructor?.name;
   const out: SafeErr = {};
