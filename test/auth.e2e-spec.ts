@@ -194,8 +194,8 @@ describe('rate limits on the matched route, and repeated 401s (issue 8 point 1)'
       statuses.push(last.status);
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
-    expect(last!.json.error.code).toBe('TOO_MANY_AUTH_FAILURES');
-    expect(Number(last!.headers['retry-after'])).toBeGreaterThan(0);
+    expect(last.json.error.code).toBe('TOO_MANY_AUTH_FAILURES');
+    expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
     // Even the right key waits: the address is refused before the key is checked.
     const right = await rawRequest(sys.gateway.url, 'GET', '/api/health', {
       headers: { 'x-api-key': TEST_API_KEY },
