@@ -105,7 +105,7 @@ describe('API key on every route, whatever the spelling (issue 8 point 1)', () =
       const { path, body } = concrete(route);
       for (const spelling of spellings(path)) {
         for (const headers of [
-          {},
+          {} as Record<string, string>,
           { 'x-api-key': 'wrong-key-0123456789' },
           { authorization: `Basic ${Buffer.from('admin:wrong-key-0123').toString('base64')}` },
         ]) {
@@ -186,7 +186,7 @@ describe('rate limits on the matched route, and repeated 401s (issue 8 point 1)'
 
   it('answers 429 with Retry-After to an address that keeps failing, before looking at its key', async () => {
     const statuses: number[] = [];
-    let last;
+    let last: Awaited<ReturnType<typeof rawRequest>> | undefined;
     for (let i = 0; i < 8; i++) {
       last = await rawRequest(sys.gateway.url, 'GET', i % 2 ? '/%61pi/workers' : '/api/workers', {
         headers: { 'x-api-key': `guess-${i}-0123456789abcdef` },
@@ -194,8 +194,8 @@ describe('rate limits on the matched route, and repeated 401s (issue 8 point 1)'
       statuses.push(last.status);
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
-    expect(last.json.error.code).toBe('TOO_MANY_AUTH_FAILURES');
-    expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
+    expect(last?.json.error.code).toBe('TOO_MANY_AUTH_FAILURES');
+    expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0);
     // Even the right key waits: the address is refused before the key is checked.
     const right = await rawRequest(sys.gateway.url, 'GET', '/api/health', {
       headers: { 'x-api-key': TEST_API_KEY },

@@ -50,17 +50,24 @@ export class PrefixedThrottlerStorage extends ThrottlerStorageRedisService {
     name: string,
   ) {
     const base = `${this.keyPrefix}{${key}}:${name}`;
-    const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = (await this.redis.call(
-      'eval',
-      this.scriptSrc,
-      2,
-      `${base}:hits`,
-      `${base}:blocked`,
-      name,
-      ttl,
-      limit,
-      blockDuration,
-    )) as [number, number, number, number];
+    // A counter Redis cannot write (full: OOM under noeviction, or down) does not refuse the
+    // request by itself: reads still work while Redis is full, and a write fails on its own
+    // with 503 and nothing stored.
+    const counted = (await this.redis
+      .call(
+        'eval',
+        this.scriptSrc,
+        2,
+        `${base}:hits`,
+        `${base}:blocked`,
+        name,
+        ttl,
+        limit,
+        blockDuration,
+      )
+      .catch(() => null)) as [number, number, number, number] | null;
+    if (!counted) return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
+    const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = counted;
     return {
       totalHits,
       timeToExpire: Math.ceil(timeToExpire / 1000),
