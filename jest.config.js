@@ -21,6 +21,7 @@ const shared = {
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|@fastify|fastify-plugin)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
+    '^@app/core(|/.*)$': '<rootDir>/libs/core/src$1',
     '^@app/session(|/.*)$': '<rootDir>/libs/session/src$1',
     '^@app/queue(|/.*)$': '<rootDir>/libs/queue/src$1',
   },

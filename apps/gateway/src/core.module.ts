@@ -1,5 +1,6 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import { safeErrSerializer } from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config';
 import { createGatewayLogger, GATEWAY_LOGGER } from './common/logger';
 import { REDIS, redisProviders } from './redis/redis.providers';
@@ -19,6 +20,9 @@ export class CoreModule {
         LoggerModule.forRoot({
           pinoHttp: {
             logger,
+            // pino-http wraps its own serializers around the standard ones, which copy every
+            // property of an error (ioredis's failed command included): keep ours.
+            serializers: { err: safeErrSerializer },
             // Successful requests at debug: the send path logs what matters about each message.
             customLogLevel: (_req, res, err) =>
               err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ValidationPipe } from '@nestjs/common';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { ConfigError, redisDurabilityWarnings } from '@app/queue';
@@ -12,6 +12,8 @@ import { GatewayModule } from './gateway.module';
 import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
 import { GATEWAY_LOGGER } from './common/logger';
 import { validationException } from './common/validation';
+import { installJsonBodyParser } from './common/json-body';
+import { renderError } from './common/error-shape';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -28,16 +30,28 @@ function readConfig(): GatewayConfig {
 }
 
 export async function createGateway(config: GatewayConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: true,
+    // Errors Fastify answers itself, before any route (a path with malformed percent-encoding):
+    // in the contract's error shape like every other answer.
+    frameworkErrors: (err: Error, _req: FastifyRequest, reply: FastifyReply) => {
+      const rendered = renderError(err);
+      void reply.status(rendered.status).headers(rendered.headers).send(rendered.body);
+    },
+  });
   const app = await NestFactory.create<NestFastifyApplication>(
     GatewayModule.forRoot(config),
     adapter,
     {
       bufferLogs: true,
+      // Our JSON parser instead of Nest's (installJsonBodyParser: charset and depth first).
+      bodyParser: false,
     },
   );
   app.useLogger(app.get(PinoNestLogger));
   const fastify = app.getHttpAdapter().getInstance();
+  installJsonBodyParser(fastify);
   // A body that is not JSON gets 415, whatever parser Fastify or Nest registered for it.
   fastify.addHook('preValidation', async (req: FastifyRequest) => {
     if (!BODY_METHODS.has(req.method)) return;

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { safeLoggerOptions } from '@app/core';
 
 /** The root structured logger of the worker; every line about a session binds its id. */
 export const LOGGER = Symbol('LOGGER');
@@ -7,7 +8,8 @@ export function createLogger(level: string, workerId: string): Logger {
   return pino({
     level,
     base: { service: 'sender-worker', workerId },
-    // Auth data and API keys never reach the logs, whatever object is logged.
-    redact: ['*.apiKey', '*.secret', '*.authData', 'headers["x-api-key"]'],
+    // Auth data, API keys, message content and Redis command arguments never reach the logs,
+    // whatever object (or error: ioredis attaches the failed command to it) is logged.
+    ...safeLoggerOptions(),
   });
 }

@@ -1,8 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { RedisKeys } from '@app/queue';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
+import { REDIS } from '../redis/redis.providers';
 import { ApiError } from './api-error';
+import { AuthFailureLimiter } from './auth-failures';
+import { isPublicRoute } from './public.decorator';
 
 export type AuthedRequest = FastifyRequest & { clientId?: string };
 
@@ -11,24 +17,72 @@ export function clientIdOf(apiKey: string): string {
   return createHash('sha256').update(apiKey).digest('hex').slice(0, 16);
 }
 
-/** Every route under /api needs a valid X-Api-Key; the rest (/healthz, /readyz) is open. */
+/** The key a request presents: `X-Api-Key`, or the password of HTTP basic credentials. */
+export function presentedKey(req: FastifyRequest): { key: string; basic: boolean } | null {
+  const header = req.headers['x-api-key'];
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key) return { key, basic: false };
+  const auth = req.headers.authorization;
+  const m = typeof auth === 'string' ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(auth) : null;
+  if (!m) return null;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  // Any user name: the password is the API key (as Bull Board and the dashboard take it).
+  return colon >= 0 ? { key: decoded.slice(colon + 1), basic: true } : null;
+}
+
+/**
+ * Guard by default: every route needs a valid API key unless it is marked `@Public()`, decided
+ * on the route Fastify matched (never on the raw URL: `/%61pi/sessions` routes to
+ * `/api/sessions`). Addresses that keep failing get 429 before their key is looked at.
+ */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly digests: Buffer[];
+  private readonly failures: AuthFailureLimiter;
 
-  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
+  constructor(
+    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    private readonly reflector: Reflector,
+  ) {
     this.digests = config.apiKeys.map((k) => createHash('sha256').update(k).digest());
+    this.failures = new AuthFailureLimiter(redis, keys.throttler(), config.authFailuresPerMinute);
   }
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (isPublicRoute(this.reflector, context)) return true;
     const req = context.switchToHttp().getRequest<AuthedRequest>();
-    if (!req.url.startsWith('/api/') && req.url !== '/api') return true;
-    const header = req.headers['x-api-key'];
-    const key = Array.isArray(header) ? header[0] : header;
-    if (!key) throw new ApiError(401, 'UNAUTHORIZED', 'Missing X-Api-Key header');
-    if (!this.matches(key)) throw new ApiError(401, 'UNAUTHORIZED', 'Invalid API key');
-    req.clientId = clientIdOf(key);
-    return true;
+    const address = req.ip ?? 'unknown';
+    // Redis trouble must not turn a 401 into a 503: the key check below holds either way.
+    const wait = await this.failures.blockedFor(address).catch(() => 0);
+    if (wait > 0) {
+      throw new ApiError(
+        429,
+        'TOO_MANY_AUTH_FAILURES',
+        'Too many requests with a missing or wrong API key from this address; retry later',
+        { 'Retry-After': String(wait) },
+      );
+    }
+    const presented = presentedKey(req);
+    if (presented && this.matches(presented.key)) {
+      req.clientId = clientIdOf(presented.key);
+      return true;
+    }
+    await this.failures.record(address).catch(() => undefined);
+    // The basic-auth challenge only where a browser can answer it: it sent basic credentials,
+    // or asks for a page. Scripts get the plain 401 (a challenge would not help them).
+    const challenge =
+      presented?.basic || (req.headers.accept ?? '').includes('text/html')
+        ? { 'WWW-Authenticate': 'Basic realm="wa-gateway", charset="UTF-8"' }
+        : undefined;
+    throw new ApiError(
+      401,
+      'UNAUTHORIZED',
+      presented ? 'Invalid API key' : 'Missing X-Api-Key header (or basic credentials)',
+      challenge,
+    );
   }
 
   matches(key: string): boolean {

@@ -48,7 +48,28 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message?: st
     message: 'Send JSON with Content-Type: application/json',
   },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_CONTENT_LENGTH' },
+  FST_ERR_BAD_URL: {
+    status: 400,
+    code: 'INVALID_PATH',
+    message: 'The path is not valid (malformed percent-encoding?)',
+  },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'INVALID_REQUEST' },
+  BODY_TOO_DEEP: { status: 400, code: 'BODY_TOO_DEEP' },
+  UNSUPPORTED_CHARSET: {
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'Send JSON in UTF-8 (Content-Type: application/json; charset=utf-8)',
+  },
 };
+
+/** Redis refused a write for lack of memory (maxmemory with noeviction): nothing was stored. */
+export function isRedisFull(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (/OOM command not allowed/.test(err.message)) return true;
+  // A MULTI whose queued commands were refused fails as EXECABORT; ioredis keeps the reasons.
+  const previous = (err as { previousErrors?: unknown }).previousErrors;
+  return Array.isArray(previous) && previous.some((e) => isRedisFull(e));
+}
 
 /** Errors that mean Redis did not take the command: nothing was stored. */
 export function isRedisUnavailable(err: unknown): boolean {
@@ -116,6 +137,18 @@ export function renderError(err: unknown): RenderedError {
         },
       },
       headers: {},
+    };
+  }
+  if (isRedisFull(err)) {
+    return {
+      status: 503,
+      body: {
+        error: {
+          code: 'REDIS_FULL',
+          message: 'Redis is out of memory: nothing was stored, try again later',
+        },
+      },
+      headers: { 'Retry-After': '5' },
     };
   }
   if (isRedisUnavailable(err)) {

@@ -1,12 +1,15 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard } from '@nestjs/throttler';
+import { isPublicRoute } from './public.decorator';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type { Redis } from 'ioredis';
 import type { AuthedRequest } from './api-key.guard';
 
 /**
  * Requests are counted per API key (not per IP: many clients sit behind one proxy), in Redis so
- * every gateway replica shares the count. Routes outside /api are not limited.
+ * every gateway replica shares the count. Public routes (probes) are not limited, nor routes
+ * marked `@SkipThrottle()`; like the API key, this is decided on the matched route, so every
+ * spelling of a path counts.
  */
 @Injectable()
 export class ApiKeyThrottlerGuard extends ThrottlerGuard {
@@ -16,8 +19,7 @@ export class ApiKeyThrottlerGuard extends ThrottlerGuard {
   }
 
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<AuthedRequest>();
-    return !req.url.startsWith('/api/') || req.url.startsWith('/api/health');
+    return isPublicRoute(this.reflector, context);
   }
 
   protected override generateKey(
@@ -48,17 +50,24 @@ export class PrefixedThrottlerStorage extends ThrottlerStorageRedisService {
     name: string,
   ) {
     const base = `${this.keyPrefix}{${key}}:${name}`;
-    const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = (await this.redis.call(
-      'eval',
-      this.scriptSrc,
-      2,
-      `${base}:hits`,
-      `${base}:blocked`,
-      name,
-      ttl,
-      limit,
-      blockDuration,
-    )) as [number, number, number, number];
+    // A counter Redis cannot write (full: OOM under noeviction, or down) does not refuse the
+    // request by itself: reads still work while Redis is full, and a write fails on its own
+    // with 503 and nothing stored.
+    const counted = (await this.redis
+      .call(
+        'eval',
+        this.scriptSrc,
+        2,
+        `${base}:hits`,
+        `${base}:blocked`,
+        name,
+        ttl,
+        limit,
+        blockDuration,
+      )
+      .catch(() => null)) as [number, number, number, number] | null;
+    if (!counted) return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
+    const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = counted;
     return {
       totalHits,
       timeToExpire: Math.ceil(timeToExpire / 1000),

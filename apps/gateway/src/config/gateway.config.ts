@@ -23,6 +23,14 @@ export interface GatewayConfig extends SharedConfig {
   requestsPerMinute: number;
   /** CONTROL_TIMEOUT_MS: how long the gateway waits for the owning worker to answer. */
   controlTimeoutMs: number;
+  /** AUTH_FAILURES_PER_MINUTE: 401s one address may get per minute before it gets 429. */
+  authFailuresPerMinute: number;
+  /** MAX_SCHEDULE_DAYS: how far ahead `sendAt` may lie. */
+  maxScheduleDays: number;
+  /** MEDIA_MAX_BYTES: largest inline (base64) media, decoded; the worker's limit for fetched media. */
+  mediaMaxBytes: number;
+  /** WEBHOOK_ALLOW_PRIVATE: accept webhook URLs on loopback or private addresses. */
+  webhookAllowPrivate: boolean;
   logLevel: string;
 }
 
@@ -54,6 +62,11 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     bodyLimitBytes: env.int('BODY_LIMIT_BYTES', 16 * 1024 * 1024, 1024),
     requestsPerMinute: env.int('RATE_LIMIT_PER_MINUTE', 6000, 1),
     controlTimeoutMs: env.int('CONTROL_TIMEOUT_MS', 5000, 100, 120000),
+    authFailuresPerMinute: env.int('AUTH_FAILURES_PER_MINUTE', 30, 1),
+    maxScheduleDays: env.int('MAX_SCHEDULE_DAYS', 365, 1, 3650),
+    // Same variable and bounds as the worker's, which applies it to media fetched from a URL.
+    mediaMaxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+    webhookAllowPrivate: env.bool('WEBHOOK_ALLOW_PRIVATE', false),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   };
 }

@@ -1,8 +1,10 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { Public } from '../common/public.decorator';
 import { HealthService } from './health.service';
 
 /** Probes for orchestrators; no API key. */
+@Public()
 @Controller()
 export class HealthController {
   constructor(

@@ -5,15 +5,33 @@ import {
   IsArray,
   IsBase64,
   IsIn,
-  IsISO8601,
+  IsObject,
   IsOptional,
   IsString,
   IsUrl,
   Length,
   Matches,
   MaxLength,
+  ValidateBy,
   ValidateNested,
+  type ValidationOptions,
 } from 'class-validator';
+import { parseRfc3339 } from '../common/rfc3339';
+
+/** An RFC 3339 date-time with a zone (see rfc3339.ts): any other form is 400 naming the field. */
+function IsRfc3339(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isRfc3339',
+      validator: {
+        validate: (value: unknown) => parseRfc3339(value) !== null,
+        defaultMessage: (args) =>
+          `${args?.property ?? 'value'} must be an RFC 3339 date-time with a zone, like 2024-05-01T10:00:00Z or 2024-05-01T12:00:00+02:00`,
+      },
+    },
+    options,
+  );
+}
 
 export class MediaDto {
   @IsOptional()
@@ -51,6 +69,7 @@ export class SendMessageDto {
   text?: string;
 
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => MediaDto)
   media?: MediaDto;
@@ -61,11 +80,11 @@ export class SendMessageDto {
   replyTo?: string;
 
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsRfc3339()
   sendAt?: string;
 
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsRfc3339()
   expiresAt?: string;
 
   @IsOptional()

@@ -15,6 +15,10 @@ import { ApiError } from '../common/api-error';
 import { IdempotencyService } from './idempotency.service';
 import type { SendMessageDto } from './message.dto';
 import { toChatId } from './recipient';
+import { parseRfc3339 } from '../common/rfc3339';
+import { base64Bytes } from './base64-size';
+
+const DAY_MS = 86400000;
 
 /** How long the gateway trusts a session's queue size for the QUEUE_FULL check. */
 const SESSION_CACHE_MS = 1000;
@@ -49,6 +53,12 @@ export class MessagesService {
     idempotencyKey: string | undefined,
     fingerprint: string,
   ): Promise<Accepted> {
+    // A request answered before is answered the same way, first, whatever the queue, the
+    // session or the clock say now (QUEUE_FULL, a deleted session, an expiresAt now past).
+    if (idempotencyKey) {
+      const earlier = await this.idempotency.lookup(clientId, idempotencyKey, fingerprint);
+      if (earlier) return earlier;
+    }
     const drafts = dtos.map((dto, i) =>
       this.draft(sessionId, dto, dtos.length > 1 ? `messages[${i}].` : ''),
     );
@@ -152,10 +162,26 @@ export class MessagesService {
         throw ApiError.badRequest(`${at}media needs exactly one of url and base64`);
       if (m.base64 && !m.mimetype)
         throw ApiError.badRequest(`${at}media.mimetype is required with media.base64`);
+      // Inline media sits in the job (and in Redis) until it is sent: its own cap, the one the
+      // worker applies to media it fetches, checked before anything is stored.
+      const size = m.base64 ? base64Bytes(m.base64) : 0;
+      if (size > this.config.mediaMaxBytes) {
+        throw new ApiError(
+          413,
+          'MEDIA_TOO_LARGE',
+          `${at}media.base64 decodes to ${size} bytes, more than MEDIA_MAX_BYTES (${this.config.mediaMaxBytes})`,
+        );
+      }
     }
     const now = Date.now();
-    const sendAt = dto.sendAt ? Date.parse(dto.sendAt) : undefined;
-    const expiresAt = dto.expiresAt ? Date.parse(dto.expiresAt) : undefined;
+    // The DTO let only RFC 3339 date-times with a zone through; parsed the same way here.
+    const sendAt = dto.sendAt ? (parseRfc3339(dto.sendAt) ?? undefined) : undefined;
+    const expiresAt = dto.expiresAt ? (parseRfc3339(dto.expiresAt) ?? undefined) : undefined;
+    if (sendAt !== undefined && sendAt - now > this.config.maxScheduleDays * DAY_MS) {
+      throw ApiError.badRequest(
+        `${at}sendAt is more than ${this.config.maxScheduleDays} days ahead (MAX_SCHEDULE_DAYS)`,
+      );
+    }
     if (expiresAt !== undefined && expiresAt <= now)
       throw ApiError.badRequest(`${at}expiresAt is in the past`);
     if (expiresAt !== undefined && sendAt !== undefined && expiresAt <= sendAt) {

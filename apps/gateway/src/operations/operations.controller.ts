@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { SkipThrottle } from '@nestjs/throttler';
 import { IsString, Matches } from 'class-validator';
 import { MessageQueueService, SESSION_ID_PATTERN } from '@app/queue';
 import { SessionsService } from '../sessions/sessions.service';
@@ -21,7 +22,9 @@ export class OperationsController {
     private readonly workersService: WorkersService,
   ) {}
 
+  /** Needs a key, but monitoring polls it: not counted against the request rate limit. */
   @Get('health')
+  @SkipThrottle()
   report() {
     return this.health.report();
   }

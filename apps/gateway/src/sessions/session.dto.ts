@@ -3,9 +3,9 @@ import {
   IsArray,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
-  IsUrl,
   Matches,
   Max,
   MaxLength,
@@ -33,7 +33,11 @@ export class RateLimitDto {
 }
 
 export class WebhookDto {
-  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  // Parsed and checked against the address policy by webhook-url.ts (WHATWG URL parsing, as
+  // the delivery will use; class-validator's isURL refuses `http://2130706433/` instead of
+  // seeing 127.0.0.1 in it).
+  @IsString()
+  @MaxLength(2048)
   url!: string;
 
   @IsOptional()
@@ -95,16 +99,19 @@ export class CreateSessionDto {
   driver?: DriverName;
 
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => RateLimitDto)
   rateLimit?: RateLimitDto;
 
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => WebhookDto)
   webhook?: WebhookDto;
 
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => SimulatorOptionsDto)
   simulator?: SimulatorOptionsDto;

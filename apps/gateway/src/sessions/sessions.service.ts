@@ -16,6 +16,7 @@ import { ApiError } from '../common/api-error';
 import { ControlClient } from '../control/control.client';
 import type { CreateSessionDto, FaultDto } from './session.dto';
 import { sessionView, type SessionView } from './session-view';
+import { checkWebhookUrl } from './webhook-url';
 
 @Injectable()
 export class SessionsService {
@@ -48,7 +49,11 @@ export class SessionsService {
         maxDelayMs: rateLimit.maxDelayMs,
       },
       webhook: dto.webhook
-        ? { url: dto.webhook.url, secret: dto.webhook.secret, events: dto.webhook.events }
+        ? {
+            url: checkWebhookUrl(dto.webhook.url, this.config.webhookAllowPrivate),
+            secret: dto.webhook.secret,
+            events: dto.webhook.events,
+          }
         : null,
       simulator:
         driver === 'simulator' ? { ...DEFAULT_SIMULATOR_OPTIONS, ...(dto.simulator ?? {}) } : null,
@@ -154,13 +159,16 @@ export class SessionsService {
     }
   }
 
+  /**
+   * The session's view, or null. The registry is read first: a BullMQ Queue object writes its
+   * `meta` key when used, so touching the queue of an id that does not exist would leave keys
+   * behind for every random id anyone asks about.
+   */
   private async find(id: string): Promise<SessionView | null> {
-    const [stored, owner, counts] = await Promise.all([
-      this.sessions.get(id),
-      this.sessions.owner(id),
-      this.queues.counts(id),
-    ]);
-    return stored ? sessionView(stored, owner, counts) : null;
+    const stored = await this.sessions.get(id);
+    if (!stored) return null;
+    const [owner, counts] = await Promise.all([this.sessions.owner(id), this.queues.counts(id)]);
+    return sessionView(stored, owner, counts);
   }
 
   private notFound(id: string): ApiError {
