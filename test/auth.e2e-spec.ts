@@ -189,7 +189,12 @@ describe('rate limits on the matched route, and repeated 401s (issue 8 point 1)'
     let last: Awaited<ReturnType<typeof rawRequest>> | undefined;
     for (let i = 0; i < 8; i++) {
       last = await rawRequest(sys.gateway.url, 'GET', i % 2 ? '/%61pi/workers' : '/api/workers', {
-        headers: { 'x-api-key': `guess-${i}-0123456789abcdef` },
+        // A new X-Forwarded-For each time: with no trusted proxy (TRUST_PROXY default) it must
+        // not give the client a fresh address to fail from.
+        headers: {
+          'x-api-key': `guess-${i}-0123456789abcdef`,
+          'x-forwarded-for': `203.0.113.${i + 1}`,
+        },
       });
       statuses.push(last.status);
     }

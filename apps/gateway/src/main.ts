@@ -32,7 +32,7 @@ function readConfig(): GatewayConfig {
 export async function createGateway(config: GatewayConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: true,
+    trustProxy: config.trustProxy,
     // Errors Fastify answers itself, before any route (a path with malformed percent-encoding):
     // in the contract's error shape like every other answer.
     frameworkErrors: (err: Error, _req: FastifyRequest, reply: FastifyReply) => {

@@ -31,6 +31,12 @@ export interface GatewayConfig extends SharedConfig {
   mediaMaxBytes: number;
   /** WEBHOOK_ALLOW_PRIVATE: accept webhook URLs on loopback or private addresses. */
   webhookAllowPrivate: boolean;
+  /**
+   * TRUST_PROXY: whose `X-Forwarded-For` names the client (per-address 401 throttling, logs):
+   * false (no one: the peer address counts), true (anyone: only behind a proxy that overwrites
+   * the header), or a comma-separated list of proxy addresses / CIDRs.
+   */
+  trustProxy: boolean | string;
   logLevel: string;
 }
 
@@ -67,6 +73,20 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     // Same variable and bounds as the worker's, which applies it to media fetched from a URL.
     mediaMaxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     webhookAllowPrivate: env.bool('WEBHOOK_ALLOW_PRIVATE', false),
+    trustProxy: readTrustProxy(env),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   };
+}
+
+/** TRUST_PROXY as Fastify takes it; trusting every sender would let anyone pick their address. */
+function readTrustProxy(env: EnvReader): boolean | string {
+  const raw = env.string('TRUST_PROXY', 'false').trim();
+  if (/^(false|0|no|off)$/i.test(raw)) return false;
+  if (/^(true|yes|on)$/i.test(raw)) return true;
+  const entries = raw.split(',').map((s) => s.trim());
+  if (entries.every((e) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(e))) return entries.join(',');
+  throw new ConfigError(
+    'TRUST_PROXY',
+    `must be false, true or comma-separated proxy addresses/CIDRs, got "${raw}"`,
+  );
 }

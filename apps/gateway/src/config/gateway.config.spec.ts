@@ -1,0 +1,23 @@
+import { ConfigError, EnvReader } from '@app/queue';
+import { loadGatewayConfig } from './gateway.config';
+
+const load = (env: Record<string, string>) => loadGatewayConfig(new EnvReader(env));
+
+describe('TRUST_PROXY', () => {
+  it('trusts no proxy by default: the peer address is the client', () => {
+    expect(load({}).trustProxy).toBe(false);
+    expect(load({ TRUST_PROXY: 'off' }).trustProxy).toBe(false);
+  });
+
+  it('takes true, or proxy addresses and CIDRs', () => {
+    expect(load({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(load({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1' }).trustProxy).toBe(
+      '10.0.0.0/8,127.0.0.1,::1',
+    );
+  });
+
+  it('refuses anything else, naming the variable', () => {
+    expect(() => load({ TRUST_PROXY: 'everyone' })).toThrow(ConfigError);
+    expect(() => load({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
+  });
+});
