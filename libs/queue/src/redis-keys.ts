@@ -9,6 +9,13 @@ export class RedisKeys {
   sessions(): string {
     return `${this.prefix}:sessions`;
   }
+  /**
+   * ZSET of deleted session ids whose data is not purged yet. Score: minus the deletion's start
+   * time while the gateway is still cancelling its messages, then the time it finished.
+   */
+  deletedSessions(): string {
+    return `${this.prefix}:sessions:deleted`;
+  }
   /** HASH: a session's configuration and the state its owning worker reports. */
   session(id: string): string {
     return `${this.prefix}:session:{${id}}`;

@@ -157,6 +157,38 @@ export class SessionRuntime implements SessionLink {
     await this.supervisor.settled();
   }
 
+  /**
+   * Unlinks the device while the session still runs (before a deletion stops it). Says why
+   * when it cannot: the caller passes that on, never silently nothing.
+   */
+  async logout(): Promise<{ loggedOut: boolean; reason?: { code: string; message: string } }> {
+    const driver = this.stopping ? null : this.supervisor.activeDriver();
+    if (!driver) {
+      return {
+        loggedOut: false,
+        reason: {
+          code: 'SESSION_NOT_RUNNING',
+          message: `the session is ${this.status} with no running client, so WhatsApp could not be told: remove the device on the phone (Linked devices)`,
+        },
+      };
+    }
+    try {
+      await driver.logout();
+      this.log.info('device unlinked (logout)');
+      return { loggedOut: true };
+    } catch (err) {
+      const code = err instanceof SessionDriverError ? err.code : 'LOGOUT_FAILED';
+      this.log.warn({ code }, 'logout failed');
+      return {
+        loggedOut: false,
+        reason: {
+          code,
+          message: `WhatsApp could not be told (${(err as Error).message}): remove the device on the phone (Linked devices)`,
+        },
+      };
+    }
+  }
+
   async requestPairingCode(phone: string): Promise<string> {
     const driver = this.runningDriver();
     return driver.requestPairingCode(phone);

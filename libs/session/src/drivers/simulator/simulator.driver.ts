@@ -123,6 +123,11 @@ export class SimulatorDriver extends SessionDriver {
     if (opts.logout) await this.device.forget().catch(() => undefined);
   }
 
+  override async logout(): Promise<void> {
+    this.assertAlive();
+    await this.device.forget();
+  }
+
   async send(message: OutgoingMessage): Promise<SendResult> {
     this.assertUsable();
     await this.waitOutHang();

@@ -150,6 +150,12 @@ export class WwebjsDriver extends SessionDriver {
     await this.teardown();
   }
 
+  override async logout(): Promise<void> {
+    // Only a connected client can tell WhatsApp to drop the linked device.
+    const client = this.readyClient();
+    await bounded(client.logout(), 10000);
+  }
+
   async send(message: OutgoingMessage): Promise<SendResult> {
     const client = this.readyClient();
     const { content } = message;
