@@ -40,6 +40,18 @@ export class RedisKeys {
   waMessage(id: string, waMessageId: string): string {
     return `${this.prefix}:session:{${id}}:wa:${waMessageId}`;
   }
+  /**
+   * ZSET of the session's messages whose record may not be final yet, scored by creation time:
+   * what the worker's consistency check looks at, without scanning Redis. Added when a record is
+   * created; pruned by the check once a record is final.
+   */
+  unfinished(id: string): string {
+    return `${this.prefix}:session:{${id}}:unfinished`;
+  }
+  /** HASH of counters (what the consistency check fixed, when it last ran). */
+  stats(): string {
+    return `${this.prefix}:stats`;
+  }
   /** STRING cached number check of one recipient. */
   contact(id: string, chatId: string): string {
     return `${this.prefix}:session:{${id}}:contact:${chatId}`;

@@ -144,8 +144,7 @@ export class SessionStore {
       const abandoned =
         !driver || !createdAt || Date.now() - Date.parse(createdAt) > ABANDONED_CREATE_MS;
       if (!abandoned) return false;
-      if ((await this.redis.waSessionTakeOver(key, createdAt ?? '', ...fields)) !== 1)
-        return false;
+      if ((await this.redis.waSessionTakeOver(key, createdAt ?? '', ...fields)) !== 1) return false;
     }
     await this.redis.zadd(this.keys.sessions(), Date.parse(config.createdAt), config.id);
     return true;

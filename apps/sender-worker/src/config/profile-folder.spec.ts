@@ -27,7 +27,7 @@ describe('workerProfileFolder', () => {
 });
 
 describe('worker config: SESSION_DATA_DIR', () => {
-  it('puts this worker\'s profiles in its host\'s folder under SESSION_DATA_DIR', () => {
+  it("puts this worker's profiles in its host's folder under SESSION_DATA_DIR", () => {
     const config = loadWorkerConfig(new EnvReader({ SESSION_DATA_DIR: '/data/sessions' }));
     expect(config.wwebjs.sessionDataDir).toBe(`/data/sessions/${hostname()}`);
   });

@@ -5,7 +5,8 @@ import type { MessageQueueService, OutboundQueues } from '@app/queue';
 import type { SessionPurger, SessionStore } from '@app/session';
 
 /** What whatsapp-web.js keeps of one session in SESSION_DATA_DIR (LocalAuth, RemoteAuth). */
-const PROFILE_ENTRY = /^(?:session-|RemoteAuth-|wwebjs_temp_session_)([a-z0-9][a-z0-9_-]{0,63})(?:\.zip)?$/;
+const PROFILE_ENTRY =
+  /^(?:session-|RemoteAuth-|wwebjs_temp_session_)([a-z0-9][a-z0-9_-]{0,63})(?:\.zip)?$/;
 
 /** A deletion still "cancelling" after this long lost its gateway midway: finish it here. */
 const ABANDONED_DELETION_MS = 5 * 60000;

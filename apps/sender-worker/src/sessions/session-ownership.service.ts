@@ -21,6 +21,7 @@ import { LOGGER } from '../logger';
 import { SendService } from '../outbound/send.service';
 import { SessionRuntime, type RuntimeDeps } from './session-runtime';
 import { SessionJanitor } from './session-janitor';
+import { RecordSettler } from '../consistency/record-settler';
 
 /** How often a worker looks for profile folders and data of deleted sessions. */
 const JANITOR_INTERVAL_MS = 60000;
@@ -67,9 +68,21 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
     sendService: SendService,
     events: EventPublisher,
     producer: MessageQueueService,
+    settler: RecordSettler,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.deps = { config, redis, keys, sessions, messages, queues, sendService, events, logger };
+    this.deps = {
+      config,
+      redis,
+      keys,
+      sessions,
+      messages,
+      queues,
+      sendService,
+      events,
+      logger,
+      settler,
+    };
     this.janitor = new SessionJanitor({
       sessions,
       purger: new SessionPurger(redis, keys),

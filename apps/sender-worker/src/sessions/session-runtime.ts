@@ -1,4 +1,4 @@
-import { Queue, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
@@ -26,6 +26,7 @@ import type { WorkerConfig } from '../config/worker.config';
 import { Pacing } from '../outbound/pacing';
 import type { SendService, SessionLink } from '../outbound/send.service';
 import { SessionSupervisor } from './session-supervisor';
+import { errorFromFailedReason, type RecordSettler } from '../consistency/record-settler';
 
 export interface RuntimeDeps {
   config: WorkerConfig;
@@ -37,6 +38,7 @@ export interface RuntimeDeps {
   sendService: SendService;
   events: EventPublisher;
   logger: Logger;
+  settler: RecordSettler;
 }
 
 /**
@@ -254,10 +256,33 @@ export class SessionRuntime implements SessionLink {
       },
     );
     worker.on('error', (err) => this.log.warn({ err }, 'queue consumer error'));
-    worker.on('failed', (job, err) =>
-      this.log.warn({ messageId: job?.id, err: err.message }, 'message job failed'),
-    );
+    worker.on('failed', (job, err) => {
+      this.log.warn({ messageId: job?.id, err: err.message }, 'message job failed');
+      if (job) void this.settleFailedJob(job);
+    });
     return worker;
+  }
+
+  /**
+   * Every job that ends ends its record: BullMQ can fail a job the send path did not settle
+   * (attempts from another config, an error that escaped the handler, maxStalledCount). Only a
+   * job that will not run again counts; an open send intent is reconciled first, or left to the
+   * consistency check while the session is not ready.
+   */
+  private async settleFailedJob(job: Job<SendMessageJob>): Promise<void> {
+    try {
+      const state = await job.getState();
+      const attempts = job.opts.attempts ?? 1;
+      if (state !== 'failed' && !(state === 'unknown' && job.attemptsMade >= attempts)) return;
+      await this.deps.settler.settle(
+        this.config.id,
+        job.data.messageId,
+        errorFromFailedReason(job.failedReason),
+        { driver: this.readyDriver(), job, source: 'listener' },
+      );
+    } catch (err) {
+      this.log.warn({ messageId: job.id, err }, 'could not settle the record of a failed job');
+    }
   }
 
   /** Resolves once no send is in flight (or after `timeoutMs`). */
