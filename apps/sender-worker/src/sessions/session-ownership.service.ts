@@ -113,7 +113,7 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
     await this.cycle;
     await this.janitorRun;
     // Hand every session over at once: pause, let the send in flight finish, release the lease.
-    for (const rt of [...this.runtimes.values()]) this.stopBeside(rt, { release: true });
+    for (const rt of [...this.runtimes.values()]) void this.stopBeside(rt, { release: true });
     await Promise.all([...this.stops.values()].map((s) => s.done));
     await this.redis.zrem(this.keys.workers(), this.config.workerId).catch(() => undefined);
     await this.redis.del(this.keys.worker(this.config.workerId)).catch(() => undefined);

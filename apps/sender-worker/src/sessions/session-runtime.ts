@@ -310,7 +310,13 @@ export class SessionRuntime implements SessionLink {
         setTimeout(() => r(false), this.deps.config.shutdownGraceMs).unref(),
       ),
     ]);
-    if (!inTime) await consumer.close(true).catch(() => undefined);
+    // A second close() joins the first, which waits for the job with no timeout: bound it. The
+    // driver's stop, next, ends the hung call and the job with it.
+    if (!inTime)
+      await Promise.race([
+        consumer.close(true).catch(() => undefined),
+        new Promise<void>((r) => setTimeout(r, 1000).unref()),
+      ]);
   }
 
   private async onAck(ev: AckEvent): Promise<void> {
