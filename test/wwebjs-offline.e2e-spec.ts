@@ -75,3 +75,60 @@ describe('wwebjs driver, offline (real whatsapp-web.js, real Chromium)', () => {
     expect((await sys.api.get(`/api/messages/${msg.body.id}`)).body.status).toBe('cancelled');
   }, 180000);
 });
+
+/** Live Chromium processes launched on one session's profile (its user data dir names the id). */
+function chromiumPidsOf(sessionId: string): number[] {
+  return chromiumPids().filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .some((a) => a.startsWith('--user-data-dir=') && a.endsWith(`-${sessionId}`));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Issue 8, point 21: a session that cannot reach WhatsApp keeps relaunching its browser; a
+ * delete in the middle of that must cancel the recovery and kill what it launched, a browser
+ * whose launch completes after the stop included.
+ */
+describe('wwebjs driver, offline: delete during recovery', () => {
+  const dataDir = `/tmp/wa-e2e-recovering-${process.pid}`;
+  const sys = new TestSystem('wwebjs-recovering', {
+    extra: {
+      RECOVERY_MAX_ATTEMPTS: '50',
+      WWEBJS_START_TIMEOUT_MS: '30000',
+      SESSION_DATA_DIR: dataDir,
+    },
+  });
+
+  beforeAll(() => sys.start(['worker-r']), 60000);
+  afterAll(async () => {
+    await sys.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 30000);
+
+  it('leaves no Chromium of the session a few seconds after it is deleted while recovering', async () => {
+    const created = await sys.api.post('/api/sessions', { id: 'real-retrying', driver: 'wwebjs' });
+    expect(created.status).toBe(201);
+    await sys.waitForStatus('real-retrying', 'recovering', 60000);
+    // Delete the moment a new browser of the session appears: its launch is still under way.
+    const seen = new Set(chromiumPidsOf('real-retrying'));
+    await waitFor(
+      'a browser launched by the recovery',
+      () => chromiumPidsOf('real-retrying').some((p) => !seen.has(p)),
+      60000,
+      10,
+    );
+    const del = await sys.api.delete('/api/sessions/real-retrying');
+    expect(del.status).toBe(202);
+    await waitFor(
+      'no Chromium of the deleted session',
+      () => chromiumPidsOf('real-retrying').length === 0,
+      10000,
+      100,
+    );
+  }, 180000);
+});

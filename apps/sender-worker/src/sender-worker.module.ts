@@ -18,6 +18,8 @@ import { SessionOwnershipService } from './sessions/session-ownership.service';
 import { ControlListener } from './control/control.listener';
 import { ExpirySweeperService } from './expiry/expiry-sweeper.service';
 import { RedisLifecycle } from './redis/redis.lifecycle';
+import { RecordSettler } from './consistency/record-settler';
+import { ConsistencyCheckService } from './consistency/consistency-check.service';
 
 @Module({
   providers: [
@@ -72,7 +74,14 @@ import { RedisLifecycle } from './redis/redis.lifecycle';
       inject: [REDIS, RedisKeys],
       useFactory: (r: Redis, k: RedisKeys) => new EventPublisher(r, k),
     },
+    {
+      provide: RecordSettler,
+      inject: [REDIS, RedisKeys, MessageStore, LOGGER, WORKER_CONFIG],
+      useFactory: (r: Redis, k: RedisKeys, m: MessageStore, l: Logger, c: WorkerConfig) =>
+        new RecordSettler(r, k, m, l, c.messageRetentionDays * 86400),
+    },
     SessionOwnershipService,
+    ConsistencyCheckService,
     ControlListener,
     ExpirySweeperService,
     RedisLifecycle,

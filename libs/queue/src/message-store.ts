@@ -171,6 +171,8 @@ export class MessageStore {
     ];
     if (job.expiresAt)
       writes.push(this.redis.zadd(this.keys.expiries(), Date.parse(job.expiresAt), id));
+    // The session's index of unfinished records (its own slot), for the consistency check.
+    writes.push(this.redis.zadd(this.keys.unfinished(job.sessionId), Date.parse(now), id));
     await Promise.all(writes);
   }
 

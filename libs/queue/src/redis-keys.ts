@@ -9,6 +9,13 @@ export class RedisKeys {
   sessions(): string {
     return `${this.prefix}:sessions`;
   }
+  /**
+   * ZSET of deleted session ids whose data is not purged yet. Score: minus the deletion's start
+   * time while the gateway is still cancelling its messages, then the time it finished.
+   */
+  deletedSessions(): string {
+    return `${this.prefix}:sessions:deleted`;
+  }
   /** HASH: a session's configuration and the state its owning worker reports. */
   session(id: string): string {
     return `${this.prefix}:session:{${id}}`;
@@ -39,6 +46,18 @@ export class RedisKeys {
    */
   earlyAck(id: string, waMessageId: string): string {
     return `${this.prefix}:session:{${id}}:early-ack:${waMessageId}`;
+  }
+  /**
+   * ZSET of the session's messages whose record may not be final yet, scored by creation time:
+   * what the worker's consistency check looks at, without scanning Redis. Added when a record is
+   * created; pruned by the check once a record is final.
+   */
+  unfinished(id: string): string {
+    return `${this.prefix}:session:{${id}}:unfinished`;
+  }
+  /** HASH of counters (what the consistency check fixed, when it last ran). */
+  stats(): string {
+    return `${this.prefix}:stats`;
   }
   /** STRING cached number check of one recipient. */
   contact(id: string, chatId: string): string {

@@ -12,3 +12,4 @@ export type {
   WwebjsClient,
   WwebjsClientOptions,
 } from './drivers/wwebjs/wwebjs-client';
+export * from './session-purge';

@@ -164,6 +164,14 @@ export abstract class SessionDriver extends EventEmitter<DriverEvents> {
     return Promise.reject(new NotSupportedError(this.name, 'restarting the client in place'));
   }
 
+  /**
+   * Unlinks the device from the account (the phone's "Linked devices" loses it), while the
+   * session runs. Rejects when it cannot be done (not connected): the caller reports that.
+   */
+  logout(): Promise<void> {
+    return Promise.reject(new NotSupportedError(this.name, 'logging out'));
+  }
+
   /** Fault injection: only the simulator has it. */
   injectFault(fault: Fault): Promise<void> {
     return Promise.reject(new NotSupportedError(this.name, `fault "${fault.type}"`));

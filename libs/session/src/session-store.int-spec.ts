@@ -120,16 +120,31 @@ describe('SessionStore', () => {
       expect(listed).toEqual([ids[1].id, ids[2].id, ids[0].id]);
     });
 
-    it('removes a session with its lease', async () => {
+    // The lease used to go with the record; it now stays until its owner has stopped (the
+    // owner, or a lapsed lease, is what tells that the session's data may be purged).
+    it('removes a session; its lease stays until the owner releases it', async () => {
       const id = await createdSession();
-      await store.claim(id, 'worker-a', LEASE_MS);
+      const lease = (await store.claim(id, 'worker-a', LEASE_MS))!;
 
       await store.remove(id);
 
       expect(await store.get(id)).toBeNull();
       expect(await store.exists(id)).toBe(false);
       expect(await store.ids()).not.toContain(id);
+      expect(await store.owner(id)).toEqual(lease);
+      await store.release(id, lease);
       expect(await store.owner(id)).toBeNull();
+    });
+
+    it('creates a session once under concurrent creates of one id', async () => {
+      const config = newConfig();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.create({ ...config, createdAt: new Date(Date.now() + i).toISOString() }),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.ids()).toContain(config.id);
     });
 
     it('returns null for an unknown session', async () => {

@@ -19,6 +19,12 @@ export interface StoredSession {
  */
 const CLAIM_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  -- A new (or re-created) session: start from the clock, so a token of an earlier session of
+  -- the same id, still held by a frozen worker, can never be handed out again.
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
 return token
@@ -51,7 +57,34 @@ for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 `;
 
+/**
+ * Writes a whole new session record only if the id is free (one step: a concurrent create of
+ * the same id sees either nothing or the complete record). KEYS: session. ARGV: field/value
+ * pairs. Returns 1 when written, 0 when the id is taken.
+ */
+const CREATE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;
+
+/**
+ * Takes over a record an interrupted create left behind (written, never listed), only if it is
+ * still the one the caller saw. KEYS: session. ARGV: createdAt seen ('' = none), then fields.
+ */
+const TAKE_OVER_LUA = `
+if (redis.call('HGET', KEYS[1], 'createdAt') or '') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+`;
+
+/** A record written but not listed for this long belongs to a create that died. */
+const ABANDONED_CREATE_MS = 10000;
+
 type LeaseRedis = Redis & {
+  waSessionCreate(session: string, ...fields: string[]): Promise<number>;
+  waSessionTakeOver(session: string, seen: string, ...fields: string[]): Promise<number>;
   waLeaseClaim(lease: string, counter: string, worker: string, ttl: number): Promise<number>;
   waLeaseRenew(lease: string, value: string, ttl: number): Promise<number>;
   waLeaseRelease(lease: string, value: string): Promise<number>;
@@ -77,27 +110,42 @@ export class SessionStore {
       r.defineCommand('waLeaseRenew', { numberOfKeys: 1, lua: RENEW_LUA });
       r.defineCommand('waLeaseRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
       r.defineCommand('waSessionWrite', { numberOfKeys: 2, lua: WRITE_STATE_LUA });
+      r.defineCommand('waSessionCreate', { numberOfKeys: 1, lua: CREATE_LUA });
+      r.defineCommand('waSessionTakeOver', { numberOfKeys: 1, lua: TAKE_OVER_LUA });
     }
     this.redis = r;
   }
 
-  /** Creates a session; false when the id is taken. */
+  /**
+   * Creates a session; false when the id is taken. The record is written in one step, then
+   * listed: of concurrent creates of one id exactly one writes it (the old hsetnx-then-zscore
+   * let a second create "finish" the first one's record and answer 201 as well).
+   */
   async create(config: SessionConfig): Promise<boolean> {
     const key = this.keys.session(config.id);
-    const created = await this.redis.hsetnx(key, 'id', config.id);
-    if (!created) {
-      // Taken, unless an earlier create died between its two writes: finish that one.
-      const listed = await this.redis.zscore(this.keys.sessions(), config.id);
-      if (listed !== null) return false;
-    }
-    await this.redis.hset(key, {
+    const fields = Object.entries({
+      id: config.id,
       driver: config.driver,
       rateLimit: JSON.stringify(config.rateLimit),
       webhook: JSON.stringify(config.webhook),
       simulator: JSON.stringify(config.simulator),
       createdAt: config.createdAt,
       state: JSON.stringify(INITIAL_SESSION_STATE),
-    });
+    }).flat();
+    if ((await this.redis.waSessionCreate(key, ...fields)) !== 1) {
+      // Taken, unless an earlier create died between its two writes: take that one over, once
+      // it is clearly abandoned (a live create lists its record within milliseconds).
+      const [listed, seen] = await Promise.all([
+        this.redis.zscore(this.keys.sessions(), config.id),
+        this.redis.hmget(key, 'createdAt', 'driver'),
+      ]);
+      if (listed !== null) return false;
+      const [createdAt, driver] = seen;
+      const abandoned =
+        !driver || !createdAt || Date.now() - Date.parse(createdAt) > ABANDONED_CREATE_MS;
+      if (!abandoned) return false;
+      if ((await this.redis.waSessionTakeOver(key, createdAt ?? '', ...fields)) !== 1) return false;
+    }
     await this.redis.zadd(this.keys.sessions(), Date.parse(config.createdAt), config.id);
     return true;
   }
@@ -129,15 +177,45 @@ export class SessionStore {
     return (await this.redis.exists(this.keys.session(id))) === 1;
   }
 
-  /** Removes a session from the registry and drops its record and lease. */
+  /**
+   * Removes a session from the registry (its record, its pacing). The lease stays until its
+   * owner has stopped and releases it (or it lapses): while it exists, a worker still runs the
+   * session and its data must not be purged under it.
+   */
   async remove(id: string): Promise<void> {
     await this.redis.zrem(this.keys.sessions(), id);
-    await this.redis.del(
-      this.keys.session(id),
-      this.keys.lease(id),
-      this.keys.pacing(id),
-      this.keys.pacingNext(id),
-    );
+    await this.redis.del(this.keys.session(id), this.keys.pacing(id), this.keys.pacingNext(id));
+  }
+
+  /**
+   * Marks a session as being deleted: no worker claims it from now on, and its data is purged
+   * only once the deletion is {@link markDeleted} (its unsent messages are cancelled).
+   */
+  async markDeleting(id: string): Promise<void> {
+    await this.redis.zadd(this.keys.deletedSessions(), -Date.now(), id);
+  }
+
+  /** The deletion has cancelled what it had to: the session's data may be purged. */
+  async markDeleted(id: string): Promise<void> {
+    await this.redis.zadd(this.keys.deletedSessions(), Date.now(), id);
+  }
+
+  /** Sessions deleted but not purged yet: `since` is negative while the deletion runs. */
+  async deletions(): Promise<{ id: string; since: number }[]> {
+    const flat = await this.redis.zrange(this.keys.deletedSessions(), '0', '-1', 'WITHSCORES');
+    const out: { id: string; since: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i], since: Number(flat[i + 1]) });
+    return out;
+  }
+
+  /** The deletion mark of one session (see {@link deletions}), or null. */
+  async deletion(id: string): Promise<number | null> {
+    const score = await this.redis.zscore(this.keys.deletedSessions(), id);
+    return score === null ? null : Number(score);
+  }
+
+  async forgetDeletion(id: string): Promise<void> {
+    await this.redis.zrem(this.keys.deletedSessions(), id);
   }
 
   /** Replaces the reported state, only while `lease` is still the session's lease. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { RedisKeys } from '@app/queue';
 import { REDIS } from '../redis/redis.providers';
 import { SessionsService } from '../sessions/sessions.service';
 
@@ -8,6 +9,7 @@ export class HealthService {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     private readonly sessions: SessionsService,
+    private readonly keys: RedisKeys,
   ) {}
 
   async redisUp(): Promise<boolean> {
@@ -38,6 +40,17 @@ export class HealthService {
       last_error: s.lastError,
     }));
     const degraded = sessions.some((s) => s.status !== 'ready');
-    return { status: degraded ? ('degraded' as const) : ('ok' as const), redis: true, sessions };
+    // What the workers' consistency check settled (records whose job ended without them).
+    const [fixed, lastRunAt] = await this.redis.hmget(
+      this.keys.stats(),
+      'consistencyFixed',
+      'consistencyLastRunAt',
+    );
+    return {
+      status: degraded ? ('degraded' as const) : ('ok' as const),
+      redis: true,
+      sessions,
+      consistency: { fixed: Number(fixed ?? 0), lastRunAt: lastRunAt ?? null },
+    };
   }
 }

@@ -69,8 +69,13 @@ export class SessionsController {
     if (logout !== undefined && !['true', 'false'].includes(logout)) {
       throw ApiError.badRequest('logout must be true or false');
     }
-    const { cancelled } = await this.sessions.remove(checkSessionId(id), logout === 'true');
-    return { id, status: 'stopped', cancelledMessages: cancelled };
+    const removed = await this.sessions.remove(checkSessionId(id), logout === 'true');
+    return {
+      id,
+      status: 'stopped',
+      cancelledMessages: removed.cancelled,
+      ...(removed.logout ? removed.logout : {}),
+    };
   }
 
   @Post(':id/pairing-code')

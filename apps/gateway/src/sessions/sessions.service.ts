@@ -1,9 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { decodeNumberCheck, MessageQueueService, OutboundQueues, RedisKeys } from '@app/queue';
 import {
   DEFAULT_RATE_LIMIT,
   DEFAULT_SIMULATOR_OPTIONS,
+  SessionPurger,
   SessionStore,
   SimulatorOutbox,
   type OutboxEntry,
@@ -13,13 +15,23 @@ import {
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
 import { REDIS } from '../redis/redis.providers';
 import { ApiError } from '../common/api-error';
+import { GATEWAY_LOGGER } from '../common/logger';
 import { ControlClient } from '../control/control.client';
 import type { CreateSessionDto, FaultDto } from './session.dto';
 import { sessionView, type SessionView } from './session-view';
 import { checkWebhookUrl } from './webhook-url';
 
+/** What `DELETE /api/sessions/:id?logout=true` could do about the linked device. */
+export interface LogoutOutcome {
+  loggedOut: boolean;
+  /** Why not, in words a person can act on. */
+  reason?: { code: string; message: string };
+}
+
 @Injectable()
 export class SessionsService {
+  private readonly purger: SessionPurger;
+
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(REDIS) private readonly redis: Redis,
@@ -29,7 +41,10 @@ export class SessionsService {
     private readonly producer: MessageQueueService,
     private readonly control: ControlClient,
     private readonly outbox: SimulatorOutbox,
-  ) {}
+    @Inject(GATEWAY_LOGGER) private readonly logger: Logger,
+  ) {
+    this.purger = new SessionPurger(redis, keys);
+  }
 
   async create(dto: CreateSessionDto): Promise<SessionView> {
     const driver = dto.driver ?? this.config.defaultDriver;
@@ -59,6 +74,7 @@ export class SessionsService {
         driver === 'simulator' ? { ...DEFAULT_SIMULATOR_OPTIONS, ...(dto.simulator ?? {}) } : null,
       createdAt: new Date().toISOString(),
     };
+    await this.finishEarlierDeletion(dto.id);
     if (!(await this.sessions.create(config))) {
       throw ApiError.conflict('SESSION_EXISTS', `Session "${dto.id}" already exists`);
     }
@@ -101,21 +117,110 @@ export class SessionsService {
   }
 
   /**
-   * Stops and removes a session. The registry entry goes first, so no worker adopts it again
-   * and no new message is admitted (a message written concurrently sees it gone and cancels
-   * itself); then the owner stops it (and unlinks with `logout`); then every unsent message is
-   * cancelled.
+   * Stops and removes a session, and everything it had. In order: mark it deleting (no worker
+   * claims it again); with `logout`, have the owner unlink the device while it still runs;
+   * pause its queue and drop it from the registry (no new message is admitted: one written
+   * concurrently sees it gone and cancels itself); cancel every unsent message; mark the
+   * deletion done; tell the owner to stop. The owner purges the session's data once it has
+   * stopped; without a live owner the gateway purges it now (a worker's janitor finishes a
+   * deletion whose owner or gateway died).
    */
-  async remove(id: string, logout: boolean): Promise<{ cancelled: number }> {
-    await this.stored(id);
+  async remove(
+    id: string,
+    logout: boolean,
+  ): Promise<{ cancelled: number; logout: LogoutOutcome | null }> {
+    const stored = await this.stored(id);
+    await this.sessions.markDeleting(id);
     const owner = await this.sessions.owner(id);
-    await this.sessions.remove(id);
-    // Without a live owner there is nobody to tell.
-    if (owner) await this.control.send(id, { command: 'stop', logout }).catch(() => undefined);
+    const { stopping, ...outcome } = logout
+      ? await this.logout(id, stored, owner !== null)
+      : { stopping: false };
     await this.queues.get(id).pause();
+    await this.sessions.remove(id);
     const cancelled = await this.producer.clear(id);
-    if (logout) await this.redis.del(this.keys.simulatorDevice(id));
-    return { cancelled };
+    await this.sessions.markDeleted(id);
+    // Without a live owner there is nobody to tell. Answer first: the stop waits for the send
+    // in flight, the caller should not.
+    if (owner && !stopping)
+      await this.control.send(id, { command: 'stop', logout: false }).catch(() => undefined);
+    await this.purgeIfUnowned(id);
+    return { cancelled, logout: logout ? (outcome as LogoutOutcome) : null };
+  }
+
+  /**
+   * Unlinks the device. Only a running client can tell WhatsApp (the owner does it before it
+   * stops); the simulator's device lives in Redis and goes with the purge. Otherwise the answer
+   * says it was not done, and why: never silently nothing.
+   */
+  private async logout(
+    id: string,
+    stored: StoredSession,
+    owned: boolean,
+  ): Promise<LogoutOutcome & { stopping: boolean }> {
+    let answered = false;
+    if (owned) {
+      try {
+        // The owner answers once it has tried, then stops the session.
+        const reply = await this.control.send<LogoutOutcome>(id, { command: 'stop', logout: true });
+        answered = true;
+        if (reply.loggedOut || stored.config.driver !== 'simulator')
+          return { ...reply, stopping: true };
+      } catch (err) {
+        if (stored.config.driver !== 'simulator') {
+          const e = err instanceof ApiError ? err : null;
+          return {
+            stopping: false,
+            loggedOut: false,
+            reason: {
+              code: e?.code ?? 'LOGOUT_FAILED',
+              message: `${e?.message ?? 'the owning worker did not answer'}: the device stays linked; remove it on the phone (Linked devices)`,
+            },
+          };
+        }
+      }
+    }
+    if (stored.config.driver === 'simulator') {
+      await this.redis.del(this.keys.simulatorDevice(id));
+      return { loggedOut: true, stopping: answered };
+    }
+    return {
+      stopping: false,
+      loggedOut: false,
+      reason: {
+        code: 'SESSION_NOT_RUNNING',
+        message:
+          'No worker runs this session, so WhatsApp could not be told: its login data is deleted, but the device stays listed on the phone; remove it there (Linked devices)',
+      },
+    };
+  }
+
+  /** Purges a deleted session's data now, unless a worker still runs it (it purges after). */
+  private async purgeIfUnowned(id: string): Promise<void> {
+    const outcome = await this.purger.purge(id).catch((err: unknown) => {
+      this.logger.warn({ sessionId: id, err: (err as Error).message }, 'session purge failed');
+      return null;
+    });
+    if (outcome === 'purged') await this.sessions.forgetDeletion(id);
+  }
+
+  /**
+   * A deleted session's data must be gone before its id is used again, or the new session
+   * would silently re-link the old account: finish the purge now, or 409 while the old one is
+   * still being deleted (cancelling its messages, or its worker still stopping it).
+   */
+  private async finishEarlierDeletion(id: string): Promise<void> {
+    const since = await this.sessions.deletion(id);
+    if (since === null) return;
+    const outcome = since > 0 ? await this.purger.purge(id) : 'owned';
+    if (outcome === 'purged') {
+      await this.sessions.forgetDeletion(id);
+      return;
+    }
+    if (outcome === 'recreated') return; // someone re-created it already: create() answers 409
+    throw ApiError.conflict(
+      'SESSION_DELETING',
+      `Session "${id}" is still being deleted; try again in a few seconds`,
+    );
   }
 
   async pairingCode(id: string, phone: string): Promise<string> {

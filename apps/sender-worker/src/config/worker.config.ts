@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { EnvReader, readSharedConfig, type SharedConfig } from '@app/queue';
 import type { WwebjsSettings } from '@app/session';
+import { workerProfileFolder } from './profile-folder';
 
 /** Everything a sender worker reads from the environment, validated once at boot. */
 export interface WorkerConfig extends SharedConfig {
@@ -21,6 +22,8 @@ export interface WorkerConfig extends SharedConfig {
   recoveryStepTimeoutMs: number;
   /** SEND_ERROR_CIRCUIT: retryable send errors of one kind in a row that stop a session. */
   sendErrorCircuit: number;
+  /** CONSISTENCY_CHECK_INTERVAL_MS: period of the check that settles records whose job ended. */
+  consistencyCheckIntervalMs: number;
   /** SHUTDOWN_GRACE_MS: on SIGTERM, how long an in-flight send may take to finish. */
   shutdownGraceMs: number;
   /** Settings of the wwebjs driver (CHROMIUM_PATH, CHROMIUM_ARGS, SESSION_DATA_DIR, …). */
@@ -48,10 +51,15 @@ export function loadWorkerConfig(env = new EnvReader()): WorkerConfig {
     recoveryStepTimeoutMs: env.int('RECOVERY_STEP_TIMEOUT_MS', 90000, 100, 3600000),
     sendErrorCircuit: env.int('SEND_ERROR_CIRCUIT', 5, 1, 1000),
     shutdownGraceMs: env.int('SHUTDOWN_GRACE_MS', 10000, 0, 600000),
+    consistencyCheckIntervalMs: env.int('CONSISTENCY_CHECK_INTERVAL_MS', 60000, 100, 86400000),
     wwebjs: {
       chromiumPath: env.string('CHROMIUM_PATH', '/usr/bin/chromium'),
       chromiumArgsOverride: env.optionalString('CHROMIUM_ARGS'),
-      sessionDataDir: resolve(env.string('SESSION_DATA_DIR', './.data/sessions')),
+      // This worker's own folder under the (possibly shared) volume: see profile-folder.ts.
+      sessionDataDir: workerProfileFolder(
+        resolve(env.string('SESSION_DATA_DIR', './.data/sessions')),
+        hostname(),
+      ),
       sessionStore: env.oneOf('SESSION_STORE', ['local', 'redis'] as const, 'local'),
       startTimeoutMs: env.int('WWEBJS_START_TIMEOUT_MS', 120000, 1000, 3600000),
       mediaMaxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),

@@ -90,10 +90,13 @@ export class ControlListener implements OnApplicationBootstrap, OnApplicationShu
       case 'recover':
         await rt.recover();
         return { accepted: true };
-      case 'stop':
-        // Answer first: stopping waits for the send in flight, the gateway should not.
-        setImmediate(() => void this.ownership.stopDeleted(req.sessionId, req.logout));
-        return { accepted: true };
+      case 'stop': {
+        // A logout needs the running client: done first, and its outcome answered. Then answer:
+        // stopping waits for the send in flight, the gateway should not.
+        const logout = req.logout ? await rt.logout() : {};
+        setImmediate(() => void this.ownership.stopDeleted(req.sessionId));
+        return { accepted: true, ...logout };
+      }
       case 'fault':
         if (!FAULT_TYPES.includes(req.type as FaultType))
           throw new Error(`unknown fault ${req.type}`);

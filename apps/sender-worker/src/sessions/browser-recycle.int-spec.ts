@@ -19,6 +19,7 @@ import { ChromiumBackedClient } from '../../../../test/support/chromium-backed-c
 import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
 import { loadWorkerConfig } from '../config/worker.config';
 import { NumberChecker } from '../outbound/number-check';
+import { RecordSettler } from '../consistency/record-settler';
 import { SendService } from '../outbound/send.service';
 import { SessionRuntime } from './session-runtime';
 
@@ -137,6 +138,7 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
         sendService,
         events: new EventPublisher(redis, keys),
         logger,
+        settler: new RecordSettler(redis, keys, messages, logger, 3600),
       },
       session,
       lease,

@@ -8,17 +8,31 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   EventPublisher,
+  MessageQueueService,
   MessageStore,
   OutboundQueues,
   RedisKeys,
   redisDurabilityWarnings,
 } from '@app/queue';
-import { SessionStore } from '@app/session';
+import { SessionPurger, SessionStore } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { REDIS } from '../redis/redis.providers';
 import { LOGGER } from '../logger';
 import { SendService } from '../outbound/send.service';
 import { SessionRuntime, type RuntimeDeps } from './session-runtime';
+import { SessionJanitor } from './session-janitor';
+import { RecordSettler } from '../consistency/record-settler';
+
+/** How often a worker looks for profile folders and data of deleted sessions. */
+const JANITOR_INTERVAL_MS = 60000;
+
+/** A session this worker is stopping, beside the lease loop. */
+interface Stopping {
+  rt: SessionRuntime;
+  /** The stop hands the lease back at its end: keep it renewed until then. */
+  release: boolean;
+  done: Promise<void>;
+}
 
 /**
  * Which sessions this worker runs. Every lease period/3 it renews its leases (a lease it lost
@@ -34,6 +48,15 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
   /** Sessions this worker handed over, and until when it leaves them to others. */
   private readonly handedOver = new Map<string, number>();
   private readonly deps: RuntimeDeps;
+  /**
+   * Stops run beside the lease loop, never inside it: one stop can take SHUTDOWN_GRACE_MS plus
+   * a browser's teardown, longer than a lease, and the worker's other sessions must not lapse
+   * meanwhile. Awaited at shutdown.
+   */
+  private readonly stops = new Map<string, Stopping>();
+  private readonly janitor: SessionJanitor;
+  private janitorTimer: NodeJS.Timeout | null = null;
+  private janitorRun: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
@@ -44,9 +67,30 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
     queues: OutboundQueues,
     sendService: SendService,
     events: EventPublisher,
+    producer: MessageQueueService,
+    settler: RecordSettler,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.deps = { config, redis, keys, sessions, messages, queues, sendService, events, logger };
+    this.deps = {
+      config,
+      redis,
+      keys,
+      sessions,
+      messages,
+      queues,
+      sendService,
+      events,
+      logger,
+      settler,
+    };
+    this.janitor = new SessionJanitor({
+      sessions,
+      purger: new SessionPurger(redis, keys),
+      queues,
+      producer,
+      dataDir: config.wwebjs.sessionDataDir,
+      logger,
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -58,17 +102,19 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
       for (const w of warnings) this.logger.warn({ redis: 'durability' }, w);
     });
     this.schedule(0);
+    this.runJanitor();
+    this.janitorTimer = setInterval(() => this.runJanitor(), JANITOR_INTERVAL_MS);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.janitorTimer) clearInterval(this.janitorTimer);
     await this.cycle;
+    await this.janitorRun;
     // Hand every session over at once: pause, let the send in flight finish, release the lease.
-    await Promise.all(
-      [...this.runtimes.values()].map((rt) => rt.stop({ release: true }).catch(() => undefined)),
-    );
-    this.runtimes.clear();
+    for (const rt of [...this.runtimes.values()]) void this.stopBeside(rt, { release: true });
+    await Promise.all([...this.stops.values()].map((s) => s.done));
     await this.redis.zrem(this.keys.workers(), this.config.workerId).catch(() => undefined);
     await this.redis.del(this.keys.worker(this.config.workerId)).catch(() => undefined);
   }
@@ -81,13 +127,35 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
     return [...this.runtimes.values()];
   }
 
-  /** Stops a session deleted through the API (the registry entry is already gone). */
-  async stopDeleted(sessionId: string, logout: boolean): Promise<boolean> {
+  /** Stops a session deleted through the API; its data is purged once it has stopped. */
+  async stopDeleted(sessionId: string): Promise<boolean> {
     const rt = this.runtimes.get(sessionId);
     if (!rt) return false;
-    this.runtimes.delete(sessionId);
-    await rt.stop({ release: true, logout, userStop: true });
+    await this.stopBeside(rt, { release: true, userStop: true }, true);
     return true;
+  }
+
+  /** Starts a stop beside the loop; the session is no longer run here from this moment. */
+  private stopBeside(
+    rt: SessionRuntime,
+    opts: { release: boolean; userStop?: boolean },
+    deleted = false,
+  ): Promise<void> {
+    const id = rt.sessionId;
+    this.runtimes.delete(id);
+    const done = rt
+      .stop(opts)
+      .then(() => (deleted ? this.janitor.afterDeletion(id) : undefined))
+      .catch((err: unknown) => this.logger.warn({ sessionId: id, err }, 'session stop failed'))
+      .finally(() => this.stops.delete(id));
+    this.stops.set(id, { rt, release: opts.release, done });
+    return done;
+  }
+
+  private runJanitor(): void {
+    this.janitorRun = this.janitorRun
+      .then(() => this.janitor.sweep(new Set([...this.runtimes.keys(), ...this.stops.keys()])))
+      .catch((err: unknown) => this.logger.warn({ err }, 'janitor pass failed'));
   }
 
   private schedule(delayMs: number): void {
@@ -134,15 +202,17 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
       ]);
       if (!exists) {
         this.logger.info({ sessionId: id }, 'session was deleted; stopping it');
-        this.runtimes.delete(id);
-        await rt.stop({ release: true, userStop: false });
+        void this.stopBeside(rt, { release: true, userStop: false }, true);
       } else if (!renewed) {
         this.logger.warn({ sessionId: id }, 'lease lost; stopping the session here');
-        this.runtimes.delete(id);
-        await rt.stop({ release: false });
+        void this.stopBeside(rt, { release: false });
       } else {
         await rt.tick();
       }
+    }
+    // A graceful stop still holds the lease until it releases it: keep it from lapsing.
+    for (const [id, s] of [...this.stops]) {
+      if (s.release) await this.sessions.renew(id, s.rt.lease, this.config.sessionLeaseMs);
     }
   }
 
@@ -179,8 +249,10 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
     const ids = await this.sessions.ids();
     const owners = await this.sessions.owners(ids);
     const loads = await this.liveLoads();
+    const deleting = new Set((await this.sessions.deletions()).map((d) => d.id));
     for (let i = 0; i < ids.length && this.runtimes.size < this.config.maxSessions; i++) {
       if (owners[i] || this.runtimes.has(ids[i]) || this.shuttingDown) continue;
+      if (this.stops.has(ids[i]) || deleting.has(ids[i])) continue;
       if (this.handedOver.has(ids[i]) && this.handedOver.get(ids[i])! > Date.now()) continue;
       loads.set(this.config.workerId, this.runtimes.size);
       const least = Math.min(...loads.values());
@@ -221,8 +293,7 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
       { sessionId: rt.sessionId, load: this.runtimes.size, fair },
       'rebalancing: handing a session over',
     );
-    this.runtimes.delete(rt.sessionId);
     this.handedOver.set(rt.sessionId, Date.now() + 2 * this.config.sessionLeaseMs);
-    await rt.stop({ release: true });
+    void this.stopBeside(rt, { release: true });
   }
 }

@@ -1,4 +1,4 @@
-import { Queue, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
@@ -26,6 +26,7 @@ import type { WorkerConfig } from '../config/worker.config';
 import { Pacing } from '../outbound/pacing';
 import type { SendService, SessionLink } from '../outbound/send.service';
 import { SessionSupervisor } from './session-supervisor';
+import { errorFromFailedReason, type RecordSettler } from '../consistency/record-settler';
 
 export interface RuntimeDeps {
   config: WorkerConfig;
@@ -37,6 +38,7 @@ export interface RuntimeDeps {
   sendService: SendService;
   events: EventPublisher;
   logger: Logger;
+  settler: RecordSettler;
 }
 
 /**
@@ -157,6 +159,38 @@ export class SessionRuntime implements SessionLink {
     await this.supervisor.settled();
   }
 
+  /**
+   * Unlinks the device while the session still runs (before a deletion stops it). Says why
+   * when it cannot: the caller passes that on, never silently nothing.
+   */
+  async logout(): Promise<{ loggedOut: boolean; reason?: { code: string; message: string } }> {
+    const driver = this.stopping ? null : this.supervisor.activeDriver();
+    if (!driver) {
+      return {
+        loggedOut: false,
+        reason: {
+          code: 'SESSION_NOT_RUNNING',
+          message: `the session is ${this.status} with no running client, so WhatsApp could not be told: remove the device on the phone (Linked devices)`,
+        },
+      };
+    }
+    try {
+      await driver.logout();
+      this.log.info('device unlinked (logout)');
+      return { loggedOut: true };
+    } catch (err) {
+      const code = err instanceof SessionDriverError ? err.code : 'LOGOUT_FAILED';
+      this.log.warn({ code }, 'logout failed');
+      return {
+        loggedOut: false,
+        reason: {
+          code,
+          message: `WhatsApp could not be told (${(err as Error).message}): remove the device on the phone (Linked devices)`,
+        },
+      };
+    }
+  }
+
   async requestPairingCode(phone: string): Promise<string> {
     const driver = this.runningDriver();
     return driver.requestPairingCode(phone);
@@ -222,10 +256,33 @@ export class SessionRuntime implements SessionLink {
       },
     );
     worker.on('error', (err) => this.log.warn({ err }, 'queue consumer error'));
-    worker.on('failed', (job, err) =>
-      this.log.warn({ messageId: job?.id, err: err.message }, 'message job failed'),
-    );
+    worker.on('failed', (job, err) => {
+      this.log.warn({ messageId: job?.id, err: err.message }, 'message job failed');
+      if (job) void this.settleFailedJob(job);
+    });
     return worker;
+  }
+
+  /**
+   * Every job that ends ends its record: BullMQ can fail a job the send path did not settle
+   * (attempts from another config, an error that escaped the handler, maxStalledCount). Only a
+   * job that will not run again counts; an open send intent is reconciled first, or left to the
+   * consistency check while the session is not ready.
+   */
+  private async settleFailedJob(job: Job<SendMessageJob>): Promise<void> {
+    try {
+      const state = await job.getState();
+      const attempts = job.opts.attempts ?? 1;
+      if (state !== 'failed' && !(state === 'unknown' && job.attemptsMade >= attempts)) return;
+      await this.deps.settler.settle(
+        this.config.id,
+        job.data.messageId,
+        errorFromFailedReason(job.failedReason),
+        { driver: this.readyDriver(), job, source: 'listener' },
+      );
+    } catch (err) {
+      this.log.warn({ messageId: job.id, err }, 'could not settle the record of a failed job');
+    }
   }
 
   /** Resolves once no send is in flight (or after `timeoutMs`). */
@@ -253,7 +310,13 @@ export class SessionRuntime implements SessionLink {
         setTimeout(() => r(false), this.deps.config.shutdownGraceMs).unref(),
       ),
     ]);
-    if (!inTime) await consumer.close(true).catch(() => undefined);
+    // A second close() joins the first, which waits for the job with no timeout: bound it. The
+    // driver's stop, next, ends the hung call and the job with it.
+    if (!inTime)
+      await Promise.race([
+        consumer.close(true).catch(() => undefined),
+        new Promise<void>((r) => setTimeout(r, 1000).unref()),
+      ]);
   }
 
   /** Routes an ack to its message; one that came before the send indexed its id is kept. */

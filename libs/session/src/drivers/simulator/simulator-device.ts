@@ -14,6 +14,17 @@ export interface DeviceState {
   faultUntil: number;
 }
 
+/**
+ * Opens the session as `client`, as WhatsApp lets one client per linked device: the previous
+ * client is superseded (its sends are refused from now on). Fenced: only the lease holder may
+ * take the device over. KEYS: device, lease. ARGV: client id, lease value ('' = no fence).
+ */
+const OPEN_LUA = `
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'client', ARGV[1])
+return 1
+`;
+
 export class SimulatorDevice {
   constructor(
     private readonly redis: Redis,
@@ -35,8 +46,20 @@ export class SimulatorDevice {
     };
   }
 
-  async link(phone: string): Promise<void> {
-    await this.redis.hset(this.key, { linked: '1', phone });
+  async link(phone: string, client: string): Promise<void> {
+    await this.redis.hset(this.key, { linked: '1', phone, client });
+  }
+  /** Takes the device over for `client`; false when `fence` (the lease) is not current. */
+  async open(client: string, fence?: { key: string; value: string }): Promise<boolean> {
+    const opened = await this.redis.eval(
+      OPEN_LUA,
+      2,
+      this.key,
+      fence?.key ?? this.keys.lease(this.sessionId),
+      client,
+      fence?.value ?? '',
+    );
+    return opened === 1;
   }
 
   async unlink(): Promise<void> {

@@ -9,8 +9,13 @@ export interface OutboxEntry {
   at: string;
 }
 
-/** KEYS: list, index, sends. ARGV: send id, message id, entry JSON. Same slot (hash tag). */
+/**
+ * KEYS: list, index, sends, device. ARGV: send id, message id, entry JSON, client id ('' = any).
+ * Same slot (hash tag). -1: the sending client was superseded (WhatsApp's CONFLICT: another
+ * client opened the device), nothing recorded; 0: this send was recorded already; 1: recorded.
+ */
 const RECORD_LUA = `
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[4], 'client') ~= ARGV[4] then return -1 end
 if redis.call('HSETNX', KEYS[3], ARGV[1], '1') == 0 then return 0 end
 redis.call('RPUSH', KEYS[1], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
@@ -31,19 +36,29 @@ export class SimulatorOutbox {
   /**
    * Records one send. `sendId` names this send: the same command delivered twice (ioredis
    * resends a command whose reply was lost when Redis died) records once, as WhatsApp's servers
-   * would see one message; two sends of one message record twice.
+   * would see one message; two sends of one message record twice. With `client`, the send is
+   * refused (false) unless that client is still the device's current one, in the same atomic
+   * step as the write: a client superseded while its send was in flight sends nothing.
    */
-  async record(sessionId: string, sendId: string, entry: OutboxEntry): Promise<void> {
-    await this.redis.eval(
+  async record(
+    sessionId: string,
+    sendId: string,
+    entry: OutboxEntry,
+    client?: string,
+  ): Promise<boolean> {
+    const result = await this.redis.eval(
       RECORD_LUA,
-      3,
+      4,
       this.keys.simulatorOutbox(sessionId),
       this.keys.simulatorOutboxIndex(sessionId),
       this.keys.simulatorOutboxSends(sessionId),
+      this.keys.simulatorDevice(sessionId),
       sendId,
       entry.messageId,
       JSON.stringify(entry),
+      client ?? '',
     );
+    return result !== -1;
   }
 
   async find(sessionId: string, messageId: string): Promise<OutboxEntry | null> {

@@ -272,6 +272,39 @@ describe('SimulatorDriver', () => {
     });
   });
 
+  describe('one client per linked device', () => {
+    it('refuses the in-flight send of a client superseded by another, and reports CONFLICT', async () => {
+      // A worker frozen while its send is pending; another opens the session meanwhile.
+      const old = await readyDriver(newSessionId(), { sendLatencyMs: 300 });
+      const pending = old.driver.send(message());
+      const outcome = pending.then(
+        () => null,
+        (err: unknown) => err,
+      );
+      const next = await readyDriver(old.sessionId);
+      const err = (await outcome) as SessionDriverError;
+      expect(err).toBeInstanceOf(SessionDriverError);
+      expect(err.code).toBe(SessionErrorCode.Conflict);
+      expect(await outbox.list(old.sessionId)).toEqual([]);
+      expect(old.events.lost.map((l) => l.event.code)).toEqual([SessionErrorCode.Conflict]);
+      // The current client sends as usual.
+      await next.driver.send(message());
+      expect(await outbox.list(old.sessionId)).toHaveLength(1);
+    });
+
+    it('lets only the lease holder open the device', async () => {
+      const sessionId = newSessionId();
+      const fence = { key: keys.lease(sessionId), value: 'worker-a|1' };
+      await redis.set(fence.key, 'worker-b|2');
+      const driver = new SimulatorDriver(
+        { sessionId, redis, keys, logger: silentLogger, fence },
+        OPTIONS,
+      );
+      liveDrivers.add(driver);
+      expect((await rejection(driver.start())).code).toBe(SessionErrorCode.Conflict);
+    });
+  });
+
   describe('send', () => {
     it('records the message in the outbox and returns its WhatsApp id', async () => {
       const { driver, sessionId } = await readyDriver();

@@ -64,6 +64,8 @@ export class SimulatorDriver extends SessionDriver {
   private readonly hangWaiters = new Set<{ resume: () => void; abort: (err: Error) => void }>();
   private readonly device: SimulatorDevice;
   private readonly outbox: SimulatorOutbox;
+  /** This client, as the device knows it: the latest client to open the session wins. */
+  private readonly clientId = randomBytes(8).toString('hex');
 
   constructor(
     private readonly ctx: DriverContext,
@@ -106,6 +108,16 @@ export class SimulatorDriver extends SessionDriver {
       throw new SessionDriverError(crash.code, 'session', crash.text);
     }
     if (device.fault) await this.device.clearFault();
+    // Opening WhatsApp Web makes this client the device's one; the previous client (another
+    // worker's, frozen) is in CONFLICT from now on. Only the lease holder may do it.
+    if (!(await this.device.open(this.clientId, this.ctx.fence))) {
+      this.phase = 'dead';
+      throw new SessionDriverError(
+        SessionErrorCode.Conflict,
+        'session',
+        'another worker holds this session: this client may not open it',
+      );
+    }
     this.phase = 'starting';
     this.emit('state', { status: 'starting' });
     if (device.linked) {
@@ -123,6 +135,11 @@ export class SimulatorDriver extends SessionDriver {
     if (opts.logout) await this.device.forget().catch(() => undefined);
   }
 
+  override async logout(): Promise<void> {
+    this.assertAlive();
+    await this.device.forget();
+  }
+
   async send(message: OutgoingMessage): Promise<SendResult> {
     this.assertUsable();
     await this.waitOutHang();
@@ -137,13 +154,29 @@ export class SimulatorDriver extends SessionDriver {
     }
     const at = new Date().toISOString();
     const waMessageId = `true_${message.chatId}_3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
-    await this.outbox.record(this.ctx.sessionId, randomBytes(12).toString('hex'), {
-      messageId: message.messageId,
-      waMessageId,
-      to: message.chatId,
-      text: message.content.text ?? message.content.media?.caption ?? '',
-      at,
-    });
+    const recorded = await this.outbox.record(
+      this.ctx.sessionId,
+      randomBytes(12).toString('hex'),
+      {
+        messageId: message.messageId,
+        waMessageId,
+        to: message.chatId,
+        text: message.content.text ?? message.content.media?.caption ?? '',
+        at,
+      },
+      this.clientId,
+    );
+    if (!recorded) {
+      // Another client opened the device while this send was in flight (a worker frozen
+      // mid-send, adopted by another): WhatsApp refuses it and the old client gets CONFLICT.
+      // Not sent; reported as an unknown outcome so the send intent stays for the new owner.
+      this.die('conflict');
+      throw new SessionDriverError(
+        SessionErrorCode.Conflict,
+        'unknown_outcome',
+        `${CRASHES.conflict.text}: this client was superseded, the message was not sent`,
+      );
+    }
     this.scheduleAcks(waMessageId);
     return { waMessageId, at };
   }
@@ -226,7 +259,7 @@ export class SimulatorDriver extends SessionDriver {
     this.emit('state', { status: 'qr', qr });
     this.later(this.options.linkAfterMs, () => {
       void this.device
-        .link(this.options.phone)
+        .link(this.options.phone, this.clientId)
         .then(() => this.authenticate())
         .catch((err: unknown) => this.ctx.logger.warn({ err }, 'simulator could not link'));
     });

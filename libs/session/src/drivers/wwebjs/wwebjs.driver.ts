@@ -13,7 +13,7 @@ import {
 import { SessionDriverError, SessionErrorCode } from '../../session.errors';
 import { classifyError, isCrashSignal } from '../../error-classifier';
 import { assertChromiumUsable } from './browser/chromium-profile';
-import { killProcessTree, processTreeRssMb } from './browser/process-tree';
+import { killProcessTree, pidsUsingProfile, processTreeRssMb } from './browser/process-tree';
 import { clearStaleSingletonLock } from './browser/profile-lock';
 import { watchBrowser } from './browser/browser-watch';
 import { loadMedia, type MediaLimits } from './media';
@@ -108,6 +108,8 @@ export class WwebjsDriver extends SessionDriver {
   private terminated = false;
   private unwatch: (() => void) | null = null;
   private browserPid: number | null = null;
+  /** Settles once the browser being launched has a handle (or its launch is over). */
+  private launching: Promise<void> | null = null;
   private readonly factory: WwebjsClientFactory;
   /** Highest ack seen per WhatsApp id (acks can come before sendMessage resolves). */
   private readonly seenAcks = new Map<string, number>();
@@ -164,6 +166,12 @@ export class WwebjsDriver extends SessionDriver {
       );
     }
     await this.teardown();
+  }
+
+  override async logout(): Promise<void> {
+    // Only a connected client can tell WhatsApp to drop the linked device.
+    const client = this.readyClient();
+    await bounded(client.logout(), 10000);
   }
 
   async send(message: OutgoingMessage): Promise<SendResult> {
@@ -323,6 +331,7 @@ export class WwebjsDriver extends SessionDriver {
     this.client = client;
     this.wire(client);
     const initializing = client.initialize();
+    this.launching = this.untilLaunched(client, initializing);
     // The browser exists before initialize() resolves: watch it as soon as it does.
     const watching = this.watchWhenLaunched(client);
     try {
@@ -410,6 +419,19 @@ export class WwebjsDriver extends SessionDriver {
     this.lose(new SessionDriverError(code, 'session', text));
   }
 
+  /** Resolves when the client exposes its browser, its initialize() settles, or at the deadline. */
+  private async untilLaunched(client: WwebjsClient, initializing: Promise<void>): Promise<void> {
+    let settled = false;
+    const done = initializing.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const deadline = Date.now() + this.opts.startTimeoutMs;
+    while (!settled && !client.pupBrowser && Date.now() < deadline) {
+      await Promise.race([done, new Promise((r) => setTimeout(r, 25))]);
+    }
+  }
+
   private async watchWhenLaunched(client: WwebjsClient): Promise<void> {
     const deadline = Date.now() + this.opts.startTimeoutMs;
     while (!client.pupBrowser || !client.pupPage) {
@@ -442,17 +464,25 @@ export class WwebjsDriver extends SessionDriver {
     this.emit('lost', err);
   }
 
-  /** Closes the client and makes sure no Chromium process of ours survives. */
+  /**
+   * Closes the client and makes sure no Chromium process of ours survives, including a browser
+   * still being launched when the driver was stopped (a delete during recovery): its launch is
+   * waited for, then it is killed by its handle, and as a backstop by its profile. Only the
+   * lease holder runs this session's profile here (one folder per host), and the supervisor
+   * starts the next driver only after this one's stop, so whatever uses the profile is ours.
+   */
   private async teardown(): Promise<void> {
     this.abortAckWaiters(SessionErrorCode.SessionClosed);
     this.unwatch?.();
     this.unwatch = null;
     const client = this.client;
     this.client = null;
+    if (client && this.launching) await this.launching;
     const pid = this.browserPid ?? client?.pupBrowser?.process()?.pid ?? null;
     if (client) await bounded(client.destroy(), 10000).catch(() => undefined);
     if (pid) killProcessTree(pid);
     this.browserPid = null;
+    for (const stray of pidsUsingProfile(this.opts.profileDir)) killProcessTree(stray);
   }
 
   /** Resolves once the server has the message (ack >= 1); ack -1 is a refused send. */

@@ -176,3 +176,24 @@ export function killProcessTree(pid: number, signal: NodeJS.Signals = 'SIGKILL')
   }
   return signalled;
 }
+
+/**
+ * Live processes started with `--user-data-dir=<profileDir>`: a session's browser, found by its
+ * profile rather than by a pid, for a browser whose launch finished after its driver was torn
+ * down (whatsapp-web.js exposes the browser only once launch, first page and user agent are
+ * done, so a stop in that window has no handle on it).
+ */
+export function pidsUsingProfile(profileDir: string): number[] {
+  const flag = `--user-data-dir=${profileDir}`;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const cmdline = readProc(pid, 'cmdline');
+    if (cmdline === null || !cmdline.split('\0').includes(flag)) continue;
+    if (statFields(pid)?.[0] === 'Z') continue;
+    pids.push(pid);
+  }
+  return pids;
+}

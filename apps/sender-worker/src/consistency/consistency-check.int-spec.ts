@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import {
+  createRedis,
+  DEFAULT_SEND_JOB_POLICY,
+  MessageQueueService,
+  MessageStore,
+  OutboundQueues,
+  outboundQueueName,
+  RedisKeys,
+  waitForReady,
+  type SendMessageJob,
+} from '@app/queue';
+import type { OutgoingMessage, SendResult, SessionDriver } from '@app/session';
+import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
+import { ConsistencyCheck } from './consistency-check';
+import { workerRegistry } from './consistency.metrics';
+import { RecordSettler } from './record-settler';
+
+const prefix = uniquePrefix('consistency');
+const keys = new RedisKeys(prefix);
+const logger = pino({ level: 'silent' });
+let redis: Redis;
+let queues: OutboundQueues;
+let store: MessageStore;
+let producer: MessageQueueService;
+let settler: RecordSettler;
+/** Grace 0: every record is old enough to be judged. */
+let check: ConsistencyCheck;
+const closers: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  redis = createRedis(sharedRedisUrl(), 'worker', `${prefix}-test`);
+  await waitForReady(redis, 5000);
+  queues = new OutboundQueues(redis, prefix);
+  store = new MessageStore(redis, keys, 3600);
+  producer = new MessageQueueService(queues, store, DEFAULT_SEND_JOB_POLICY);
+  settler = new RecordSettler(redis, keys, store, logger, 3600);
+  check = new ConsistencyCheck(redis, keys, settler, 0);
+});
+
+afterAll(async () => {
+  for (const close of closers) await close();
+  await queues.close();
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (found.length) await redis.unlink(...found);
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
+});
+
+async function enqueue(sessionId: string): Promise<SendMessageJob> {
+  const job: SendMessageJob = {
+    messageId: randomUUID(),
+    sessionId,
+    chatId: '15551234567@c.us',
+    content: { text: 'hello' },
+    contentHash: 'hash',
+    priority: 'normal',
+    createdAt: new Date().toISOString(),
+  };
+  await producer.enqueue({ job, to: '+15551234567' });
+  return job;
+}
+
+/** Takes the next job of a session's queue as a worker would (active, locked by `token`). */
+async function takeJob(sessionId: string, token: string) {
+  const worker = new Worker(outboundQueueName(sessionId), null, {
+    connection: redis,
+    prefix,
+    autorun: false,
+  });
+  closers.push(() => worker.close());
+  const job = await worker.getNextJob(token);
+  if (!job) throw new Error('no job to take');
+  return job;
+}
+
+/** A driver that answers reconciliation from a fixed set of sent message ids. */
+function reconcilingDriver(sent: Map<string, SendResult>): SessionDriver {
+  return {
+    findSent: (m: OutgoingMessage) => Promise.resolve(sent.get(m.messageId) ?? null),
+  } as unknown as SessionDriver;
+}
+
+async function stats(): Promise<Record<string, string>> {
+  return redis.hgetall(keys.stats());
+}
+
+async function metric(outcome: string): Promise<number> {
+  const m = await workerRegistry.getSingleMetric('wa_consistency_fixed_total')!.get();
+  return m.values.filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('consistency: every job that ends ends its record', () => {
+  it('indexes a new record as unfinished for its session', async () => {
+    const session = `idx-${randomUUID().slice(0, 6)}`;
+    const m = await enqueue(session);
+    expect(await redis.zscore(keys.unfinished(session), m.messageId)).not.toBeNull();
+  });
+
+  it('fails with JOB_LOST a record whose job was removed behind its back, and counts it', async () => {
+    const session = `lost-${randomUUID().slice(0, 6)}`;
+    const kept = await enqueue(session);
+    const lost = await enqueue(session);
+    const queue: Queue = queues.get(session);
+    await queue.remove(lost.messageId);
+    const fixedBefore = Number((await stats()).consistencyFixed ?? 0);
+    const metricBefore = await metric('failed');
+
+    const fixed = await check.checkSession({ sessionId: session, queue, driver: null });
+
+    expect(fixed).toBe(1);
+    const record = await store.get(lost.messageId);
+    expect(record).toMatchObject({ status: 'failed', error: { code: 'JOB_LOST' } });
+    expect((await store.get(kept.messageId))!.status).toBe('queued');
+    expect(Number((await stats()).consistencyFixed)).toBe(fixedBefore + 1);
+    expect(await metric('failed')).toBe(metricBefore + 1);
+    // Settled records leave the index; the live one stays.
+    expect(await redis.zscore(keys.unfinished(session), lost.messageId)).toBeNull();
+    expect(await redis.zscore(keys.unfinished(session), kept.messageId)).not.toBeNull();
+  });
+
+  it('fails with its reason a record whose job BullMQ failed directly (moveToFailed)', async () => {
+    const session = `failed-${randomUUID().slice(0, 6)}`;
+    const m = await enqueue(session);
+    const token = randomUUID();
+    const job = await takeJob(session, token);
+    await job.moveToFailed(
+      new UnrecoverableError('MAX_STALLED: job stalled more than allowable limit'),
+      token,
+    );
+    expect(await queues.get(session).getJobState(m.messageId)).toBe('failed');
+    expect((await store.get(m.messageId))!.status).toBe('queued');
+
+    await check.checkSession({ sessionId: session, queue: queues.get(session), driver: null });
+
+    expect(await store.get(m.messageId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'MAX_STALLED', message: 'job stalled more than allowable limit' },
+    });
+  });
+
+  it('reconciles an open send intent first: found sent, the record is sent', async () => {
+    const session = `intent-${randomUUID().slice(0, 6)}`;
+    const m = await enqueue(session);
+    await store.transition(m.messageId, { to: 'sending', from: ['queued'] });
+    await redis.hset(keys.sendIntent(m.messageId), {
+      attemptId: 'a1',
+      startedAt: String(Date.now()),
+      chatId: m.chatId,
+      contentHash: m.contentHash,
+    });
+    await queues.get(session).remove(m.messageId);
+
+    // Without a ready session it waits: an intent is never settled blind.
+    await check.checkSession({ sessionId: session, queue: queues.get(session), driver: null });
+    expect((await store.get(m.messageId))!.status).toBe('sending');
+
+    const sent = new Map([
+      [m.messageId, { waMessageId: 'true_x_3EB0AA', at: new Date().toISOString() }],
+    ]);
+    await check.checkSession({
+      sessionId: session,
+      queue: queues.get(session),
+      driver: reconcilingDriver(sent),
+    });
+    expect(await store.get(m.messageId)).toMatchObject({
+      status: 'sent',
+      waMessageId: 'true_x_3EB0AA',
+    });
+    expect(await redis.exists(keys.sendIntent(m.messageId))).toBe(0);
+    expect(await redis.get(keys.waMessage(session, 'true_x_3EB0AA'))).toBe(m.messageId);
+  });
+
+  it('never touches a record whose job is still live, nor one inside the grace period', async () => {
+    const session = `live-${randomUUID().slice(0, 6)}`;
+    const waiting = await enqueue(session);
+    const token = randomUUID();
+    await takeJob(session, token); // now active
+    const graced = new ConsistencyCheck(redis, keys, settler, 3600000);
+    const young = await enqueue(session);
+    await queues.get(session).remove(young.messageId);
+
+    expect(
+      await graced.checkSession({ sessionId: session, queue: queues.get(session), driver: null }),
+    ).toBe(0);
+    expect(
+      await check.checkSession({ sessionId: session, queue: queues.get(session), driver: null }),
+    ).toBe(1);
+    expect((await store.get(waiting.messageId))!.status).toBe('queued');
+    expect((await store.get(young.messageId))!.status).toBe('failed');
+  });
+});
