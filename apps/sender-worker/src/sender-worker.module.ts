@@ -76,9 +76,9 @@ import { ConsistencyCheckService } from './consistency/consistency-check.service
     },
     {
       provide: RecordSettler,
-      inject: [REDIS, RedisKeys, MessageStore, LOGGER, WORKER_CONFIG],
-      useFactory: (r: Redis, k: RedisKeys, m: MessageStore, l: Logger, c: WorkerConfig) =>
-        new RecordSettler(r, k, m, l, c.messageRetentionDays * 86400),
+      inject: [REDIS, RedisKeys, MessageStore, LOGGER, SendService],
+      useFactory: (r: Redis, k: RedisKeys, m: MessageStore, l: Logger, send: SendService) =>
+        new RecordSettler(r, k, m, l, send.acks),
     },
     SessionOwnershipService,
     ConsistencyCheckService,

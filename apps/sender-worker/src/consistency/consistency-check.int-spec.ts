@@ -13,11 +13,12 @@ import {
   waitForReady,
   type SendMessageJob,
 } from '@app/queue';
-import type { OutgoingMessage, SendResult, SessionDriver } from '@app/session';
+import type { FindSentOptions, OutgoingMessage, SendResult, SessionDriver } from '@app/session';
 import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
 import { ConsistencyCheck } from './consistency-check';
 import { workerRegistry } from './consistency.metrics';
 import { RecordSettler } from './record-settler';
+import { AckRouter } from '../outbound/acks';
 
 const prefix = uniquePrefix('consistency');
 const keys = new RedisKeys(prefix);
@@ -37,7 +38,7 @@ beforeAll(async () => {
   queues = new OutboundQueues(redis, prefix);
   store = new MessageStore(redis, keys, 3600);
   producer = new MessageQueueService(queues, store, DEFAULT_SEND_JOB_POLICY);
-  settler = new RecordSettler(redis, keys, store, logger, 3600);
+  settler = new RecordSettler(redis, keys, store, logger, new AckRouter(redis, keys, store, 3600));
   check = new ConsistencyCheck(redis, keys, settler, 0);
 });
 
@@ -81,7 +82,7 @@ async function takeJob(sessionId: string, token: string) {
 }
 
 /** A driver that answers reconciliation from a fixed set of sent message ids. */
-function reconcilingDriver(sent: Map<string, SendResult>): SessionDriver {
+function reconcilingDriver(sent: Map<string, SendResult & { pending?: boolean }>): SessionDriver {
   return {
     findSent: (m: OutgoingMessage) => Promise.resolve(sent.get(m.messageId) ?? null),
   } as unknown as SessionDriver;
@@ -148,7 +149,12 @@ describe('consistency: every job that ends ends its record', () => {
   it('reconciles an open send intent first: found sent, the record is sent', async () => {
     const session = `intent-${randomUUID().slice(0, 6)}`;
     const m = await enqueue(session);
-    await store.transition(m.messageId, { to: 'sending', from: ['queued'] });
+    // As the send path does: the record names the attempt whose intent is open.
+    await store.transition(m.messageId, {
+      to: 'sending',
+      from: ['queued'],
+      fields: { attemptId: 'a1' },
+    });
     await redis.hset(keys.sendIntent(m.messageId), {
       attemptId: 'a1',
       startedAt: String(Date.now()),
@@ -175,6 +181,45 @@ describe('consistency: every job that ends ends its record', () => {
     });
     expect(await redis.exists(keys.sendIntent(m.messageId))).toBe(0);
     expect(await redis.get(keys.waMessage(session, 'true_x_3EB0AA'))).toBe(m.messageId);
+  });
+
+  it('leaves a message found pending in the local store, and never claims an id of another message', async () => {
+    const session = `pending-${randomUUID().slice(0, 6)}`;
+    const m = await enqueue(session);
+    await store.transition(m.messageId, {
+      to: 'sending',
+      from: ['queued'],
+      fields: { attemptId: 'a1' },
+    });
+    await redis.hset(keys.sendIntent(m.messageId), {
+      attemptId: 'a1',
+      startedAt: String(Date.now()),
+      chatId: m.chatId,
+      contentHash: m.contentHash,
+    });
+    await queues.get(session).remove(m.messageId);
+    const at = new Date().toISOString();
+    // Still in WhatsApp Web's local store (ack 0): neither sent nor failed.
+    const pending = new Map([[m.messageId, { waMessageId: 'true_x_3EB0PP', at, pending: true }]]);
+    await check.checkSession({
+      sessionId: session,
+      queue: queues.get(session),
+      driver: reconcilingDriver(pending),
+    });
+    expect((await store.get(m.messageId))!.status).toBe('sending');
+    expect(await redis.exists(keys.sendIntent(m.messageId))).toBe(1);
+    // The settler asks the driver to skip ids that belong to another message.
+    await redis.set(keys.waMessage(session, 'true_x_3EB0OTHER'), 'another-message');
+    let claimed: boolean | null = null;
+    const asking = {
+      findSent: async (_m: OutgoingMessage, opts?: FindSentOptions) => {
+        claimed = (await opts?.isClaimed?.('true_x_3EB0OTHER')) ?? null;
+        return null;
+      },
+    } as unknown as SessionDriver;
+    await check.checkSession({ sessionId: session, queue: queues.get(session), driver: asking });
+    expect(claimed).toBe(true);
+    expect((await store.get(m.messageId))!.status).toBe('failed');
   });
 
   it('never touches a record whose job is still live, nor one inside the grace period', async () => {

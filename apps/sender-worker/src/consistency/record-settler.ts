@@ -9,6 +9,7 @@ import {
   type SendMessageJob,
 } from '@app/queue';
 import type { SessionDriver } from '@app/session';
+import { AckRouter } from '../outbound/acks';
 import { consistencyFixed } from './consistency.metrics';
 
 export type SettleOutcome = 'final' | 'sent' | 'failed' | 'left';
@@ -40,7 +41,7 @@ export class RecordSettler {
     private readonly keys: RedisKeys,
     private readonly messages: MessageStore,
     private readonly logger: Logger,
-    private readonly retentionSeconds: number,
+    private readonly acks: AckRouter,
   ) {}
 
   async settle(
@@ -58,27 +59,36 @@ export class RecordSettler {
     const intent = await this.redis.hgetall(this.keys.sendIntent(messageId));
     if (intent.attemptId) {
       if (!opts.driver) return 'left'; // reconcile once the session is ready
-      const found = await opts.driver.findSent({
-        messageId,
-        chatId: intent.chatId ?? opts.job?.data.chatId ?? '',
-        content: opts.job?.data.content ?? {},
-        contentHash: intent.contentHash ?? opts.job?.data.contentHash ?? '',
-        attemptStartedAt: Number(intent.startedAt ?? Date.now()),
-      });
+      const found = await opts.driver.findSent(
+        {
+          messageId,
+          chatId: intent.chatId ?? opts.job?.data.chatId ?? '',
+          content: opts.job?.data.content ?? {},
+          contentHash: intent.contentHash ?? opts.job?.data.contentHash ?? '',
+          attemptStartedAt: Number(intent.startedAt ?? Date.now()),
+        },
+        {
+          // Never claim a WhatsApp id recorded for another of our messages.
+          isClaimed: async (waMessageId) => {
+            const owner = await this.redis.get(this.keys.waMessage(sessionId, waMessageId));
+            return owner !== null && owner !== messageId;
+          },
+        },
+      );
+      // Still in WhatsApp Web's local store: neither sent nor safe to fail yet; look again later.
+      if (found?.pending) return 'left';
       if (found) {
+        // Fenced on the attempt that wrote the intent, as the send path's own changes are.
         const t = await this.messages.transition(messageId, {
           to: 'sent',
           from: ['queued', 'sending'],
           error: null,
           fields: { waMessageId: found.waMessageId, sentAt: found.at },
+          ifField: { name: 'attemptId', value: intent.attemptId },
+          intent: null,
         });
-        await this.redis.set(
-          this.keys.waMessage(sessionId, found.waMessageId),
-          messageId,
-          'EX',
-          this.retentionSeconds,
-        );
-        await this.redis.del(this.keys.sendIntent(messageId));
+        if (t.fenced) return 'left'; // another run took the message over: it settles it
+        await this.acks.indexSent(sessionId, found.waMessageId, messageId);
         if (t.applied) await this.count('sent', opts.source);
         await this.forget(sessionId, messageId);
         log.warn({ source: opts.source }, 'record settled: its job had ended; found sent');

@@ -138,7 +138,7 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
         sendService,
         events: new EventPublisher(redis, keys),
         logger,
-        settler: new RecordSettler(redis, keys, messages, logger, 3600),
+        settler: new RecordSettler(redis, keys, messages, logger, sendService.acks),
       },
       session,
       lease,
