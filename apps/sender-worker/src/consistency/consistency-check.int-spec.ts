@@ -68,6 +68,27 @@ async function enqueue(sessionId: string): Promise<SendMessageJob> {
   return job;
 }
 
+/**
+ * A message caught mid-send whose job vanished: `sending` with an open intent of attempt `a1`
+ * (the record names that attempt, as the send path writes them), and no job.
+ */
+async function sendingWithIntentAndNoJob(sessionId: string): Promise<SendMessageJob> {
+  const m = await enqueue(sessionId);
+  await store.transition(m.messageId, {
+    to: 'sending',
+    from: ['queued'],
+    fields: { attemptId: 'a1' },
+  });
+  await redis.hset(keys.sendIntent(m.messageId), {
+    attemptId: 'a1',
+    startedAt: String(Date.now()),
+    chatId: m.chatId,
+    contentHash: m.contentHash,
+  });
+  await queues.get(sessionId).remove(m.messageId);
+  return m;
+}
+
 /** Takes the next job of a session's queue as a worker would (active, locked by `token`). */
 async function takeJob(sessionId: string, token: string) {
   const worker = new Worker(outboundQueueName(sessionId), null, {
@@ -148,20 +169,7 @@ describe('consistency: every job that ends ends its record', () => {
 
   it('reconciles an open send intent first: found sent, the record is sent', async () => {
     const session = `intent-${randomUUID().slice(0, 6)}`;
-    const m = await enqueue(session);
-    // As the send path does: the record names the attempt whose intent is open.
-    await store.transition(m.messageId, {
-      to: 'sending',
-      from: ['queued'],
-      fields: { attemptId: 'a1' },
-    });
-    await redis.hset(keys.sendIntent(m.messageId), {
-      attemptId: 'a1',
-      startedAt: String(Date.now()),
-      chatId: m.chatId,
-      contentHash: m.contentHash,
-    });
-    await queues.get(session).remove(m.messageId);
+    const m = await sendingWithIntentAndNoJob(session);
 
     // Without a ready session it waits: an intent is never settled blind.
     await check.checkSession({ sessionId: session, queue: queues.get(session), driver: null });
@@ -185,19 +193,7 @@ describe('consistency: every job that ends ends its record', () => {
 
   it('leaves a message found pending in the local store, and never claims an id of another message', async () => {
     const session = `pending-${randomUUID().slice(0, 6)}`;
-    const m = await enqueue(session);
-    await store.transition(m.messageId, {
-      to: 'sending',
-      from: ['queued'],
-      fields: { attemptId: 'a1' },
-    });
-    await redis.hset(keys.sendIntent(m.messageId), {
-      attemptId: 'a1',
-      startedAt: String(Date.now()),
-      chatId: m.chatId,
-      contentHash: m.contentHash,
-    });
-    await queues.get(session).remove(m.messageId);
+    const m = await sendingWithIntentAndNoJob(session);
     const at = new Date().toISOString();
     // Still in WhatsApp Web's local store (ack 0): neither sent nor failed.
     const pending = new Map([[m.messageId, { waMessageId: 'true_x_3EB0PP', at, pending: true }]]);
