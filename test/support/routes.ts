@@ -1,6 +1,6 @@
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { EnvReader } from '@app/queue';
+import { EnvReader } from '@app/core';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module';
 import { loadGatewayConfig } from '../../apps/gateway/src/config/gateway.config';
 import { IS_PUBLIC } from '../../apps/gateway/src/common/public.decorator';

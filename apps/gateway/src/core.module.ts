@@ -4,7 +4,8 @@ import { safeErrSerializer } from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config';
 import { createGatewayLogger, GATEWAY_LOGGER } from './common/logger';
 import { REDIS, redisProviders } from './redis/redis.providers';
-import { MessageQueueService, MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
+import { MessageQueueService, MessageStore, OutboundQueues } from '@app/queue';
 import { SessionStore, SimulatorOutbox } from '@app/session';
 
 /** Configuration, logging and Redis: what every other part of the gateway is built on. */

@@ -3,7 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TerminusModule } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config';
 import { REDIS } from './redis/redis.providers';
 import { CoreModule } from './core.module';

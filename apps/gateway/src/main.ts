@@ -6,7 +6,7 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import { ConfigError, redisDurabilityWarnings } from '@app/queue';
+import { ConfigError, redisDurabilityWarnings } from '@app/core';
 import { REDIS } from './redis/redis.providers';
 import { GatewayModule } from './gateway.module';
 import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';

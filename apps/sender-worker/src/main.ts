@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { Logger } from 'pino';
-import { ConfigError } from '@app/queue';
+import { ConfigError } from '@app/core';
 import { SenderWorkerModule } from './sender-worker.module';
 import { loadWorkerConfig } from './config/worker.config';
 import { LOGGER } from './logger';

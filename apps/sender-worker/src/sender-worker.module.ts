@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { EventPublisher, RedisKeys } from '@app/core';
 import {
-  EventPublisher,
   DEFAULT_SEND_JOB_POLICY,
   MessageQueueService,
   MessageStore,
   OutboundQueues,
-  RedisKeys,
 } from '@app/queue';
 import { loadWorkerConfig, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { REDIS, redisProviders } from './redis/redis.providers';

@@ -8,7 +8,7 @@ import {
   type ControlCommand,
   type ControlReply,
   type ControlRequest,
-} from '@app/queue';
+} from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
 import { REDIS } from '../redis/redis.providers';
 import { ApiError } from '../common/api-error';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import { REDIS } from '../redis/redis.providers';
 import { SessionsService } from '../sessions/sessions.service';
 

@@ -1,13 +1,11 @@
 import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { createRedis, redisTarget, RedisKeys } from '@app/core';
 import {
-  createRedis,
-  redisTarget,
   DEFAULT_SEND_JOB_POLICY,
   MessageQueueService,
   MessageStore,
   OutboundQueues,
-  RedisKeys,
 } from '@app/queue';
 import { SessionStore, SimulatorOutbox } from '@app/session';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';

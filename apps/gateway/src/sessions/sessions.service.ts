@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { decodeNumberCheck, MessageQueueService, OutboundQueues, RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
+import { MessageQueueService, OutboundQueues } from '@app/queue';
 import {
+  decodeNumberCheck,
   DEFAULT_RATE_LIMIT,
   DEFAULT_SIMULATOR_OPTIONS,
   SessionPurger,

@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { REDIS } from '../redis/redis.providers';
 import { LOGGER } from '../logger';

@@ -12,7 +12,7 @@ import {
   RedisKeys,
   type ControlReply,
   type ControlRequest,
-} from '@app/queue';
+} from '@app/core';
 import {
   asDriverError,
   FAULT_TYPES,

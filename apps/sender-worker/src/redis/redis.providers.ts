@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { createRedis, redisTarget, MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
+import { createRedis, redisTarget, RedisKeys } from '@app/core';
+import { MessageStore, OutboundQueues } from '@app/queue';
 import { SessionStore } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 

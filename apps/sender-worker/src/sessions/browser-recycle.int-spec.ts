@@ -1,14 +1,7 @@
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import {
-  EnvReader,
-  EventPublisher,
-  MessageQueueService,
-  MessageStore,
-  OutboundQueues,
-  RedisKeys,
-  type SendMessageJob,
-} from '@app/queue';
+import { EnvReader, EventPublisher, RedisKeys } from '@app/core';
+import { MessageQueueService, MessageStore, OutboundQueues, type SendMessageJob } from '@app/queue';
 import { INITIAL_SESSION_STATE, SessionStore, type SessionConfig } from '@app/session';
 import {
   isAlive,

@@ -6,14 +6,8 @@ import {
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import {
-  EventPublisher,
-  MessageQueueService,
-  MessageStore,
-  OutboundQueues,
-  RedisKeys,
-  redisDurabilityWarnings,
-} from '@app/queue';
+import { EventPublisher, RedisKeys, redisDurabilityWarnings } from '@app/core';
+import { MessageQueueService, MessageStore, OutboundQueues } from '@app/queue';
 import { SessionPurger, SessionStore } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { REDIS } from '../redis/redis.providers';
