@@ -11,3 +11,7 @@ export * from './redis/redis-durability';
 export * from './redis/redis-keys';
 export * from './control/control';
 export * from './events/events';
+export * from './redis/redis-lifecycle';
+export * from './module/tokens';
+// Last: the core module reaches up to @app/queue and @app/session, which import the exports above.
+export * from './module/core.module';
