@@ -1,61 +1,68 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
 import type { Redis } from 'ioredis';
-import { RedisKeys } from '@app/queue';
+import type { Logger } from 'pino';
+import { CoreModule, LOGGER, REDIS, RedisKeys, safeErrSerializer } from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config';
-import { REDIS } from './redis/redis.providers';
-import { CoreModule } from './core.module';
+import { createGatewayLogger } from './common/logger';
 import { ApiKeyGuard } from './common/api-key.guard';
 import { ApiKeyThrottlerGuard, PrefixedThrottlerStorage } from './common/throttling';
 import { ErrorFilter } from './common/error.filter';
-import { GATEWAY_LOGGER } from './common/logger';
-import { ControlClient } from './control/control.client';
-import { SessionsController } from './sessions/sessions.controller';
-import { SessionsService } from './sessions/sessions.service';
-import { MessagesController } from './messages/messages.controller';
-import { MessagesService } from './messages/messages.service';
-import { IdempotencyService } from './messages/idempotency.service';
-import { OperationsController } from './operations/operations.controller';
-import { HealthController } from './health/health.controller';
-import { HealthService } from './health/health.service';
-import { WorkersService } from './operations/workers.service';
-import { RedisLifecycle } from './redis/redis.lifecycle';
-import type { Logger } from 'pino';
+import { MessagesModule } from './messages/messages.module';
+import { SessionsModule } from './sessions/sessions.module';
+import { OperationsModule } from './operations/operations.module';
+import { HealthModule } from './health/health.module';
 
 @Module({})
 export class GatewayModule {
+  /** The config is read once, in main.ts, so a generated API key is the same everywhere. */
   static forRoot(config: GatewayConfig): DynamicModule {
+    const logger = createGatewayLogger(config.logLevel);
     return {
       module: GatewayModule,
       imports: [
-        CoreModule.forRoot(config),
-        TerminusModule.forRoot({ logger: false }),
+        // The producer connection fails fast: a request is answered 503 at once while Redis
+        // is down, never 202 for something not stored.
+        CoreModule.forRoot({
+          config,
+          configToken: GATEWAY_CONFIG,
+          logger,
+          role: 'producer',
+          connectionName: 'gateway',
+        }),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            logger,
+            // pino-http wraps its own serializers around the standard ones, which copy every
+            // property of an error (ioredis's failed command included): keep ours.
+            serializers: { err: safeErrSerializer },
+            // Successful requests at debug: the send path logs what matters about each message.
+            customLogLevel: (_req, res, err) =>
+              err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
+          },
+        }),
         ThrottlerModule.forRootAsync({
-          inject: [GATEWAY_CONFIG, REDIS, RedisKeys],
-          useFactory: (c: GatewayConfig, redis: Redis, keys: RedisKeys) => ({
+          inject: [REDIS, RedisKeys],
+          useFactory: (redis: Redis, keys: RedisKeys) => ({
             // Named 'default' so the headers are plain Retry-After / X-RateLimit-*.
-            throttlers: [{ name: 'default', ttl: 60000, limit: c.requestsPerMinute }],
+            throttlers: [{ name: 'default', ttl: 60000, limit: config.requestsPerMinute }],
             storage: new PrefixedThrottlerStorage(redis, keys.throttler()),
           }),
         }),
+        MessagesModule,
+        SessionsModule,
+        OperationsModule,
+        HealthModule,
       ],
-      controllers: [SessionsController, MessagesController, OperationsController, HealthController],
       providers: [
-        ControlClient,
-        SessionsService,
-        MessagesService,
-        IdempotencyService,
-        HealthService,
-        WorkersService,
-        RedisLifecycle,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_GUARD, useClass: ApiKeyThrottlerGuard },
         {
           provide: APP_FILTER,
-          inject: [GATEWAY_LOGGER],
-          useFactory: (logger: Logger) => new ErrorFilter(logger),
+          inject: [LOGGER],
+          useFactory: (l: Logger) => new ErrorFilter(l),
         },
       ],
     };

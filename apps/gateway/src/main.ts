@@ -6,11 +6,9 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import { ConfigError, redisDurabilityWarnings } from '@app/queue';
-import { REDIS } from './redis/redis.providers';
+import { ConfigError, LOGGER, REDIS, redisDurabilityWarnings } from '@app/core';
 import { GatewayModule } from './gateway.module';
 import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
-import { GATEWAY_LOGGER } from './common/logger';
 import { validationException } from './common/validation';
 import { installJsonBodyParser } from './common/json-body';
 import { renderError } from './common/error-shape';
@@ -83,7 +81,7 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
 async function bootstrap(): Promise<void> {
   const config = readConfig();
   const app = await createGateway(config);
-  const logger = app.get<Logger>(GATEWAY_LOGGER);
+  const logger = app.get<Logger>(LOGGER);
   await app.listen(config.port, config.host);
   logger.info({ port: config.port, queuePrefix: config.queuePrefix }, 'gateway listening');
   void redisDurabilityWarnings(app.get<Redis>(REDIS)).then((warnings) => {

@@ -1,9 +1,10 @@
 import pino, { type Logger } from 'pino';
 import { safeLoggerOptions } from '@app/core';
 
-/** The root structured logger of the worker; every line about a session binds its id. */
-export const LOGGER = Symbol('LOGGER');
-
+/**
+ * The root structured logger of the worker (provided as LOGGER by the core module); every line
+ * about a session binds its id.
+ */
 export function createLogger(level: string, workerId: string): Logger {
   return pino({
     level,

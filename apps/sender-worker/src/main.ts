@@ -1,15 +1,15 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { Logger } from 'pino';
-import { ConfigError } from '@app/queue';
+import { ConfigError, LOGGER } from '@app/core';
 import { SenderWorkerModule } from './sender-worker.module';
-import { loadWorkerConfig } from './config/worker.config';
-import { LOGGER } from './logger';
+import { loadWorkerConfig, type WorkerConfig } from './config/worker.config';
 import { containUnhandledRejections } from './process-guards';
 
 async function bootstrap(): Promise<void> {
+  let config: WorkerConfig;
   try {
-    loadWorkerConfig(); // fail fast, before anything connects
+    config = loadWorkerConfig(); // fail fast, before anything connects
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -17,7 +17,7 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
-  const app = await NestFactory.createApplicationContext(SenderWorkerModule, {
+  const app = await NestFactory.createApplicationContext(SenderWorkerModule.forRoot(config), {
     logger: ['error', 'warn'],
   });
   const logger = app.get<Logger>(LOGGER);
@@ -31,7 +31,6 @@ async function bootstrap(): Promise<void> {
     logger.info({ signal }, 'shutting down: handing sessions over');
     // Redis may be down, and then nothing can be handed over: do not hang past the grace
     // period (an orchestrator would SIGKILL us anyway); the leases expire by themselves.
-    const config = loadWorkerConfig();
     setTimeout(() => {
       logger.error('shutdown did not finish in time (is Redis reachable?); exiting');
       process.exit(1);

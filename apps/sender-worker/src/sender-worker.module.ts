@@ -1,90 +1,41 @@
-import { Module } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import {
-  EventPublisher,
-  DEFAULT_SEND_JOB_POLICY,
-  MessageQueueService,
-  MessageStore,
-  OutboundQueues,
-  RedisKeys,
-} from '@app/queue';
-import { loadWorkerConfig, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
-import { REDIS, redisProviders } from './redis/redis.providers';
-import { createLogger, LOGGER } from './logger';
-import { SendService } from './outbound/send.service';
-import { NumberChecker } from './outbound/number-check';
-import { SessionOwnershipService } from './sessions/session-ownership.service';
-import { ControlListener } from './control/control.listener';
-import { ExpirySweeperService } from './expiry/expiry-sweeper.service';
-import { RedisLifecycle } from './redis/redis.lifecycle';
-import { RecordSettler } from './consistency/record-settler';
-import { ConsistencyCheckService } from './consistency/consistency-check.service';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { CoreModule } from '@app/core';
+import { WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
+import { createLogger } from './logger';
+import { OutboundModule } from './outbound/outbound.module';
+import { SupervisionModule } from './sessions/supervision.module';
+import { OwnershipModule } from './sessions/ownership.module';
+import { ConsistencyModule } from './consistency/consistency.module';
+import { ControlModule } from './control/control.module';
+import { ExpiryModule } from './expiry/expiry.module';
 
-@Module({
-  providers: [
-    { provide: WORKER_CONFIG, useFactory: () => loadWorkerConfig() },
-    {
-      provide: LOGGER,
-      inject: [WORKER_CONFIG],
-      useFactory: (c: WorkerConfig) => createLogger(c.logLevel, c.workerId),
-    },
-    ...redisProviders,
-    {
-      provide: NumberChecker,
-      inject: [REDIS, RedisKeys],
-      useFactory: (r: Redis, k: RedisKeys) => new NumberChecker(r, k),
-    },
-    {
-      provide: SendService,
-      inject: [REDIS, RedisKeys, MessageStore, NumberChecker, WORKER_CONFIG, LOGGER],
-      useFactory: (
-        r: Redis,
-        k: RedisKeys,
-        m: MessageStore,
-        n: NumberChecker,
-        c: WorkerConfig,
-        l: Logger,
-      ) =>
-        new SendService(
-          r,
-          k,
-          m,
-          n,
-          {
-            sendTimeoutMs: c.sendTimeoutMs,
-            maxAttempts: c.messageMaxAttempts,
-            retentionSeconds: c.messageRetentionDays * 86400,
-            workerId: c.workerId,
-          },
-          l,
-        ),
-    },
-    {
-      provide: MessageQueueService,
-      inject: [OutboundQueues, MessageStore, WORKER_CONFIG],
-      useFactory: (q: OutboundQueues, m: MessageStore, c: WorkerConfig) =>
-        new MessageQueueService(q, m, {
-          ...DEFAULT_SEND_JOB_POLICY,
-          maxAttempts: c.messageMaxAttempts,
+/**
+ * The sender worker: no HTTP. Nest stops a module after every module that imports it, and the
+ * core module (global) last: the control listener and the periodic checks stop first, then
+ * the ownership service hands its sessions over, then the Redis connection closes.
+ */
+@Module({})
+export class SenderWorkerModule {
+  /** The config is read once, in main.ts, before anything connects. */
+  static forRoot(config: WorkerConfig): DynamicModule {
+    return {
+      module: SenderWorkerModule,
+      imports: [
+        // Worker connections wait Redis outages out instead of failing.
+        CoreModule.forRoot({
+          config,
+          configToken: WORKER_CONFIG,
+          logger: createLogger(config.logLevel, config.workerId),
+          role: 'worker',
+          connectionName: `worker:${config.workerId}`,
         }),
-    },
-    {
-      provide: EventPublisher,
-      inject: [REDIS, RedisKeys],
-      useFactory: (r: Redis, k: RedisKeys) => new EventPublisher(r, k),
-    },
-    {
-      provide: RecordSettler,
-      inject: [REDIS, RedisKeys, MessageStore, LOGGER, SendService],
-      useFactory: (r: Redis, k: RedisKeys, m: MessageStore, l: Logger, send: SendService) =>
-        new RecordSettler(r, k, m, l, send.acks),
-    },
-    SessionOwnershipService,
-    ConsistencyCheckService,
-    ControlListener,
-    ExpirySweeperService,
-    RedisLifecycle,
-  ],
-})
-export class SenderWorkerModule {}
+        OutboundModule,
+        SupervisionModule,
+        OwnershipModule,
+        ConsistencyModule,
+        ControlModule,
+        ExpiryModule,
+      ],
+    };
+  }
+}

@@ -3,3 +3,15 @@ export * from './net/url-host-policy';
 export * from './log/safe-err';
 export * from './log/redaction';
 export * from './log/logger-options';
+// Config, Redis connections and key names, control-plane and event types: what both apps share
+// below the domain.
+export * from './config/env';
+export * from './redis/redis-connection';
+export * from './redis/redis-durability';
+export * from './redis/redis-keys';
+export * from './control/control';
+export * from './events/events';
+export * from './redis/redis-lifecycle';
+export * from './module/tokens';
+// Last: the core module reaches up to @app/queue and @app/session, which import the exports above.
+export * from './module/core.module';

@@ -9,8 +9,7 @@ import { MessageQueueService, type NewMessage } from './message-queue.service';
 import { MessageStore } from './message-store';
 import { OutboundQueues } from './outbound-queues';
 import { JobName, outboundQueueName, PRIORITY, type MessagePriority } from './queue.constants';
-import { createRedis, waitForReady } from './redis-connection';
-import { RedisKeys } from './redis-keys';
+import { createRedis, RedisKeys, waitForReady } from '@app/core';
 
 const RETENTION_SECONDS = 3600;
 const BULK_SIZE = 200;

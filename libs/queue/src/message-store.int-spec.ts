@@ -3,8 +3,7 @@ import type { Redis } from 'ioredis';
 import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
 import type { MessageStatus, SendMessageJob } from './jobs';
 import { MessageStore } from './message-store';
-import { createRedis, waitForReady } from './redis-connection';
-import { RedisKeys } from './redis-keys';
+import { createRedis, RedisKeys, waitForReady } from '@app/core';
 
 const RETENTION_SECONDS = 3600;
 const SESSION_ID = 'store-spec';

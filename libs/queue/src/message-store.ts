@@ -14,7 +14,7 @@ import type {
   MessageStatus,
   SendMessageJob,
 } from './jobs';
-import { RedisKeys } from './redis-keys';
+import type { RedisKeys } from '@app/core';
 
 /**
  * Compare-and-set of a message's status, with its history entry, in one atomic step. It is the

@@ -4,7 +4,7 @@ import {
   SESSION_ID_PATTERN,
   sessionIdOfQueue,
 } from './queue.constants';
-import { RedisKeys } from './redis-keys';
+import { RedisKeys } from '@app/core';
 
 /**
  * The part of a key Redis Cluster hashes: the text between the first `{` and the next `}`,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
 import { FakeWwebjsClient } from '../../../test/support/fake-wwebjs-client';
 import { SessionDriver, type DriverStateEvent, type OutgoingMessage } from './session-driver';

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import type { MessageContent, RedisKeys } from '@app/queue';
+import type { RedisKeys } from '@app/core';
+import type { MessageContent } from '@app/queue';
 import type { DriverName, Fault, SessionStatus } from './session.types';
 import type { WwebjsClientFactory } from './drivers/wwebjs/wwebjs-client';
 import { NotSupportedError, type SessionDriverError } from './session.errors';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/queue';
+import type { RedisKeys } from '@app/core';
 
 /**
  * Deletes the given keys only while the session is neither registered (re-created under the

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { createRedis, RedisKeys, waitForReady } from '@app/queue';
+import { createRedis, RedisKeys, waitForReady } from '@app/core';
 import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait-for';
 import { leaseValue, SessionStore } from './session-store';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/queue';
+import type { RedisKeys } from '@app/core';
 import { INITIAL_SESSION_STATE, type SessionConfig, type SessionState } from './session.types';
 
 export interface SessionLease {

@@ -3,9 +3,8 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { RedisKeys } from '@app/queue';
+import { REDIS, RedisKeys } from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
-import { REDIS } from '../redis/redis.providers';
 import { ApiError } from './api-error';
 import { AuthFailureLimiter } from './auth-failures';
 import { isPublicRoute } from './public.decorator';

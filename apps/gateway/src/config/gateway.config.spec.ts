@@ -1,4 +1,4 @@
-import { ConfigError, EnvReader } from '@app/queue';
+import { ConfigError, EnvReader } from '@app/core';
 import { loadGatewayConfig } from './gateway.config';
 
 const load = (env: Record<string, string>) => loadGatewayConfig(new EnvReader(env));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError, EnvReader, readSharedConfig, type SharedConfig } from '@app/queue';
+import { ConfigError, EnvReader, readSharedConfig, type SharedConfig } from '@app/core';
 import { DRIVER_NAMES, type DriverName } from '@app/session';
 
 /** Everything the gateway reads from the environment, validated once at boot. */

@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import {
-  createRedis,
-  redisTarget,
-  RedisKeys,
   type ControlCommand,
   type ControlReply,
   type ControlRequest,
-} from '@app/queue';
+  createRedis,
+  REDIS,
+  RedisKeys,
+  redisTarget,
+} from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
-import { REDIS } from '../redis/redis.providers';
 import { ApiError } from '../common/api-error';
 
 /** Maps a worker's error code to the HTTP answer. */

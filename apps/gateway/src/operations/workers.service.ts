@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { RedisKeys } from '@app/queue';
-import { REDIS } from '../redis/redis.providers';
+import { REDIS, RedisKeys } from '@app/core';
 
 export interface WorkerView {
   id: string;

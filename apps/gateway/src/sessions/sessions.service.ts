@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { decodeNumberCheck, MessageQueueService, OutboundQueues, RedisKeys } from '@app/queue';
+import { LOGGER, REDIS, RedisKeys } from '@app/core';
+import { MessageQueueService, OutboundQueues } from '@app/queue';
 import {
+  decodeNumberCheck,
   DEFAULT_RATE_LIMIT,
   DEFAULT_SIMULATOR_OPTIONS,
   SessionPurger,
@@ -13,9 +15,7 @@ import {
   type StoredSession,
 } from '@app/session';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
-import { REDIS } from '../redis/redis.providers';
 import { ApiError } from '../common/api-error';
-import { GATEWAY_LOGGER } from '../common/logger';
 import { ControlClient } from '../control/control.client';
 import type { CreateSessionDto, FaultDto } from './session.dto';
 import { sessionView, type SessionView } from './session-view';
@@ -41,7 +41,7 @@ export class SessionsService {
     private readonly producer: MessageQueueService,
     private readonly control: ControlClient,
     private readonly outbox: SimulatorOutbox,
-    @Inject(GATEWAY_LOGGER) private readonly logger: Logger,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.purger = new SessionPurger(redis, keys);
   }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { EnvReader } from '@app/queue';
+import { EnvReader } from '@app/core';
 import { workerProfileFolder } from './profile-folder';
 import { loadWorkerConfig } from './worker.config';
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { EnvReader, readSharedConfig, type SharedConfig } from '@app/queue';
+import { EnvReader, readSharedConfig, type SharedConfig } from '@app/core';
 import type { WwebjsSettings } from '@app/session';
 import { workerProfileFolder } from './profile-folder';
 

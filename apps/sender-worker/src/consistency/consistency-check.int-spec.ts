@@ -2,15 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
+import { createRedis, RedisKeys, waitForReady } from '@app/core';
 import {
-  createRedis,
   DEFAULT_SEND_JOB_POLICY,
   MessageQueueService,
   MessageStore,
   OutboundQueues,
   outboundQueueName,
-  RedisKeys,
-  waitForReady,
   type SendMessageJob,
 } from '@app/queue';
 import type { FindSentOptions, OutgoingMessage, SendResult, SessionDriver } from '@app/session';

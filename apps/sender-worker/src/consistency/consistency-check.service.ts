@@ -6,10 +6,8 @@ import {
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { RedisKeys } from '@app/queue';
+import { LOGGER, REDIS, RedisKeys } from '@app/core';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { REDIS } from '../redis/redis.providers';
-import { LOGGER } from '../logger';
 import { SessionOwnershipService } from '../sessions/session-ownership.service';
 import { ConsistencyCheck } from './consistency-check';
 import { RecordSettler } from './record-settler';

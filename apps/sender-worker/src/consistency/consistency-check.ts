@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import type { SessionDriver } from '@app/session';
 import { errorFromFailedReason, type RecordSettler } from './record-settler';
 

@@ -1,13 +1,8 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import {
-  FINAL_STATUSES,
-  MessageStore,
-  RedisKeys,
-  type MessageError,
-  type SendMessageJob,
-} from '@app/queue';
+import { RedisKeys } from '@app/core';
+import { FINAL_STATUSES, MessageStore, type MessageError, type SendMessageJob } from '@app/queue';
 import type { SessionDriver } from '@app/session';
 import { AckRouter } from '../outbound/acks';
 import { consistencyFixed } from './consistency.metrics';

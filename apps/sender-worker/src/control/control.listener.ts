@@ -7,12 +7,14 @@ import {
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
-  createRedis,
-  redisTarget,
-  RedisKeys,
   type ControlReply,
   type ControlRequest,
-} from '@app/queue';
+  createRedis,
+  LOGGER,
+  REDIS,
+  RedisKeys,
+  redisTarget,
+} from '@app/core';
 import {
   asDriverError,
   FAULT_TYPES,
@@ -21,8 +23,6 @@ import {
   type FaultType,
 } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { REDIS } from '../redis/redis.providers';
-import { LOGGER } from '../logger';
 import { SessionOwnershipService } from '../sessions/session-ownership.service';
 import { NumberChecker } from '../outbound/number-check';
 

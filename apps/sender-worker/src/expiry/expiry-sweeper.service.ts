@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { MessageQueueService, MessageStore } from '@app/queue';
-import { LOGGER } from '../logger';
+import { LOGGER } from '@app/core';
 
 const SWEEP_INTERVAL_MS = 1000;
 const SWEEP_BATCH = 200;

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { MessageStore, RedisKeys } from '@app/queue';
+import type { RedisKeys } from '@app/core';
+import type { MessageStore } from '@app/queue';
 import type { AckEvent, AckStatus } from '@app/session';
 
 /** whatsapp-web.js ack values: the highest one seen wins. */

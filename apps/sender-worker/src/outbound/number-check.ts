@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
-import { decodeNumberCheck, encodeNumberCheck, type RedisKeys } from '@app/queue';
-import type { NumberCheck, SessionDriver } from '@app/session';
+import type { RedisKeys } from '@app/core';
+import {
+  decodeNumberCheck,
+  encodeNumberCheck,
+  type NumberCheck,
+  type SessionDriver,
+} from '@app/session';
 
 const ON_WHATSAPP_TTL_S = 7 * 24 * 3600;
 const NOT_ON_WHATSAPP_TTL_S = 24 * 3600;

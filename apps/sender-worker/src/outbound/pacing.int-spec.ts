@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
 import { Pacing } from './pacing';
 

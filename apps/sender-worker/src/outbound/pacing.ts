@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/queue';
+import type { RedisKeys } from '@app/core';
 import { isUnpaced, type RateLimit } from '@app/session';
 
 /** How long until the session may send: the pending random gap, and the per-minute cap. */

@@ -2,12 +2,12 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
+import { RedisKeys } from '@app/core';
 import {
   MessageQueueService,
   MessageStore,
   OutboundQueues,
   outboundQueueName,
-  RedisKeys,
   type MessageContent,
   type SendMessageJob,
 } from '@app/queue';

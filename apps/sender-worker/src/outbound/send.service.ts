@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, Job, Queue, RateLimitError, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { RedisKeys } from '@app/core';
 import {
   FINAL_STATUSES,
   MessageStore,
-  RedisKeys,
   SEND_JOB_VERSION,
   type MessageStatus,
   type SendMessageJob,

@@ -1,14 +1,8 @@
+import { Test, type TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import {
-  EnvReader,
-  EventPublisher,
-  MessageQueueService,
-  MessageStore,
-  OutboundQueues,
-  RedisKeys,
-  type SendMessageJob,
-} from '@app/queue';
+import { CoreModule, EnvReader, RedisKeys } from '@app/core';
+import { MessageQueueService, MessageStore, OutboundQueues, type SendMessageJob } from '@app/queue';
 import { INITIAL_SESSION_STATE, SessionStore, type SessionConfig } from '@app/session';
 import {
   isAlive,
@@ -17,11 +11,9 @@ import {
 import { chromiumArgs } from '../../../../libs/session/src/drivers/wwebjs/browser/chromium-profile';
 import { ChromiumBackedClient } from '../../../../test/support/chromium-backed-client';
 import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
-import { loadWorkerConfig } from '../config/worker.config';
-import { NumberChecker } from '../outbound/number-check';
-import { RecordSettler } from '../consistency/record-settler';
-import { SendService } from '../outbound/send.service';
-import { SessionRuntime } from './session-runtime';
+import { loadWorkerConfig, WORKER_CONFIG } from '../config/worker.config';
+import { SessionRuntime, type RuntimeDeps } from './session-runtime';
+import { RUNTIME_DEPS, SupervisionModule } from './supervision.module';
 
 jest.setTimeout(90000);
 
@@ -64,7 +56,7 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
   const prefix = uniquePrefix('recycle');
   const keys = new RedisKeys(prefix);
   const clients: ChromiumBackedClient[] = [];
-  let redis: Redis;
+  let app: TestingModule;
   let subscriber: Redis;
   let queues: OutboundQueues;
   let runtime: SessionRuntime;
@@ -74,7 +66,6 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
 
   beforeAll(async () => {
     const limit = Math.round((await idleBrowserMb()) + 150);
-    redis = new Redis(sharedRedisUrl(), { maxRetriesPerRequest: null });
     subscriber = new Redis(sharedRedisUrl());
     await subscriber.subscribe(keys.eventsChannel());
     subscriber.on('message', (_c: string, raw: string) => {
@@ -86,6 +77,7 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
     );
     const config = {
       ...base,
+      sendTimeoutMs: 10000,
       healthCheckIntervalMs: 200,
       healthCheckTimeoutMs: 5000,
       browserMemoryLimitMb: limit,
@@ -99,24 +91,24 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
         },
       },
     };
-    const sessions = new SessionStore(redis, keys);
-    messages = new MessageStore(redis, keys, 86400);
-    queues = new OutboundQueues(redis, prefix);
-    producer = new MessageQueueService(queues, messages, { maxAttempts: 5, backoffMs: 100 });
-    const logger = pino({ level: 'silent' });
-    const sendService = new SendService(
-      redis,
-      keys,
-      messages,
-      new NumberChecker(redis, keys),
-      {
-        sendTimeoutMs: 10000,
-        maxAttempts: 5,
-        retentionSeconds: 86400,
-        workerId: 'w-recycle',
-      },
-      logger,
-    );
+    // The worker's own wiring (core module and supervision), with this test's config.
+    app = await Test.createTestingModule({
+      imports: [
+        CoreModule.forRoot({
+          config,
+          configToken: WORKER_CONFIG,
+          logger: pino({ level: 'silent' }),
+          role: 'worker',
+          connectionName: `${prefix}-worker`,
+        }),
+        SupervisionModule,
+      ],
+    }).compile();
+    const deps = app.get<RuntimeDeps>(RUNTIME_DEPS);
+    const sessions = app.get(SessionStore);
+    messages = app.get(MessageStore);
+    queues = app.get(OutboundQueues);
+    producer = app.get(MessageQueueService);
     const session: SessionConfig = {
       id: 'recycled',
       driver: 'wwebjs',
@@ -127,31 +119,14 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
     };
     await sessions.create(session);
     const lease = (await sessions.claim('recycled', 'w-recycle', 15000))!;
-    runtime = new SessionRuntime(
-      {
-        config,
-        redis,
-        keys,
-        sessions,
-        messages,
-        queues,
-        sendService,
-        events: new EventPublisher(redis, keys),
-        logger,
-        settler: new RecordSettler(redis, keys, messages, logger, sendService.acks),
-      },
-      session,
-      lease,
-      INITIAL_SESSION_STATE,
-    );
+    runtime = new SessionRuntime(deps, session, lease, INITIAL_SESSION_STATE);
     await runtime.start();
   });
 
   afterAll(async () => {
     await runtime?.stop({ release: true });
-    await queues?.close();
     subscriber?.disconnect();
-    await redis?.quit();
+    await app?.close(); // the core module closes the queues and the connection
   });
 
   async function send(n: number, label: string): Promise<string[]> {

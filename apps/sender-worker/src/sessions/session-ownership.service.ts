@@ -6,22 +6,13 @@ import {
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import {
-  EventPublisher,
-  MessageQueueService,
-  MessageStore,
-  OutboundQueues,
-  RedisKeys,
-  redisDurabilityWarnings,
-} from '@app/queue';
-import { SessionPurger, SessionStore } from '@app/session';
-import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { REDIS } from '../redis/redis.providers';
-import { LOGGER } from '../logger';
-import { SendService } from '../outbound/send.service';
+import { redisDurabilityWarnings, type RedisKeys } from '@app/core';
+import { MessageQueueService } from '@app/queue';
+import { SessionPurger, type SessionStore } from '@app/session';
+import type { WorkerConfig } from '../config/worker.config';
 import { SessionRuntime, type RuntimeDeps } from './session-runtime';
 import { SessionJanitor } from './session-janitor';
-import { RecordSettler } from '../consistency/record-settler';
+import { RUNTIME_DEPS } from './supervision.module';
 
 /** How often a worker looks for profile folders and data of deleted sessions. */
 const JANITOR_INTERVAL_MS = 60000;
@@ -58,31 +49,20 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
   private janitorTimer: NodeJS.Timeout | null = null;
   private janitorRun: Promise<void> = Promise.resolve();
 
-  constructor(
-    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
-    @Inject(REDIS) private readonly redis: Redis,
-    private readonly keys: RedisKeys,
-    private readonly sessions: SessionStore,
-    messages: MessageStore,
-    queues: OutboundQueues,
-    sendService: SendService,
-    events: EventPublisher,
-    producer: MessageQueueService,
-    settler: RecordSettler,
-    @Inject(LOGGER) private readonly logger: Logger,
-  ) {
-    this.deps = {
-      config,
-      redis,
-      keys,
-      sessions,
-      messages,
-      queues,
-      sendService,
-      events,
-      logger,
-      settler,
-    };
+  private readonly config: WorkerConfig;
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private readonly sessions: SessionStore;
+  private readonly logger: Logger;
+
+  constructor(@Inject(RUNTIME_DEPS) deps: RuntimeDeps, producer: MessageQueueService) {
+    this.deps = deps;
+    const { config, redis, keys, sessions, queues, logger } = deps;
+    this.config = config;
+    this.redis = redis;
+    this.keys = keys;
+    this.sessions = sessions;
+    this.logger = logger;
     this.janitor = new SessionJanitor({
       sessions,
       purger: new SessionPurger(redis, keys),

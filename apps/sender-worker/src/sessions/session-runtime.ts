@@ -1,14 +1,8 @@
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import {
-  EventPublisher,
-  MessageStore,
-  OutboundQueues,
-  outboundQueueName,
-  RedisKeys,
-  type SendMessageJob,
-} from '@app/queue';
+import { EventPublisher, RedisKeys } from '@app/core';
+import { MessageStore, OutboundQueues, outboundQueueName, type SendMessageJob } from '@app/queue';
 import {
   createSessionDriver,
   leaseValue,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/queue';
+import type { RedisKeys } from '@app/core';
 import type { FaultType } from '../../session.types';
 
 /**

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/queue';
+import type { RedisKeys } from '@app/core';
 
 export interface OutboxEntry {
   messageId: string;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import { ChromiumBackedClient } from '../../../../../test/support/chromium-backed-client';
 import type { SessionDriverError } from '../../session.errors';
 import { chromiumArgs } from './browser/chromium-profile';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import { FakeWwebjsClient } from '../../../../../test/support/fake-wwebjs-client';
 import { waitFor } from '../../../../../test/support/wait-for';
 import type { AckEvent, DriverStateEvent, OutgoingMessage } from '../../session-driver';

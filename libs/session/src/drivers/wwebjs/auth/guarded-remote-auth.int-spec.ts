@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RemoteAuth } from 'whatsapp-web.js';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import { sharedRedisUrl, uniquePrefix } from '../../../../../../test/support/redis-server';
 import { GuardedRemoteAuth } from './guarded-remote-auth';
 import { RedisAuthStore } from './redis-auth-store';

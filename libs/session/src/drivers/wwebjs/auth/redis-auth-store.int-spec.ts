@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { RedisKeys } from '@app/queue';
+import { RedisKeys } from '@app/core';
 import { sharedRedisUrl, uniquePrefix } from '../../../../../../test/support/redis-server';
 import { RedisAuthStore } from './redis-auth-store';
 

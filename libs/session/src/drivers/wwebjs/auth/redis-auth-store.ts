@@ -2,7 +2,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Store } from 'whatsapp-web.js';
-import type { RedisKeys } from '@app/queue';
+import type { RedisKeys } from '@app/core';
 
 /**
  * whatsapp-web.js RemoteAuth store on Redis: one binary STRING per session holding the zip of

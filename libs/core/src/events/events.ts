@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from './redis-keys';
+import type { RedisKeys } from '../redis/redis-keys';
 
 export type EventType = 'message.status' | 'message.received' | 'session.status';
 

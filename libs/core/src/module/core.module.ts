@@ -1,0 +1,117 @@
+import { Global, Module, type DynamicModule, type InjectionToken } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+// The stores and the producer belong to the libs above this one; only this file reaches up to
+// them, and only inside forRoot (at call time), so the libs can import @app/core at load time.
+import {
+  DEFAULT_SEND_JOB_POLICY,
+  MessageQueueService,
+  MessageStore,
+  OutboundQueues,
+} from '@app/queue';
+import { SessionStore } from '@app/session';
+import { redisTarget, type SharedConfig } from '../config/env';
+import { EventPublisher } from '../events/events';
+import { createRedis, type ConnectionRole } from '../redis/redis-connection';
+import { RedisKeys } from '../redis/redis-keys';
+import { RedisLifecycle } from '../redis/redis-lifecycle';
+import { LOGGER, REDIS } from './tokens';
+
+export interface CoreModuleOptions<C extends SharedConfig> {
+  /** The app's typed config, read and validated once in main.ts before anything connects. */
+  config: C;
+  /** The token the app injects its config by (GATEWAY_CONFIG, WORKER_CONFIG). */
+  configToken: InjectionToken;
+  /** The app's root logger, provided as LOGGER. */
+  logger: Logger;
+  /**
+   * How the command connection behaves while Redis is down: `producer` fails a command at once
+   * (the gateway answers 503, never 202 for what it did not store), `worker` waits it out.
+   */
+  role: ConnectionRole;
+  /** CLIENT SETNAME of the connection, to tell processes apart in `CLIENT LIST`. */
+  connectionName: string;
+}
+
+/**
+ * Shared infrastructure, wired once for both apps and the integration tests: the typed config,
+ * the logger, the Redis command connection, key names, the session registry and leases
+ * (`SessionStore`), message records (`MessageStore`), the per-session queues (`OutboundQueues`),
+ * the producer (`MessageQueueService`) and the event publisher. Global, so feature modules
+ * inject these without importing it; its connection closes after every other module stopped.
+ *
+ * No forRootAsync: the config is read before the module exists (main.ts) so a bad value stops
+ * the process with exit code 78 before any connection is made, and a generated API key is the
+ * same for every part of the gateway.
+ */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot<C extends SharedConfig>(options: CoreModuleOptions<C>): DynamicModule {
+    const { config } = options;
+    return {
+      module: CoreModule,
+      providers: [
+        { provide: options.configToken, useValue: config },
+        { provide: LOGGER, useValue: options.logger },
+        {
+          provide: REDIS,
+          useFactory: () => {
+            const redis = createRedis(redisTarget(config), options.role, options.connectionName);
+            // A producer's errors answer requests (503, /readyz), they are not crashes to log.
+            if (options.role === 'producer') redis.on('error', () => undefined);
+            return redis;
+          },
+        },
+        { provide: RedisKeys, useValue: new RedisKeys(config.queuePrefix) },
+        {
+          provide: SessionStore,
+          inject: [REDIS, RedisKeys],
+          useFactory: (redis: Redis, keys: RedisKeys) => new SessionStore(redis, keys),
+        },
+        {
+          provide: MessageStore,
+          inject: [REDIS, RedisKeys],
+          useFactory: (redis: Redis, keys: RedisKeys) =>
+            new MessageStore(redis, keys, config.messageRetentionDays * 86400),
+        },
+        {
+          provide: OutboundQueues,
+          inject: [REDIS],
+          useFactory: (redis: Redis) => new OutboundQueues(redis, config.queuePrefix),
+        },
+        {
+          provide: MessageQueueService,
+          inject: [OutboundQueues, MessageStore],
+          useFactory: (queues: OutboundQueues, messages: MessageStore) =>
+            new MessageQueueService(queues, messages, {
+              ...DEFAULT_SEND_JOB_POLICY,
+              maxAttempts: config.messageMaxAttempts,
+            }),
+        },
+        {
+          provide: EventPublisher,
+          inject: [REDIS, RedisKeys],
+          useFactory: (redis: Redis, keys: RedisKeys) => new EventPublisher(redis, keys),
+        },
+        {
+          provide: RedisLifecycle,
+          inject: [REDIS, OutboundQueues],
+          useFactory: (redis: Redis, queues: OutboundQueues) =>
+            new RedisLifecycle(redis, [queues]),
+        },
+      ],
+      exports: [
+        options.configToken,
+        LOGGER,
+        REDIS,
+        RedisKeys,
+        SessionStore,
+        MessageStore,
+        OutboundQueues,
+        MessageQueueService,
+        EventPublisher,
+      ],
+    };
+  }
+}
