@@ -5,7 +5,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config';
 import { createGatewayLogger, GATEWAY_LOGGER } from './common/logger';
 import { REDIS, redisProviders } from './redis/redis.providers';
 import { MessageQueueService, MessageStore, OutboundQueues, RedisKeys } from '@app/queue';
-import { SessionStore, SimulatorOutbox } from '@app/session';
+import { SessionStore, SimulatorOutboxReader } from '@app/session';
 
 /** Configuration, logging and Redis: what every other part of the gateway is built on. */
 @Global()
@@ -43,7 +43,7 @@ export class CoreModule {
         MessageStore,
         OutboundQueues,
         MessageQueueService,
-        SimulatorOutbox,
+        SimulatorOutboxReader,
       ],
     };
   }

@@ -9,7 +9,7 @@ import {
   OutboundQueues,
   RedisKeys,
 } from '@app/queue';
-import { SessionStore, SimulatorOutbox } from '@app/session';
+import { SessionStore, SimulatorOutboxReader } from '@app/session';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
 
 /**
@@ -59,8 +59,8 @@ export const redisProviders: Provider[] = [
       }),
   },
   {
-    provide: SimulatorOutbox,
+    provide: SimulatorOutboxReader,
     inject: [REDIS, RedisKeys],
-    useFactory: (r: Redis, k: RedisKeys) => new SimulatorOutbox(r, k),
+    useFactory: (r: Redis, k: RedisKeys) => new SimulatorOutboxReader(r, k),
   },
 ];

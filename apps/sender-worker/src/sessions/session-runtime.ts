@@ -10,7 +10,6 @@ import {
   type SendMessageJob,
 } from '@app/queue';
 import {
-  createSessionDriver,
   leaseValue,
   SessionDriverError,
   SessionErrorCode,
@@ -22,6 +21,7 @@ import {
   type SessionLease,
   type SessionState,
 } from '@app/session';
+import { createSessionDriver } from '@app/session/drivers';
 import type { WorkerConfig } from '../config/worker.config';
 import { Pacing } from '../outbound/pacing';
 import type { SendService, SessionLink } from '../outbound/send.service';
