@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { defineLuaCommand, type LuaCommand } from '@app/core';
 import { RedisKeys } from '@app/queue';
 import { REDIS } from '../redis/redis.providers';
 import { ApiError } from '../common/api-error';
@@ -40,13 +41,16 @@ export interface IdempotentResult {
  */
 @Injectable()
 export class IdempotencyService {
+  private readonly takeOver: LuaCommand<[key: string, seen: string, resumed: string], number>;
+
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {
-    if (typeof (redis as unknown as { waIdemTakeover?: unknown }).waIdemTakeover !== 'function') {
-      redis.defineCommand('waIdemTakeover', { numberOfKeys: 1, lua: TAKEOVER_LUA });
-    }
+    this.takeOver = defineLuaCommand(redis, 'waIdemTakeover', {
+      numberOfKeys: 1,
+      lua: TAKEOVER_LUA,
+    });
   }
 
   /**
@@ -126,9 +130,7 @@ export class IdempotencyService {
     }
     // The first request died mid-way: resume it, with its ids.
     const resumed: IdempotencyRecord = { ...previous, at: Date.now() };
-    const taken = await (
-      this.redis as unknown as { waIdemTakeover(k: string, a: string, b: string): Promise<number> }
-    ).waIdemTakeover(redisKey, previousJson, JSON.stringify(resumed));
+    const taken = await this.takeOver(redisKey, previousJson, JSON.stringify(resumed));
     if (!taken) {
       throw new ApiError(
         409,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { withTimeout } from '@app/core';
 import {
   classifyError,
   INITIAL_SESSION_STATE,
@@ -9,7 +10,6 @@ import {
   type SessionError,
   type SessionState,
 } from '@app/session';
-import { withTimeout } from '../outbound/with-timeout';
 import {
   ACCOUNT_SIGNALS,
   firstStep,
