@@ -18,6 +18,28 @@ export default tseslint.config(
     },
   },
   {
+    // The gateway never loads driver code (ARCHITECTURE.md, "Who owns what"): the drivers have
+    // their own entry point that only the worker imports. Type-only imports are refused too.
+    files: ['apps/gateway/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^@app/session/drivers(/.*)?$',
+              message: 'The gateway never imports a driver: use the contract, @app/session.',
+            },
+            {
+              regex: '(^|/)libs/session/src/drivers(/.*)?$',
+              message: 'The gateway never imports a driver: use the contract, @app/session.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tests talk JSON over HTTP: untyped bodies are the point there.
     files: ['test/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts'],
     rules: {

@@ -1,4 +1,4 @@
-import type { WwebjsClientOptions } from '../../libs/session/src/drivers/wwebjs/wwebjs-client';
+import type { WwebjsClientOptions } from '@app/session/drivers';
 import { FakeWwebjsClient, type FakeBrowser, type FakePage } from './fake-wwebjs-client';
 
 /**

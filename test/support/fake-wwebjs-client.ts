@@ -7,7 +7,7 @@ import type {
   WwebjsClient,
   WwebjsClientOptions,
   WwebjsMessage,
-} from '../../libs/session/src/drivers/wwebjs/wwebjs-client';
+} from '@app/session/drivers';
 
 /**
  * A scripted stand-in for whatsapp-web.js's Client, for tests only: WhatsApp's servers cannot

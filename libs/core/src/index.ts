@@ -13,5 +13,8 @@ export * from './control/control';
 export * from './events/events';
 export * from './redis/redis-lifecycle';
 export * from './module/tokens';
+// Bounded waits and Lua commands: one helper each, used by every lib and app.
+export * from './util/timeout';
+export * from './redis/lua-command';
 // Last: the core module reaches up to @app/queue and @app/session, which import the exports above.
 export * from './module/core.module';

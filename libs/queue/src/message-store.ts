@@ -1,4 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
+import { defineLuaCommand, type LuaCommand } from '@app/core';
 
 async function execOrThrow(pipe: ChainableCommander): Promise<void> {
   const results = await pipe.exec();
@@ -108,34 +109,26 @@ export interface TransitionRequest {
   increment?: string;
 }
 
-type RedisWithTransition = Redis & {
-  waMessageTransition(
-    record: string,
-    history: string,
-    intent: string,
-    ...args: (string | number)[]
-  ): Promise<[number, string, number?]>;
-};
-
 /**
  * The message records: what `GET /api/messages/:id` shows. A record lives as long as its
  * message is not final, then MESSAGE_RETENTION_DAYS after its last change, independent of
  * BullMQ's job retention.
  */
 export class MessageStore {
-  private readonly redis: RedisWithTransition;
+  private readonly transitionRecord: LuaCommand<
+    [record: string, history: string, intent: string, ...args: (string | number)[]],
+    [number, string, number?]
+  >;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly retentionSeconds: number,
   ) {
-    if (
-      typeof (redis as unknown as Partial<RedisWithTransition>).waMessageTransition !== 'function'
-    ) {
-      redis.defineCommand('waMessageTransition', { numberOfKeys: 3, lua: TRANSITION_LUA });
-    }
-    this.redis = redis as RedisWithTransition;
+    this.transitionRecord = defineLuaCommand(redis, 'waMessageTransition', {
+      numberOfKeys: 3,
+      lua: TRANSITION_LUA,
+    });
   }
 
   /**
@@ -232,7 +225,7 @@ export class MessageStore {
     const from = req.from === '*' ? '*' : req.from.join(',');
     const intent =
       req.intent === undefined ? '' : req.intent === null ? '-' : JSON.stringify(req.intent);
-    const [code, previous, counter] = await this.redis.waMessageTransition(
+    const [code, previous, counter] = await this.transitionRecord(
       this.keys.message(id),
       this.keys.messageHistory(id),
       this.keys.sendIntent(id),

@@ -1,16 +1,13 @@
-// The only import surface of the session library. It exports no driver class: the worker gets
-// drivers through createSessionDriver, and the gateway never touches one.
+// The import surface of the session library: the driver contract (SessionDriver, its types and
+// errors, the error classifier), the session store and purger, and the read side of the
+// simulator's outbox. No driver code: the drivers have their own entry point,
+// `@app/session/drivers` (./drivers/index.ts), that only the worker imports; lint forbids it
+// in the gateway.
 export * from './session.types';
 export * from './session.errors';
 export * from './error-classifier';
 export * from './session-driver';
 export * from './session-store';
-export * from './driver-factory';
-export { SimulatorOutbox, type OutboxEntry } from './drivers/simulator/simulator-outbox';
-export type {
-  WwebjsClientFactory,
-  WwebjsClient,
-  WwebjsClientOptions,
-} from './drivers/wwebjs/wwebjs-client';
 export * from './session-purge';
 export * from './contact-cache';
+export * from './simulator-outbox-reader';

@@ -46,6 +46,16 @@ export class SessionPurger {
   }
 
   /**
+   * Forgets the link of a device whose whole link lives in Redis (the simulator's device), so
+   * the session can no longer send as that account: what `DELETE …?logout=true` does when no
+   * running client could unlink it. A whatsapp-web.js link lives on WhatsApp's servers too,
+   * and only a connected client can end that: its login backup goes with {@link purge}.
+   */
+  async forgetLinkedDevice(id: string): Promise<void> {
+    await this.redis.del(this.keys.simulatorDevice(id));
+  }
+
+  /**
    * Every key whose hash tag is the session's: `<prefix>:…{<id>}…`. Found by SCAN (a delete is
    * rare; nothing lists the per-job and per-chat keys), on every master of a Redis Cluster.
    */

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/core';
+import { defineLuaCommand, type LuaCommand, type RedisKeys } from '@app/core';
 import { INITIAL_SESSION_STATE, type SessionConfig, type SessionState } from './session.types';
 
 export interface SessionLease {
@@ -82,38 +82,46 @@ return 1
 /** A record written but not listed for this long belongs to a create that died. */
 const ABANDONED_CREATE_MS = 10000;
 
-type LeaseRedis = Redis & {
-  waSessionCreate(session: string, ...fields: string[]): Promise<number>;
-  waSessionTakeOver(session: string, seen: string, ...fields: string[]): Promise<number>;
-  waLeaseClaim(lease: string, counter: string, worker: string, ttl: number): Promise<number>;
-  waLeaseRenew(lease: string, value: string, ttl: number): Promise<number>;
-  waLeaseRelease(lease: string, value: string): Promise<number>;
-  waSessionWrite(
-    session: string,
-    lease: string,
-    value: string,
-    ...fields: string[]
-  ): Promise<number>;
-};
-
 /** The session registry in Redis: configuration, reported state and leases. */
 export class SessionStore {
-  private readonly redis: LeaseRedis;
+  private readonly claimLease: LuaCommand<
+    [lease: string, counter: string, worker: string, ttl: number],
+    number
+  >;
+  private readonly renewLease: LuaCommand<[lease: string, value: string, ttl: number], number>;
+  private readonly releaseLease: LuaCommand<[lease: string, value: string], number>;
+  private readonly writeFenced: LuaCommand<
+    [session: string, lease: string, value: string, ...fields: string[]],
+    number
+  >;
+  private readonly createRecord: LuaCommand<[session: string, ...fields: string[]], number>;
+  private readonly takeOverRecord: LuaCommand<
+    [session: string, seen: string, ...fields: string[]],
+    number
+  >;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {
-    const r = redis as LeaseRedis;
-    if (typeof (redis as unknown as Partial<LeaseRedis>).waLeaseClaim !== 'function') {
-      r.defineCommand('waLeaseClaim', { numberOfKeys: 2, lua: CLAIM_LUA });
-      r.defineCommand('waLeaseRenew', { numberOfKeys: 1, lua: RENEW_LUA });
-      r.defineCommand('waLeaseRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
-      r.defineCommand('waSessionWrite', { numberOfKeys: 2, lua: WRITE_STATE_LUA });
-      r.defineCommand('waSessionCreate', { numberOfKeys: 1, lua: CREATE_LUA });
-      r.defineCommand('waSessionTakeOver', { numberOfKeys: 1, lua: TAKE_OVER_LUA });
-    }
-    this.redis = r;
+    this.claimLease = defineLuaCommand(redis, 'waLeaseClaim', { numberOfKeys: 2, lua: CLAIM_LUA });
+    this.renewLease = defineLuaCommand(redis, 'waLeaseRenew', { numberOfKeys: 1, lua: RENEW_LUA });
+    this.releaseLease = defineLuaCommand(redis, 'waLeaseRelease', {
+      numberOfKeys: 1,
+      lua: RELEASE_LUA,
+    });
+    this.writeFenced = defineLuaCommand(redis, 'waSessionWrite', {
+      numberOfKeys: 2,
+      lua: WRITE_STATE_LUA,
+    });
+    this.createRecord = defineLuaCommand(redis, 'waSessionCreate', {
+      numberOfKeys: 1,
+      lua: CREATE_LUA,
+    });
+    this.takeOverRecord = defineLuaCommand(redis, 'waSessionTakeOver', {
+      numberOfKeys: 1,
+      lua: TAKE_OVER_LUA,
+    });
   }
 
   /**
@@ -132,7 +140,7 @@ export class SessionStore {
       createdAt: config.createdAt,
       state: JSON.stringify(INITIAL_SESSION_STATE),
     }).flat();
-    if ((await this.redis.waSessionCreate(key, ...fields)) !== 1) {
+    if ((await this.createRecord(key, ...fields)) !== 1) {
       // Taken, unless an earlier create died between its two writes: take that one over, once
       // it is clearly abandoned (a live create lists its record within milliseconds).
       const [listed, seen] = await Promise.all([
@@ -144,7 +152,7 @@ export class SessionStore {
       const abandoned =
         !driver || !createdAt || Date.now() - Date.parse(createdAt) > ABANDONED_CREATE_MS;
       if (!abandoned) return false;
-      if ((await this.redis.waSessionTakeOver(key, createdAt ?? '', ...fields)) !== 1) return false;
+      if ((await this.takeOverRecord(key, createdAt ?? '', ...fields)) !== 1) return false;
     }
     await this.redis.zadd(this.keys.sessions(), Date.parse(config.createdAt), config.id);
     return true;
@@ -220,7 +228,7 @@ export class SessionStore {
 
   /** Replaces the reported state, only while `lease` is still the session's lease. */
   async writeState(id: string, lease: SessionLease, state: SessionState): Promise<boolean> {
-    const ok = await this.redis.waSessionWrite(
+    const ok = await this.writeFenced(
       this.keys.session(id),
       this.keys.lease(id),
       leaseValue(lease),
@@ -231,7 +239,7 @@ export class SessionStore {
   }
 
   async claim(id: string, workerId: string, ttlMs: number): Promise<SessionLease | null> {
-    const token = await this.redis.waLeaseClaim(
+    const token = await this.claimLease(
       this.keys.lease(id),
       this.keys.leaseToken(id),
       workerId,
@@ -241,11 +249,11 @@ export class SessionStore {
   }
 
   async renew(id: string, lease: SessionLease, ttlMs: number): Promise<boolean> {
-    return (await this.redis.waLeaseRenew(this.keys.lease(id), leaseValue(lease), ttlMs)) === 1;
+    return (await this.renewLease(this.keys.lease(id), leaseValue(lease), ttlMs)) === 1;
   }
 
   async release(id: string, lease: SessionLease): Promise<void> {
-    await this.redis.waLeaseRelease(this.keys.lease(id), leaseValue(lease));
+    await this.releaseLease(this.keys.lease(id), leaseValue(lease));
   }
 
   /** True while `lease` is still the session's current lease (same worker and token). */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { REDIS, RedisKeys } from '@app/core';
+import { defineLuaCommand, REDIS, RedisKeys, type LuaCommand } from '@app/core';
 import { ApiError } from '../common/api-error';
 
 const RETENTION_S = 24 * 3600;
@@ -39,13 +39,16 @@ export interface IdempotentResult {
  */
 @Injectable()
 export class IdempotencyService {
+  private readonly takeOver: LuaCommand<[key: string, seen: string, resumed: string], number>;
+
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {
-    if (typeof (redis as unknown as { waIdemTakeover?: unknown }).waIdemTakeover !== 'function') {
-      redis.defineCommand('waIdemTakeover', { numberOfKeys: 1, lua: TAKEOVER_LUA });
-    }
+    this.takeOver = defineLuaCommand(redis, 'waIdemTakeover', {
+      numberOfKeys: 1,
+      lua: TAKEOVER_LUA,
+    });
   }
 
   /**
@@ -125,9 +128,7 @@ export class IdempotencyService {
     }
     // The first request died mid-way: resume it, with its ids.
     const resumed: IdempotencyRecord = { ...previous, at: Date.now() };
-    const taken = await (
-      this.redis as unknown as { waIdemTakeover(k: string, a: string, b: string): Promise<number> }
-    ).waIdemTakeover(redisKey, previousJson, JSON.stringify(resumed));
+    const taken = await this.takeOver(redisKey, previousJson, JSON.stringify(resumed));
     if (!taken) {
       throw new ApiError(
         409,

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { REDIS, RedisKeys } from '@app/core';
-import { SimulatorOutbox } from '@app/session';
+import { SimulatorOutboxReader } from '@app/session';
 import { ControlModule } from '../control/control.module';
 import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
@@ -13,9 +13,9 @@ import { SessionsService } from './sessions.service';
   providers: [
     SessionsService,
     {
-      provide: SimulatorOutbox,
+      provide: SimulatorOutboxReader,
       inject: [REDIS, RedisKeys],
-      useFactory: (redis: Redis, keys: RedisKeys) => new SimulatorOutbox(redis, keys),
+      useFactory: (redis: Redis, keys: RedisKeys) => new SimulatorOutboxReader(redis, keys),
     },
   ],
   exports: [SessionsService],

@@ -9,7 +9,7 @@ import {
   DEFAULT_SIMULATOR_OPTIONS,
   SessionPurger,
   SessionStore,
-  SimulatorOutbox,
+  SimulatorOutboxReader,
   type OutboxEntry,
   type SessionConfig,
   type StoredSession,
@@ -40,7 +40,7 @@ export class SessionsService {
     private readonly queues: OutboundQueues,
     private readonly producer: MessageQueueService,
     private readonly control: ControlClient,
-    private readonly outbox: SimulatorOutbox,
+    private readonly outbox: SimulatorOutboxReader,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.purger = new SessionPurger(redis, keys);
@@ -180,7 +180,7 @@ export class SessionsService {
       }
     }
     if (stored.config.driver === 'simulator') {
-      await this.redis.del(this.keys.simulatorDevice(id));
+      await this.purger.forgetLinkedDevice(id);
       return { loggedOut: true, stopping: answered };
     }
     return {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/core';
+import { defineLuaCommand, type LuaCommand, type RedisKeys } from '@app/core';
 import { isUnpaced, type RateLimit } from '@app/session';
 
 /** How long until the session may send: the pending random gap, and the per-minute cap. */
@@ -30,24 +30,20 @@ if gap > 0 then redis.call('SET', KEYS[2], now + gap, 'PX', gap) end
 return 1
 `;
 
-type PacingRedis = Redis & {
-  waPaceWait(zset: string, next: string, now: number, perMinute: number): Promise<number>;
-  waPaceRecord(
-    zset: string,
-    next: string,
-    now: number,
-    gap: number,
-    member: string,
-  ): Promise<number>;
-};
-
 /**
  * Per-account pacing kept in Redis, so it survives a worker change: a session adopted by
  * another worker keeps its budget. Nothing here waits: the caller hands the wait to BullMQ's
  * rate limiter, which holds no job lock meanwhile.
  */
 export class Pacing {
-  private readonly redis: PacingRedis;
+  private readonly paceWait: LuaCommand<
+    [zset: string, next: string, now: number, perMinute: number],
+    number
+  >;
+  private readonly paceRecord: LuaCommand<
+    [zset: string, next: string, now: number, gap: number, member: string],
+    number
+  >;
 
   constructor(
     redis: Redis,
@@ -55,12 +51,11 @@ export class Pacing {
     private readonly sessionId: string,
     private readonly rate: RateLimit,
   ) {
-    const r = redis as PacingRedis;
-    if (typeof (redis as unknown as Partial<PacingRedis>).waPaceWait !== 'function') {
-      r.defineCommand('waPaceWait', { numberOfKeys: 2, lua: WAIT_LUA });
-      r.defineCommand('waPaceRecord', { numberOfKeys: 2, lua: RECORD_LUA });
-    }
-    this.redis = r;
+    this.paceWait = defineLuaCommand(redis, 'waPaceWait', { numberOfKeys: 2, lua: WAIT_LUA });
+    this.paceRecord = defineLuaCommand(redis, 'waPaceRecord', {
+      numberOfKeys: 2,
+      lua: RECORD_LUA,
+    });
   }
 
   get enabled(): boolean {
@@ -71,7 +66,7 @@ export class Pacing {
   async waitMs(now = Date.now()): Promise<number> {
     if (!this.enabled) return 0;
     return Number(
-      await this.redis.waPaceWait(
+      await this.paceWait(
         this.keys.pacing(this.sessionId),
         this.keys.pacingNext(this.sessionId),
         now,
@@ -82,7 +77,7 @@ export class Pacing {
 
   async recordSend(messageId: string, now = Date.now()): Promise<void> {
     if (!this.enabled) return;
-    await this.redis.waPaceRecord(
+    await this.paceRecord(
       this.keys.pacing(this.sessionId),
       this.keys.pacingNext(this.sessionId),
       now,

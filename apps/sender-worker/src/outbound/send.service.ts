@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, Job, Queue, RateLimitError, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { RedisKeys } from '@app/core';
+import { RedisKeys, withTimeout } from '@app/core';
 import {
   FINAL_STATUSES,
   MessageStore,
@@ -22,7 +22,6 @@ import {
 import { AckRouter } from './acks';
 import type { Pacing } from './pacing';
 import type { NumberChecker } from './number-check';
-import { withTimeout } from './with-timeout';
 
 /** What the send path needs from the session it sends for (implemented by SessionRuntime). */
 export interface SessionLink {

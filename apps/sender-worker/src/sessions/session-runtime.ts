@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { EventPublisher, RedisKeys } from '@app/core';
 import { MessageStore, OutboundQueues, outboundQueueName, type SendMessageJob } from '@app/queue';
 import {
-  createSessionDriver,
   leaseValue,
   SessionDriverError,
   SessionErrorCode,
@@ -16,6 +15,7 @@ import {
   type SessionLease,
   type SessionState,
 } from '@app/session';
+import { createSessionDriver } from '@app/session/drivers';
 import type { WorkerConfig } from '../config/worker.config';
 import { Pacing } from '../outbound/pacing';
 import type { SendService, SessionLink } from '../outbound/send.service';

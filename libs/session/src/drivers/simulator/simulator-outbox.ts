@@ -1,13 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/core';
-
-export interface OutboxEntry {
-  messageId: string;
-  waMessageId: string;
-  to: string;
-  text: string;
-  at: string;
-}
+import { SimulatorOutboxReader, type OutboxEntry } from '../../simulator-outbox-reader';
 
 /**
  * KEYS: list, index, sends, device. ARGV: send id, message id, entry JSON, client id ('' = any).
@@ -25,14 +16,10 @@ return 1
 /**
  * What the simulated WhatsApp servers recorded as sent, in send order. Written at the instant a
  * message leaves, apart from any job state, so a worker killed right after a send shows as
- * "sent but not acknowledged", and a duplicate send shows as two entries.
+ * "sent but not acknowledged", and a duplicate send shows as two entries. Reading is shared with
+ * the gateway through {@link SimulatorOutboxReader}; writing is the driver's alone.
  */
-export class SimulatorOutbox {
-  constructor(
-    private readonly redis: Redis,
-    private readonly keys: RedisKeys,
-  ) {}
-
+export class SimulatorOutbox extends SimulatorOutboxReader {
   /**
    * Records one send. `sendId` names this send: the same command delivered twice (ioredis
    * resends a command whose reply was lost when Redis died) records once, as WhatsApp's servers
@@ -59,16 +46,6 @@ export class SimulatorOutbox {
       client ?? '',
     );
     return result !== -1;
-  }
-
-  async find(sessionId: string, messageId: string): Promise<OutboxEntry | null> {
-    const json = await this.redis.hget(this.keys.simulatorOutboxIndex(sessionId), messageId);
-    return json ? (JSON.parse(json) as OutboxEntry) : null;
-  }
-
-  async list(sessionId: string): Promise<OutboxEntry[]> {
-    const items = await this.redis.lrange(this.keys.simulatorOutbox(sessionId), 0, -1);
-    return items.map((s) => JSON.parse(s) as OutboxEntry);
   }
 
   async clear(sessionId: string): Promise<void> {

@@ -2,7 +2,13 @@ import { promises as dns, type LookupAddress, type LookupOptions } from 'node:dn
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { classifyAddress, isAddressAllowed, parseIPv6, type AddressClass } from '@app/core';
+import {
+  classifyAddress,
+  isAddressAllowed,
+  parseIPv6,
+  withTimeout,
+  type AddressClass,
+} from '@app/core';
 import type { MediaContent } from '@app/queue';
 import { SessionDriverError, SessionErrorCode } from '../../session.errors';
 
@@ -205,7 +211,7 @@ export async function resolveAllowed(
   } else {
     const lookup = limits.lookup ?? systemLookup;
     try {
-      addresses = await abortable(lookup(host), signal);
+      addresses = await withTimeout(lookup(host), { signal });
     } catch (err) {
       if (signal?.aborted) throw err;
       throw new SessionDriverError(
@@ -593,24 +599,4 @@ function describe(err: unknown): string {
     return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
   }
   return String(err);
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts. */
-function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new Error('aborted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
 }

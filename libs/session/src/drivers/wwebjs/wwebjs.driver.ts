@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { withTimeout } from '@app/core';
 import type { MessageContent } from '@app/queue';
 import {
   SessionDriver,
@@ -161,7 +162,7 @@ export class WwebjsDriver extends SessionDriver {
     this.ready = false;
     const client = this.client;
     if (opts.logout && client) {
-      await bounded(client.logout(), 10000).catch((err: unknown) =>
+      await withTimeout(client.logout(), 10000).catch((err: unknown) =>
         this.ctx.logger.warn({ err }, 'logout failed'),
       );
     }
@@ -171,7 +172,7 @@ export class WwebjsDriver extends SessionDriver {
   override async logout(): Promise<void> {
     // Only a connected client can tell WhatsApp to drop the linked device.
     const client = this.readyClient();
-    await bounded(client.logout(), 10000);
+    await withTimeout(client.logout(), 10000);
   }
 
   async send(message: OutgoingMessage): Promise<SendResult> {
@@ -335,10 +336,10 @@ export class WwebjsDriver extends SessionDriver {
     // The browser exists before initialize() resolves: watch it as soon as it does.
     const watching = this.watchWhenLaunched(client);
     try {
-      await bounded(
+      await withTimeout(
         initializing,
         this.opts.startTimeoutMs,
-        () => `WhatsApp Web did not open within ${this.opts.startTimeoutMs} ms`,
+        () => new Error(`WhatsApp Web did not open within ${this.opts.startTimeoutMs} ms`),
       );
     } catch (err) {
       this.terminated = true;
@@ -479,7 +480,7 @@ export class WwebjsDriver extends SessionDriver {
     this.client = null;
     if (client && this.launching) await this.launching;
     const pid = this.browserPid ?? client?.pupBrowser?.process()?.pid ?? null;
-    if (client) await bounded(client.destroy(), 10000).catch(() => undefined);
+    if (client) await withTimeout(client.destroy(), 10000).catch(() => undefined);
     if (pid) killProcessTree(pid);
     this.browserPid = null;
     for (const stray of pidsUsingProfile(this.opts.profileDir)) killProcessTree(stray);
@@ -633,21 +634,6 @@ function trim(map: Map<string, unknown>, max: number): void {
 
 function isoFromSeconds(seconds: number | undefined): string {
   return new Date(seconds ? seconds * 1000 : Date.now()).toISOString();
-}
-
-/** Races a promise against a deadline (whatsapp-web.js has calls that never settle). */
-function bounded<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: () => string = () => `timed out after ${ms} ms`,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(what())), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 export { ACCOUNT_REASONS };

@@ -1,11 +1,11 @@
-import type { DriverContext, SessionDriver } from './session-driver';
-import { SessionDriverError, SessionErrorCode } from './session.errors';
-import { DEFAULT_SIMULATOR_OPTIONS, type SessionConfig } from './session.types';
-import { SimulatorDriver } from './drivers/simulator/simulator.driver';
+import type { DriverContext, SessionDriver } from '../session-driver';
+import { SessionDriverError, SessionErrorCode } from '../session.errors';
+import { DEFAULT_SIMULATOR_OPTIONS, type SessionConfig } from '../session.types';
+import { SimulatorDriver } from './simulator/simulator.driver';
 
 /**
  * Makes the driver a session's configuration names. The real driver is loaded on first use
- * only, so processes that never drive a browser (the gateway, simulator-only tests) never load
+ * only, so processes that never drive a browser (simulator-only workers and tests) never load
  * puppeteer.
  */
 export function createSessionDriver(config: SessionConfig, ctx: DriverContext): SessionDriver {
@@ -25,7 +25,7 @@ export function createSessionDriver(config: SessionConfig, ctx: DriverContext): 
       }
       const { createWwebjsDriver } =
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        require('./drivers/wwebjs/create-wwebjs-driver') as typeof import('./drivers/wwebjs/create-wwebjs-driver');
+        require('./wwebjs/create-wwebjs-driver') as typeof import('./wwebjs/create-wwebjs-driver');
       return createWwebjsDriver(ctx, ctx.wwebjs);
     }
   }
