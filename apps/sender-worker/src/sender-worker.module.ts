@@ -12,7 +12,9 @@ import {
 import { loadWorkerConfig, WORKER_CONFIG, type WorkerConfig } from './config/worker.config';
 import { REDIS, redisProviders } from './redis/redis.providers';
 import { createLogger, LOGGER } from './logger';
-import { SendService } from './outbound/send.service';
+import { MessageStatusService } from './outbound/message-status.service';
+import { SendProcessor } from './outbound/send.processor';
+import { SendProtocol } from './outbound/send-protocol';
 import { NumberChecker } from './outbound/number-check';
 import { SessionOwnershipService } from './sessions/session-ownership.service';
 import { ControlListener } from './control/control.listener';
@@ -36,27 +38,27 @@ import { ConsistencyCheckService } from './consistency/consistency-check.service
       useFactory: (r: Redis, k: RedisKeys) => new NumberChecker(r, k),
     },
     {
-      provide: SendService,
-      inject: [REDIS, RedisKeys, MessageStore, NumberChecker, WORKER_CONFIG, LOGGER],
-      useFactory: (
-        r: Redis,
-        k: RedisKeys,
-        m: MessageStore,
-        n: NumberChecker,
-        c: WorkerConfig,
-        l: Logger,
-      ) =>
-        new SendService(
-          r,
-          k,
-          m,
-          n,
-          {
-            sendTimeoutMs: c.sendTimeoutMs,
-            maxAttempts: c.messageMaxAttempts,
-            retentionSeconds: c.messageRetentionDays * 86400,
-            workerId: c.workerId,
-          },
+      provide: MessageStatusService,
+      inject: [REDIS, RedisKeys, MessageStore, EventPublisher, WORKER_CONFIG],
+      useFactory: (r: Redis, k: RedisKeys, m: MessageStore, e: EventPublisher, c: WorkerConfig) =>
+        new MessageStatusService(r, k, m, e, c.messageRetentionDays * 86400),
+    },
+    {
+      provide: SendProcessor,
+      inject: [MessageStatusService, NumberChecker, WORKER_CONFIG, LOGGER],
+      useFactory: (status: MessageStatusService, n: NumberChecker, c: WorkerConfig, l: Logger) =>
+        new SendProcessor(
+          new SendProtocol(
+            status,
+            status,
+            n,
+            {
+              sendTimeoutMs: c.sendTimeoutMs,
+              maxAttempts: c.messageMaxAttempts,
+              workerId: c.workerId,
+            },
+            l,
+          ),
           l,
         ),
     },
@@ -76,9 +78,9 @@ import { ConsistencyCheckService } from './consistency/consistency-check.service
     },
     {
       provide: RecordSettler,
-      inject: [REDIS, RedisKeys, MessageStore, LOGGER, SendService],
-      useFactory: (r: Redis, k: RedisKeys, m: MessageStore, l: Logger, send: SendService) =>
-        new RecordSettler(r, k, m, l, send.acks),
+      inject: [REDIS, RedisKeys, MessageStore, LOGGER, MessageStatusService],
+      useFactory: (r: Redis, k: RedisKeys, m: MessageStore, l: Logger, s: MessageStatusService) =>
+        new RecordSettler(r, k, m, l, s),
     },
     SessionOwnershipService,
     ConsistencyCheckService,

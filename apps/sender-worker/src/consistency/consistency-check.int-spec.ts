@@ -5,6 +5,7 @@ import pino from 'pino';
 import {
   createRedis,
   DEFAULT_SEND_JOB_POLICY,
+  EventPublisher,
   MessageQueueService,
   MessageStore,
   OutboundQueues,
@@ -18,7 +19,7 @@ import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-ser
 import { ConsistencyCheck } from './consistency-check';
 import { workerRegistry } from './consistency.metrics';
 import { RecordSettler } from './record-settler';
-import { AckRouter } from '../outbound/acks';
+import { MessageStatusService } from '../outbound/message-status.service';
 
 const prefix = uniquePrefix('consistency');
 const keys = new RedisKeys(prefix);
@@ -38,7 +39,13 @@ beforeAll(async () => {
   queues = new OutboundQueues(redis, prefix);
   store = new MessageStore(redis, keys, 3600);
   producer = new MessageQueueService(queues, store, DEFAULT_SEND_JOB_POLICY);
-  settler = new RecordSettler(redis, keys, store, logger, new AckRouter(redis, keys, store, 3600));
+  settler = new RecordSettler(
+    redis,
+    keys,
+    store,
+    logger,
+    new MessageStatusService(redis, keys, store, new EventPublisher(redis, keys), 3600),
+  );
   check = new ConsistencyCheck(redis, keys, settler, 0);
 });
 

@@ -20,7 +20,9 @@ import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-ser
 import { loadWorkerConfig } from '../config/worker.config';
 import { NumberChecker } from '../outbound/number-check';
 import { RecordSettler } from '../consistency/record-settler';
-import { SendService } from '../outbound/send.service';
+import { MessageStatusService } from '../outbound/message-status.service';
+import { SendProcessor } from '../outbound/send.processor';
+import { SendProtocol } from '../outbound/send-protocol';
 import { SessionRuntime } from './session-runtime';
 
 jest.setTimeout(90000);
@@ -104,17 +106,21 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
     queues = new OutboundQueues(redis, prefix);
     producer = new MessageQueueService(queues, messages, { maxAttempts: 5, backoffMs: 100 });
     const logger = pino({ level: 'silent' });
-    const sendService = new SendService(
+    const messageStatus = new MessageStatusService(
       redis,
       keys,
       messages,
-      new NumberChecker(redis, keys),
-      {
-        sendTimeoutMs: 10000,
-        maxAttempts: 5,
-        retentionSeconds: 86400,
-        workerId: 'w-recycle',
-      },
+      new EventPublisher(redis, keys),
+      86400,
+    );
+    const sendProcessor = new SendProcessor(
+      new SendProtocol(
+        messageStatus,
+        messageStatus,
+        new NumberChecker(redis, keys),
+        { sendTimeoutMs: 10000, maxAttempts: 5, workerId: 'w-recycle' },
+        logger,
+      ),
       logger,
     );
     const session: SessionConfig = {
@@ -135,10 +141,11 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
         sessions,
         messages,
         queues,
-        sendService,
+        sendProcessor,
+        messageStatus,
         events: new EventPublisher(redis, keys),
         logger,
-        settler: new RecordSettler(redis, keys, messages, logger, sendService.acks),
+        settler: new RecordSettler(redis, keys, messages, logger, messageStatus),
       },
       session,
       lease,

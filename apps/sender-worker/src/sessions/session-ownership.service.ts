@@ -18,7 +18,8 @@ import { SessionPurger, SessionStore } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { REDIS } from '../redis/redis.providers';
 import { LOGGER } from '../logger';
-import { SendService } from '../outbound/send.service';
+import { MessageStatusService } from '../outbound/message-status.service';
+import { SendProcessor } from '../outbound/send.processor';
 import { SessionRuntime, type RuntimeDeps } from './session-runtime';
 import { SessionJanitor } from './session-janitor';
 import { RecordSettler } from '../consistency/record-settler';
@@ -65,7 +66,8 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
     private readonly sessions: SessionStore,
     messages: MessageStore,
     queues: OutboundQueues,
-    sendService: SendService,
+    sendProcessor: SendProcessor,
+    messageStatus: MessageStatusService,
     events: EventPublisher,
     producer: MessageQueueService,
     settler: RecordSettler,
@@ -78,7 +80,8 @@ export class SessionOwnershipService implements OnApplicationBootstrap, OnApplic
       sessions,
       messages,
       queues,
-      sendService,
+      sendProcessor,
+      messageStatus,
       events,
       logger,
       settler,
