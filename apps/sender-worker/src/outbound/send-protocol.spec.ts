@@ -106,7 +106,8 @@ class InMemoryRecords implements MessageRecords, SendIntents {
       return { applied: false, previous: r.status, fenced: false, counter: 0 };
     }
     if (req.ifField) {
-      const have = String((r as unknown as Record<string, unknown>)[req.ifField.name] ?? '');
+      const value = (r as unknown as Record<string, string | number | undefined>)[req.ifField.name];
+      const have = value === undefined ? '' : String(value);
       if (have !== req.ifField.value) {
         return { applied: false, previous: r.status, fenced: true, counter: 0 };
       }
