@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { createRedis, RedisKeys, waitForReady } from '@app/core';
+import { createRedis, EventPublisher, RedisKeys, waitForReady } from '@app/core';
 import {
   DEFAULT_SEND_JOB_POLICY,
   MessageQueueService,
@@ -16,7 +16,7 @@ import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-ser
 import { ConsistencyCheck } from './consistency-check';
 import { workerRegistry } from './consistency.metrics';
 import { RecordSettler } from './record-settler';
-import { AckRouter } from '../outbound/acks';
+import { MessageStatusService } from '../outbound/message-status.service';
 
 const prefix = uniquePrefix('consistency');
 const keys = new RedisKeys(prefix);
@@ -36,7 +36,13 @@ beforeAll(async () => {
   queues = new OutboundQueues(redis, prefix);
   store = new MessageStore(redis, keys, 3600);
   producer = new MessageQueueService(queues, store, DEFAULT_SEND_JOB_POLICY);
-  settler = new RecordSettler(redis, keys, store, logger, new AckRouter(redis, keys, store, 3600));
+  settler = new RecordSettler(
+    redis,
+    keys,
+    store,
+    logger,
+    new MessageStatusService(redis, keys, store, new EventPublisher(redis, keys), 3600),
+  );
   check = new ConsistencyCheck(redis, keys, settler, 0);
 });
 

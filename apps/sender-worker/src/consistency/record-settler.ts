@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { RedisKeys } from '@app/core';
 import { FINAL_STATUSES, MessageStore, type MessageError, type SendMessageJob } from '@app/queue';
 import type { SessionDriver } from '@app/session';
-import { AckRouter } from '../outbound/acks';
+import type { MessageStatusService } from '../outbound/message-status.service';
 import { consistencyFixed } from './consistency.metrics';
 
 export type SettleOutcome = 'final' | 'sent' | 'failed' | 'left';
@@ -36,7 +36,7 @@ export class RecordSettler {
     private readonly keys: RedisKeys,
     private readonly messages: MessageStore,
     private readonly logger: Logger,
-    private readonly acks: AckRouter,
+    private readonly status: MessageStatusService,
   ) {}
 
   async settle(
@@ -74,7 +74,7 @@ export class RecordSettler {
       if (found?.pending) return 'left';
       if (found) {
         // Fenced on the attempt that wrote the intent, as the send path's own changes are.
-        const t = await this.messages.transition(messageId, {
+        const t = await this.status.transition(sessionId, messageId, {
           to: 'sent',
           from: ['queued', 'sending'],
           error: null,
@@ -83,7 +83,7 @@ export class RecordSettler {
           intent: null,
         });
         if (t.fenced) return 'left'; // another run took the message over: it settles it
-        await this.acks.indexSent(sessionId, found.waMessageId, messageId);
+        await this.status.indexSent(sessionId, found.waMessageId, messageId);
         if (t.applied) await this.count('sent', opts.source);
         await this.forget(sessionId, messageId);
         log.warn({ source: opts.source }, 'record settled: its job had ended; found sent');
@@ -91,7 +91,7 @@ export class RecordSettler {
       }
       await this.redis.del(this.keys.sendIntent(messageId));
     }
-    const t = await this.messages.transition(messageId, {
+    const t = await this.status.transition(sessionId, messageId, {
       to: 'failed',
       from: ['queued', 'sending'],
       error,

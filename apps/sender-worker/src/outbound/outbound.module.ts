@@ -1,16 +1,19 @@
 import { Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { LOGGER, REDIS, RedisKeys } from '@app/core';
+import { EventPublisher, LOGGER, REDIS, RedisKeys } from '@app/core';
 import { MessageStore } from '@app/queue';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { RecordSettler } from '../consistency/record-settler';
+import { MessageStatusService } from './message-status.service';
 import { NumberChecker } from './number-check';
-import { SendService } from './send.service';
+import { SendProcessor } from './send.processor';
+import { SendProtocol } from './send-protocol';
 
 /**
- * The send path: the service a session's BullMQ consumer calls for each job, the cached number
- * check, and the settler that ends a record whose job ended outside it.
+ * The send path: the protocol and the processor a session's BullMQ consumer calls for each job,
+ * the one service through which a message's status changes (and is published), the cached
+ * number check, and the settler that ends a record whose job ended outside the send path.
  */
 @Module({
   providers: [
@@ -20,42 +23,61 @@ import { SendService } from './send.service';
       useFactory: (redis: Redis, keys: RedisKeys) => new NumberChecker(redis, keys),
     },
     {
-      provide: SendService,
-      inject: [WORKER_CONFIG, REDIS, RedisKeys, MessageStore, NumberChecker, LOGGER],
+      provide: MessageStatusService,
+      inject: [REDIS, RedisKeys, MessageStore, EventPublisher, WORKER_CONFIG],
       useFactory: (
-        config: WorkerConfig,
         redis: Redis,
         keys: RedisKeys,
         messages: MessageStore,
-        numbers: NumberChecker,
-        logger: Logger,
+        events: EventPublisher,
+        config: WorkerConfig,
       ) =>
-        new SendService(
+        new MessageStatusService(
           redis,
           keys,
           messages,
+          events,
+          config.messageRetentionDays * 86400,
+        ),
+    },
+    {
+      provide: SendProtocol,
+      inject: [MessageStatusService, NumberChecker, WORKER_CONFIG, LOGGER],
+      useFactory: (
+        status: MessageStatusService,
+        numbers: NumberChecker,
+        config: WorkerConfig,
+        logger: Logger,
+      ) =>
+        new SendProtocol(
+          status,
+          status,
           numbers,
           {
             sendTimeoutMs: config.sendTimeoutMs,
             maxAttempts: config.messageMaxAttempts,
-            retentionSeconds: config.messageRetentionDays * 86400,
             workerId: config.workerId,
           },
           logger,
         ),
     },
     {
+      provide: SendProcessor,
+      inject: [SendProtocol, LOGGER],
+      useFactory: (protocol: SendProtocol, logger: Logger) => new SendProcessor(protocol, logger),
+    },
+    {
       provide: RecordSettler,
-      inject: [REDIS, RedisKeys, MessageStore, LOGGER, SendService],
+      inject: [REDIS, RedisKeys, MessageStore, LOGGER, MessageStatusService],
       useFactory: (
         redis: Redis,
         keys: RedisKeys,
         messages: MessageStore,
         logger: Logger,
-        send: SendService,
-      ) => new RecordSettler(redis, keys, messages, logger, send.acks),
+        status: MessageStatusService,
+      ) => new RecordSettler(redis, keys, messages, logger, status),
     },
   ],
-  exports: [NumberChecker, SendService, RecordSettler],
+  exports: [NumberChecker, MessageStatusService, SendProtocol, SendProcessor, RecordSettler],
 })
 export class OutboundModule {}

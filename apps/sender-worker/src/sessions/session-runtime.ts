@@ -18,7 +18,8 @@ import {
 import { createSessionDriver } from '@app/session/drivers';
 import type { WorkerConfig } from '../config/worker.config';
 import { Pacing } from '../outbound/pacing';
-import type { SendService, SessionLink } from '../outbound/send.service';
+import type { MessageStatusService } from '../outbound/message-status.service';
+import type { SendProcessor, SessionLink } from '../outbound/send.processor';
 import { SessionSupervisor } from './session-supervisor';
 import { errorFromFailedReason, type RecordSettler } from '../consistency/record-settler';
 
@@ -29,7 +30,8 @@ export interface RuntimeDeps {
   sessions: SessionStore;
   messages: MessageStore;
   queues: OutboundQueues;
-  sendService: SendService;
+  sendProcessor: SendProcessor;
+  messageStatus: MessageStatusService;
   events: EventPublisher;
   logger: Logger;
   settler: RecordSettler;
@@ -231,7 +233,7 @@ export class SessionRuntime implements SessionLink {
       async (job, token) => {
         this.inFlight++;
         try {
-          return await this.deps.sendService.process(job, token ?? '', this);
+          return await this.deps.sendProcessor.process(job, token ?? '', this);
         } finally {
           this.inFlight--;
           if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -313,10 +315,10 @@ export class SessionRuntime implements SessionLink {
       ]);
   }
 
-  /** Routes an ack to its message; one that came before the send indexed its id is kept. */
+  /** Applies an ack to its message; one that came before the send indexed its id is kept. */
   private async onAck(ev: AckEvent): Promise<void> {
-    await this.deps.sendService.acks
-      .route(this.config.id, ev)
+    await this.deps.messageStatus
+      .applyAck(this.config.id, ev)
       .catch((err: unknown) => this.log.warn({ err }, 'could not record an ack'));
   }
 

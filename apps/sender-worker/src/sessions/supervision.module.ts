@@ -7,7 +7,8 @@ import { SessionStore } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { RecordSettler } from '../consistency/record-settler';
 import { OutboundModule } from '../outbound/outbound.module';
-import { SendService } from '../outbound/send.service';
+import { MessageStatusService } from '../outbound/message-status.service';
+import { SendProcessor } from '../outbound/send.processor';
 import type { RuntimeDeps } from './session-runtime';
 
 /** What every session's runtime (its supervisor and BullMQ consumer) is built from. */
@@ -30,7 +31,8 @@ export const RUNTIME_DEPS = Symbol('RUNTIME_DEPS');
         SessionStore,
         MessageStore,
         OutboundQueues,
-        SendService,
+        SendProcessor,
+        MessageStatusService,
         EventPublisher,
         LOGGER,
         RecordSettler,
@@ -42,7 +44,8 @@ export const RUNTIME_DEPS = Symbol('RUNTIME_DEPS');
         sessions: SessionStore,
         messages: MessageStore,
         queues: OutboundQueues,
-        sendService: SendService,
+        sendProcessor: SendProcessor,
+        messageStatus: MessageStatusService,
         events: EventPublisher,
         logger: Logger,
         settler: RecordSettler,
@@ -53,7 +56,8 @@ export const RUNTIME_DEPS = Symbol('RUNTIME_DEPS');
         sessions,
         messages,
         queues,
-        sendService,
+        sendProcessor,
+        messageStatus,
         events,
         logger,
         settler,

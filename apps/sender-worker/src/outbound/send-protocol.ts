@@ -1,44 +1,105 @@
 import { randomUUID } from 'node:crypto';
-import { DelayedError, Job, Queue, RateLimitError, UnrecoverableError, WaitingError } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { RedisKeys, withTimeout } from '@app/core';
+import { withTimeout } from '@app/core';
 import {
   FINAL_STATUSES,
-  MessageStore,
   SEND_JOB_VERSION,
-  type MessageStatus,
   type SendMessageJob,
   type TransitionRequest,
+  type TransitionResult,
 } from '@app/queue';
 import {
   classifyError,
   SessionDriverError,
   SessionErrorCode,
   type FoundMessage,
+  type NumberCheck,
   type OutgoingMessage,
   type SessionDriver,
 } from '@app/session';
-import { AckRouter } from './acks';
-import type { Pacing } from './pacing';
-import type { NumberChecker } from './number-check';
+import type { RecordSnapshot, SendIntent } from './message-status.service';
 
-/** What the send path needs from the session it sends for (implemented by SessionRuntime). */
-export interface SessionLink {
+/**
+ * What one run of the send protocol ended with. The protocol decides; the processor adapter
+ * (`send.processor.ts`) tells BullMQ.
+ */
+export type SendOutcome =
+  /** Sent now. */
+  | { kind: 'sent'; waMessageId: string }
+  /** An earlier attempt had sent it: recorded, not resent. */
+  | { kind: 'reconciled'; waMessageId: string }
+  /** Nothing to do: the message is final, expired now, or its record is gone. */
+  | { kind: 'skipped'; status: string }
+  /**
+   * Back to the queue, no attempt used. `not-ready` / `session`: the session cannot send (with
+   * `error`, it broke under this run: recovery starts). `lease-lost`: another worker owns the
+   * session now. `superseded`: another run took the message over while this one was frozen.
+   */
+  | { kind: 'wait'; reason: 'not-ready' | 'lease-lost' | 'superseded' }
+  | { kind: 'wait'; reason: 'session'; error: SessionDriverError }
+  /** Pacing: the session may send again in `ms`. */
+  | { kind: 'rate-limited'; ms: number }
+  /** An earlier attempt's message waits in WhatsApp Web's local store: look again in `ms`. */
+  | { kind: 'pending-recheck'; ms: number }
+  /** Failed this time, may succeed later: uses an attempt (backoff). */
+  | { kind: 'retry'; error: SessionDriverError }
+  /** The message failed for good (its record says why). */
+  | { kind: 'fail'; error: SessionDriverError };
+
+/** The message's record as the send path reads and changes it (`MessageStatusService`). */
+export interface MessageRecords {
+  read(messageId: string): Promise<RecordSnapshot>;
+  /** The record's current attempt id (the last fencing check before the driver call). */
+  attemptOf(messageId: string): Promise<string | null>;
+  recreate(job: SendMessageJob): Promise<void>;
+  /** Compare-and-set of the status (with the send intent, in the same step). */
+  transition(
+    sessionId: string,
+    messageId: string,
+    req: TransitionRequest,
+  ): Promise<TransitionResult>;
+  forgetExpiry(messageId: string): Promise<void>;
+  /** Indexes a sent message's WhatsApp id (an ack that came first applies then). */
+  indexSent(sessionId: string, waMessageId: string, messageId: string): Promise<void>;
+}
+
+/** What reconciliation reads: the open intent, and which message a WhatsApp id belongs to. */
+export interface SendIntents {
+  openIntent(messageId: string): Promise<SendIntent | null>;
+  ownerOf(sessionId: string, waMessageId: string): Promise<string | null>;
+}
+
+/** "Is this number on WhatsApp, under which chat id?" (cached: `NumberChecker`). */
+export interface NumberLookup {
+  check(sessionId: string, chatId: string, driver: SessionDriver): Promise<NumberCheck>;
+}
+
+/** Per-account pacing (`Pacing`). */
+export interface SendPacing {
+  /** Milliseconds until the session may send; 0 = now. */
+  waitMs(): Promise<number>;
+  recordSend(messageId: string): Promise<void>;
+}
+
+/** What the protocol needs from the session it sends for (`SessionRuntime`). */
+export interface SendSession {
   readonly sessionId: string;
-  readonly queue: Queue;
-  readonly pacing: Pacing;
+  readonly pacing: SendPacing;
   /** The driver, only while the session is `ready`. */
   readyDriver(): SessionDriver | null;
-  /**
-   * The session cannot send: with an error, it broke under this job (recovery starts); without,
-   * it simply is not ready. Resolves once the queue's pause state matches the session's.
-   */
-  holdQueue(err: SessionDriverError | null): Promise<void>;
   /** True while this worker still holds the session's lease (fencing). */
   holdsLease(): Promise<boolean>;
   /** Send outcomes, for the circuit breaker on a run of identical errors. */
   noteSend(outcome: { ok: true } | { ok: false; code: string }): void;
+}
+
+export interface SendProtocolOptions {
+  sendTimeoutMs: number;
+  maxAttempts: number;
+  workerId: string;
+  /** Overrides of the pending-message re-check (tests). */
+  pendingRecheckMs?: number;
+  pendingBoundMs?: number;
 }
 
 /**
@@ -61,121 +122,114 @@ const PENDING_RECHECK_MS = 30_000;
 /** ... until its send began this long ago: then it is failed, not resent (see README). */
 const PENDING_BOUND_MS = 60 * 60_000;
 
-export interface SendServiceOptions {
-  sendTimeoutMs: number;
-  maxAttempts: number;
-  retentionSeconds: number;
-  workerId: string;
-  /** Overrides of the pending-message re-check (tests). */
-  pendingRecheckMs?: number;
-  pendingBoundMs?: number;
+/** One run of the protocol: the job's data and what the run carries from step to step. */
+interface Run {
+  data: SendMessageJob;
+  /** Attempts BullMQ has used before this run (retryable failures count them). */
+  attemptsMade: number;
+  session: SendSession;
+  log: Logger;
 }
 
-export type SendOutcome =
-  | { result: 'sent'; waMessageId: string; reconciled: boolean }
-  | { result: 'skipped'; status: string };
-
 /**
- * Sends one message, exactly once: the message record is the guard against doing it twice,
+ * Sends one message, exactly once. The message record is the guard against doing it twice,
  * and the send intent (written with the move to `sending`, removed once the outcome is known)
  * marks an attempt whose outcome is unknown, to be reconciled before anything is resent.
+ *
+ * Steps, in order: read the record; skip a final one; wait for a ready session; reconcile an open
+ * intent (and fail a message that crashed the session `maxAttempts` times); expire; pace; check
+ * the number (canonical chat id); move to `sending` with a new intent; re-check lease and
+ * attempt; call the driver under SEND_TIMEOUT_MS; mark `sent`.
  *
  * Fencing: every record change a run makes is a compare-and-set on the record's `attemptId` as
  * the run saw it when it started (and, after its own move to `sending`, on its own attempt id).
  * A run that froze (SIGSTOP, long GC) while another took the job over finds another attempt id
  * and backs off without sending or touching the record.
+ *
+ * No queue here: each run returns a {@link SendOutcome}, which the processor maps to BullMQ.
  */
-export class SendService {
-  /** Routes acks to records; the send path applies acks that came before it indexed the id. */
-  readonly acks: AckRouter;
-
+export class SendProtocol {
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: RedisKeys,
-    private readonly messages: MessageStore,
-    private readonly numbers: NumberChecker,
-    private readonly opts: SendServiceOptions,
+    private readonly records: MessageRecords,
+    private readonly intents: SendIntents,
+    private readonly numbers: NumberLookup,
+    private readonly opts: SendProtocolOptions,
     private readonly logger: Logger,
-  ) {
-    this.acks = new AckRouter(redis, keys, messages, opts.retentionSeconds);
-  }
+  ) {}
 
-  async process(job: Job<SendMessageJob>, token: string, link: SessionLink): Promise<SendOutcome> {
-    const data = job.data;
+  async run(
+    data: SendMessageJob,
+    attemptsMade: number,
+    session: SendSession,
+  ): Promise<SendOutcome> {
     const id = data.messageId;
-    const log = this.logger.child({ sessionId: data.sessionId, messageId: id });
+    const run: Run = {
+      data,
+      attemptsMade,
+      session,
+      log: this.logger.child({ sessionId: data.sessionId, messageId: id }),
+    };
+    const { log } = run;
 
     // What this run saw when it started: its moves are conditional on it (fencing).
-    const seen = await this.messages.fields(id, 'status', 'attemptId', 'chatId', 'crashes');
-    const status = seen.status as MessageStatus | null;
-    if (status === null) {
+    const seen = await this.records.read(id);
+    if (seen.status === null) {
       if ((data.version ?? 1) >= SEND_JOB_VERSION) {
         // Records of this version live until final: this one was removed on purpose.
         log.warn('the message record is gone: the job is dropped, nothing is sent');
-        return { result: 'skipped', status: 'missing' };
+        return { kind: 'skipped', status: 'missing' };
       }
       // A job written by an older version, whose record expired from its creation while it
       // waited (a session down for days): recreate the record, as that version promised.
-      await this.messages.create(data, data.chatId);
-    } else if (FINAL_STATUSES.includes(status)) {
-      return { result: 'skipped', status };
+      await this.records.recreate(data);
+    } else if (FINAL_STATUSES.includes(seen.status)) {
+      return { kind: 'skipped', status: seen.status };
     }
     const fence = seen.attemptId ?? '';
 
-    const driver = link.readyDriver();
-    if (!driver) return this.backToWait(job, token, link, null, log);
+    const driver = session.readyDriver();
+    if (!driver) return { kind: 'wait', reason: 'not-ready' };
 
     // An earlier attempt may have sent it (worker killed mid-send, unknown outcome): ask first,
     // in the chat that attempt used (WhatsApp's canonical id).
-    const intent = await this.redis.hgetall(this.keys.sendIntent(id));
-    const outgoing = this.outgoing(
-      data,
-      intent.chatId || seen.chatId || data.chatId,
-      intent.startedAt ? Number(intent.startedAt) : Date.now(),
-    );
-    if (intent.attemptId) {
-      const found = await this.reconcile(driver, outgoing, link, job, token, log, fence);
+    const intent = await this.intents.openIntent(id);
+    const outgoing: OutgoingMessage = {
+      messageId: id,
+      chatId: intent?.chatId || seen.chatId || data.chatId,
+      content: data.content,
+      contentHash: data.contentHash,
+      attemptStartedAt: intent?.startedAt ?? Date.now(),
+    };
+    if (intent) {
+      const found = await this.reconcile(run, driver, outgoing, fence);
       if (found) return found;
       // Not sent. A message whose sends crashed the session again and again is failed here,
       // after reconciling, so the session's other messages move on.
-      const crashes = Number(seen.crashes ?? 0);
-      if (crashes >= this.opts.maxAttempts) {
-        return this.handleFailure(
-          new SessionDriverError(
-            SessionErrorCode.SendCrashedSession,
-            'permanent',
-            `the session crashed during each of this message's last ${crashes} sends; it was not sent`,
-          ),
-          job,
-          token,
-          link,
-          log,
-          fence,
-          false,
+      if (seen.crashes >= this.opts.maxAttempts) {
+        const crashed = new SessionDriverError(
+          SessionErrorCode.SendCrashedSession,
+          'permanent',
+          `the session crashed during each of this message's last ${seen.crashes} sends; it was not sent`,
         );
+        return this.failure(run, crashed, fence, false);
       }
     }
 
     if (data.expiresAt && Date.parse(data.expiresAt) <= Date.now()) {
-      const t = await this.messages.transition(id, {
+      const t = await this.records.transition(data.sessionId, id, {
         to: 'expired',
         from: '*',
         error: { code: 'EXPIRED', message: 'expiresAt passed before the message could be sent' },
         ifField: { name: 'attemptId', value: fence },
       });
-      if (t.fenced) return this.superseded(job, token, log);
-      await this.messages.forgetExpiry([id]);
+      if (t.fenced) return this.superseded(run);
+      await this.records.forgetExpiry(id);
       log.info({ applied: t.applied }, 'message expired before sending');
-      return { result: 'skipped', status: 'expired' };
+      return { kind: 'skipped', status: 'expired' };
     }
 
-    const wait = await link.pacing.waitMs();
-    if (wait > 0) {
-      // Hand the pause to BullMQ's limiter: the job goes back to the front of the queue and no
-      // lock is held while we wait.
-      await link.queue.rateLimit(wait);
-      throw new RateLimitError();
-    }
+    const wait = await session.pacing.waitMs();
+    if (wait > 0) return { kind: 'rate-limited', ms: wait };
 
     try {
       const check = await withTimeout(
@@ -199,22 +253,14 @@ export class SendService {
         );
       }
     } catch (err) {
-      return this.handleFailure(
-        classifyError(err, { duringSend: false }),
-        job,
-        token,
-        link,
-        log,
-        fence,
-        false,
-      );
+      return this.failure(run, classifyError(err, { duringSend: false }), fence, false);
     }
 
     // The move to `sending` and the send intent, in one compare-and-set on the attempt id this
     // run saw at its start: a run that woke up late (another took the job over meanwhile) loses.
     const attemptId = randomUUID();
     const startedAt = Date.now();
-    const begun = await this.messages.transition(id, {
+    const begun = await this.records.transition(data.sessionId, id, {
       to: 'sending',
       from: ['queued', 'sending'],
       error: null,
@@ -229,25 +275,23 @@ export class SendService {
         workerId: this.opts.workerId,
       },
     });
-    if (begun.fenced) return this.superseded(job, token, log);
-    if (!begun.applied) return { result: 'skipped', status: begun.previous ?? 'missing' };
+    if (begun.fenced) return this.superseded(run);
+    if (!begun.applied) return { kind: 'skipped', status: begun.previous ?? 'missing' };
 
     // Fencing, checked as late as possible before the driver call: a worker frozen past its
     // lease (SIGSTOP, a long pause) must not send for a session another worker owns now, and a
     // run frozen after its move to `sending` must not send once another attempt took over.
-    if (!(await link.holdsLease())) {
+    if (!(await session.holdsLease())) {
       log.warn('lease lost: not sending; the job returns to the queue for the new owner');
-      await this.messages.transition(id, {
+      await this.records.transition(data.sessionId, id, {
         to: 'queued',
         from: ['sending'],
         ifField: { name: 'attemptId', value: attemptId },
         intent: null,
       });
-      await job.moveToWait(token).catch(() => undefined);
-      throw new WaitingError();
+      return { kind: 'wait', reason: 'lease-lost' };
     }
-    const { attemptId: current } = await this.messages.fields(id, 'attemptId');
-    if (current !== attemptId) return this.superseded(job, token, log);
+    if ((await this.records.attemptOf(id)) !== attemptId) return this.superseded(run);
 
     log.info({ attemptId, chatId: outgoing.chatId }, 'sending');
     let result;
@@ -263,45 +307,35 @@ export class SendService {
           ),
       );
     } catch (err) {
-      return this.handleFailure(
-        classifyError(err, { duringSend: true }),
-        job,
-        token,
-        link,
-        log,
-        attemptId,
-        true,
-      );
+      return this.failure(run, classifyError(err, { duringSend: true }), attemptId, true);
     }
-    if (!(await this.markSent(data, result.waMessageId, result.at, link, attemptId))) {
+    if (!(await this.markSent(run, result.waMessageId, result.at, attemptId))) {
       log.warn(
         { waMessageId: result.waMessageId },
         'sent, but another attempt had taken the message over: the record is left to it',
       );
-      return this.superseded(job, token, log);
+      return this.superseded(run);
     }
-    link.noteSend({ ok: true });
+    session.noteSend({ ok: true });
     log.info({ waMessageId: result.waMessageId }, 'sent');
-    return { result: 'sent', waMessageId: result.waMessageId, reconciled: false };
+    return { kind: 'sent', waMessageId: result.waMessageId };
   }
 
+  /** Asks the driver whether an earlier attempt sent the message; null = not sent, send now. */
   private async reconcile(
+    run: Run,
     driver: SessionDriver,
     outgoing: OutgoingMessage,
-    link: SessionLink,
-    job: Job<SendMessageJob>,
-    token: string,
-    log: Logger,
     fence: string,
   ): Promise<SendOutcome | null> {
-    const sessionId = job.data.sessionId;
+    const { data, log } = run;
     let found: FoundMessage | null;
     try {
       found = await withTimeout(
         driver.findSent(outgoing, {
           // Never claim a WhatsApp id recorded for another of our messages.
           isClaimed: async (waMessageId) => {
-            const owner = await this.redis.get(this.keys.waMessage(sessionId, waMessageId));
+            const owner = await this.intents.ownerOf(data.sessionId, waMessageId);
             return owner !== null && owner !== outgoing.messageId;
           },
         }),
@@ -315,27 +349,19 @@ export class SendService {
       );
     } catch (err) {
       // Cannot tell whether it went out: never resend blind. Wait for a healthy session.
-      return this.handleFailure(
-        classifyError(err, { duringSend: false }),
-        job,
-        token,
-        link,
-        log,
-        fence,
-        false,
-      );
+      return this.failure(run, classifyError(err, { duringSend: false }), fence, false);
     }
     if (!found) {
       // The move to `sending` replaces the intent; until then it stays (a re-run asks again).
       log.info('reconciled: the earlier attempt did not send; sending now');
       return null;
     }
-    if (found.pending) return this.pending(found, outgoing, job, token, link, log, fence);
+    if (found.pending) return this.pending(run, found.waMessageId, outgoing, fence);
     log.info({ waMessageId: found.waMessageId }, 'reconciled: the earlier attempt had sent it');
-    if (!(await this.markSent(job.data, found.waMessageId, found.at, link, fence))) {
-      return this.superseded(job, token, log);
+    if (!(await this.markSent(run, found.waMessageId, found.at, fence))) {
+      return this.superseded(run);
     }
-    return { result: 'sent', waMessageId: found.waMessageId, reconciled: true };
+    return { kind: 'reconciled', waMessageId: found.waMessageId };
   }
 
   /**
@@ -344,49 +370,38 @@ export class SendService {
    * would be a lie. Look again later without using an attempt; past the bound, fail it.
    */
   private async pending(
-    found: FoundMessage,
+    run: Run,
+    waMessageId: string,
     outgoing: OutgoingMessage,
-    job: Job<SendMessageJob>,
-    token: string,
-    link: SessionLink,
-    log: Logger,
     fence: string,
-  ): Promise<never> {
+  ): Promise<SendOutcome> {
     const bound = this.opts.pendingBoundMs ?? PENDING_BOUND_MS;
     if (Date.now() - outgoing.attemptStartedAt >= bound) {
-      return this.handleFailure(
-        new SessionDriverError(
-          SessionErrorCode.SendUnconfirmed,
-          'permanent',
-          `WhatsApp Web still holds the message unsent ${Math.round(bound / 60000)} min after the send began; ` +
-            'it is not resent (that would duplicate it if the browser sends it later)',
-        ),
-        job,
-        token,
-        link,
-        log,
-        fence,
-        false,
+      const unconfirmed = new SessionDriverError(
+        SessionErrorCode.SendUnconfirmed,
+        'permanent',
+        `WhatsApp Web still holds the message unsent ${Math.round(bound / 60000)} min after the send began; ` +
+          'it is not resent (that would duplicate it if the browser sends it later)',
       );
+      return this.failure(run, unconfirmed, fence, false);
     }
     const recheck = this.opts.pendingRecheckMs ?? PENDING_RECHECK_MS;
-    log.info(
-      { waMessageId: found.waMessageId, recheckMs: recheck },
+    run.log.info(
+      { waMessageId, recheckMs: recheck },
       'reconciled: the message waits in the local store for the server (ack 0); checking again later',
     );
-    await job.moveToDelayed(Date.now() + recheck, token);
-    throw new DelayedError();
+    return { kind: 'pending-recheck', ms: recheck };
   }
 
   /** Marks the message sent and indexes its WhatsApp id; false when another attempt owns it. */
   private async markSent(
-    data: SendMessageJob,
+    run: Run,
     waMessageId: string,
     at: string,
-    link: SessionLink,
     fence: string,
   ): Promise<boolean> {
-    const t = await this.messages.transition(data.messageId, {
+    const { data, session } = run;
+    const t = await this.records.transition(data.sessionId, data.messageId, {
       to: 'sent',
       from: ['queued', 'sending'],
       error: null,
@@ -396,46 +411,44 @@ export class SendService {
     });
     if (t.fenced) return false;
     // Another slot (the session's): indexes the id and applies an ack that came first.
-    await this.acks.indexSent(data.sessionId, waMessageId, data.messageId);
-    await this.messages.forgetExpiry([data.messageId]);
-    await link.pacing.recordSend(data.messageId);
+    await this.records.indexSent(data.sessionId, waMessageId, data.messageId);
+    await this.records.forgetExpiry(data.messageId);
+    await session.pacing.recordSend(data.messageId);
     return true;
   }
 
   /**
    * Applies the failure class: permanent fails the message, retryable uses an attempt, session
    * and unknown outcome put the job back without using one. Every change is fenced on `fence`
-   * (the attempt id this run owns or saw).
+   * (the attempt id this run owns or saw); `attempted` says whether the driver was called.
    */
-  private async handleFailure(
+  private async failure(
+    run: Run,
     err: SessionDriverError,
-    job: Job<SendMessageJob>,
-    token: string,
-    link: SessionLink,
-    log: Logger,
     fence: string,
     attempted: boolean,
-  ): Promise<never> {
-    const id = job.data.messageId;
+  ): Promise<SendOutcome> {
+    const { data, session, log } = run;
     const error = { code: err.code, message: err.message };
     const change = (req: TransitionRequest) =>
-      this.messages.transition(id, { ...req, ifField: { name: 'attemptId', value: fence } });
+      this.records.transition(data.sessionId, data.messageId, {
+        ...req,
+        ifField: { name: 'attemptId', value: fence },
+      });
+    const last = run.attemptsMade + 1 >= this.opts.maxAttempts;
     switch (err.failure) {
       case 'permanent': {
         const t = await change({ to: 'failed', from: '*', error, intent: null });
-        if (t.fenced) return this.superseded(job, token, log);
+        if (t.fenced) return this.superseded(run);
         log.warn({ code: err.code }, 'message failed permanently');
-        await this.stripContent(job, log);
-        throw new UnrecoverableError(`${err.code}: ${err.message}`);
+        return { kind: 'fail', error: err };
       }
       case 'retryable': {
-        const last = job.attemptsMade + 1 >= this.opts.maxAttempts;
         const t = await change({ to: last ? 'failed' : 'queued', from: '*', error, intent: null });
-        if (t.fenced) return this.superseded(job, token, log);
-        log.warn({ code: err.code, attempt: job.attemptsMade + 1, last }, 'send failed');
-        link.noteSend({ ok: false, code: err.code });
-        if (last) await this.stripContent(job, log);
-        throw last ? new UnrecoverableError(`${err.code}: ${err.message}`) : err;
+        if (t.fenced) return this.superseded(run);
+        log.warn({ code: err.code, attempt: run.attemptsMade + 1, last }, 'send failed');
+        session.noteSend({ ok: false, code: err.code });
+        return last ? { kind: 'fail', error: err } : { kind: 'retry', error: err };
       }
       case 'session': {
         const t = await change({
@@ -444,8 +457,8 @@ export class SendService {
           error,
           intent: attempted ? null : undefined,
         });
-        if (t.fenced) return this.superseded(job, token, log);
-        return this.backToWait(job, token, link, err, log);
+        if (t.fenced) return this.superseded(run);
+        return { kind: 'wait', reason: 'session', error: err };
       }
       case 'unknown_outcome': {
         // The intent stays open: the next run reconciles before it may send again.
@@ -457,7 +470,7 @@ export class SendService {
               error,
               increment: 'crashes',
             });
-            if (t.fenced) return this.superseded(job, token, log);
+            if (t.fenced) return this.superseded(run);
             log.warn(
               { code: err.code, crashes: t.counter },
               'the session was lost during the send; outcome unknown, will reconcile when it is healthy',
@@ -468,73 +481,28 @@ export class SendService {
               'send outcome unknown; will reconcile when the session is healthy',
             );
           }
-          return this.backToWait(job, token, link, err, log);
+          return { kind: 'wait', reason: 'session', error: err };
         }
         // The session is fine but the library could not say (wwebjs#201857) and the message
         // was not found yet: retry with backoff (an attempt), reconciling first.
-        const last = job.attemptsMade + 1 >= this.opts.maxAttempts;
         const t = await change({ to: last ? 'failed' : 'sending', from: '*', error });
-        if (t.fenced) return this.superseded(job, token, log);
+        if (t.fenced) return this.superseded(run);
         log.warn(
-          { code: err.code, attempt: job.attemptsMade + 1, last },
+          { code: err.code, attempt: run.attemptsMade + 1, last },
           'send result unknown; will reconcile',
         );
-        link.noteSend({ ok: false, code: err.code });
-        if (last) await this.stripContent(job, log);
-        throw last ? new UnrecoverableError(`${err.code}: ${err.message}`) : err;
+        session.noteSend({ ok: false, code: err.code });
+        return last ? { kind: 'fail', error: err } : { kind: 'retry', error: err };
       }
     }
   }
 
   /**
    * Another run took this message over while this one was frozen (its lease or job lock lapsed):
-   * back off without sending and without touching the record. The job goes back to the queue
-   * if this run still holds it; otherwise moveToWait fails on the lock and the other run has it.
+   * back off without sending and without touching the record.
    */
-  private async superseded(job: Job<SendMessageJob>, token: string, log: Logger): Promise<never> {
-    log.warn('another attempt took the message over while this run waited: not sending');
-    await job.moveToWait(token).catch(() => undefined);
-    throw new WaitingError();
-  }
-
-  /**
-   * A failed job stays in BullMQ a while (Bull Board): its content (text, inline media) does not.
-   * The record and the job's other fields still say what failed and why.
-   */
-  private async stripContent(job: Job<SendMessageJob>, log: Logger): Promise<void> {
-    await job
-      .updateData({ ...job.data, content: {} })
-      .catch((err: unknown) => log.warn({ err }, 'could not strip the content of a failed job'));
-  }
-
-  /** The session cannot send: pause its queue and return the job to the front, no attempt used. */
-  private async backToWait(
-    job: Job<SendMessageJob>,
-    token: string,
-    link: SessionLink,
-    err: SessionDriverError | null,
-    log: Logger,
-  ): Promise<never> {
-    await link.holdQueue(err);
-    await job.moveToWait(token);
-    log.info(
-      { reason: err?.code ?? 'SESSION_NOT_READY' },
-      'job returned to the queue until the session is ready',
-    );
-    throw new WaitingError();
-  }
-
-  private outgoing(
-    data: SendMessageJob,
-    chatId: string,
-    attemptStartedAt: number,
-  ): OutgoingMessage {
-    return {
-      messageId: data.messageId,
-      chatId,
-      content: data.content,
-      contentHash: data.contentHash,
-      attemptStartedAt,
-    };
+  private superseded(run: Run): SendOutcome {
+    run.log.warn('another attempt took the message over while this run waited: not sending');
+    return { kind: 'wait', reason: 'superseded' };
   }
 }

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { RedisKeys } from '@app/core';
+import { EventPublisher, RedisKeys } from '@app/core';
 import {
   MessageQueueService,
   MessageStore,
@@ -24,9 +24,11 @@ import {
 } from '@app/session';
 import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
 import { waitFor } from '../../../../test/support/wait-for';
+import { MessageStatusService } from './message-status.service';
 import { NumberChecker } from './number-check';
 import type { Pacing } from './pacing';
-import { SendService, type SessionLink } from './send.service';
+import { SendProtocol, type SendProtocolOptions } from './send-protocol';
+import { SendProcessor, type SessionLink } from './send.processor';
 
 jest.setTimeout(60000);
 
@@ -180,21 +182,23 @@ let messages: MessageStore;
 let queues: OutboundQueues;
 let producer: MessageQueueService;
 
-function service(extra: Partial<ConstructorParameters<typeof SendService>[4]> = {}): SendService {
-  return new SendService(
-    redis,
-    keys,
-    messages,
+function statusService(): MessageStatusService {
+  return new MessageStatusService(redis, keys, messages, new EventPublisher(redis, keys), 3600);
+}
+
+/** The send path as the worker wires it: the protocol behind its BullMQ adapter. */
+function service(
+  extra: Partial<SendProtocolOptions> = {},
+  status = statusService(),
+): SendProcessor {
+  const protocol = new SendProtocol(
+    status,
+    status,
     new NumberChecker(redis, keys),
-    {
-      sendTimeoutMs: 10000,
-      maxAttempts: MAX_ATTEMPTS,
-      retentionSeconds: 3600,
-      workerId: 'w-spec',
-      ...extra,
-    },
+    { sendTimeoutMs: 10000, maxAttempts: MAX_ATTEMPTS, workerId: 'w-spec', ...extra },
     logger,
   );
+  return new SendProcessor(protocol, logger);
 }
 
 function link(driver: () => SessionDriver | null, holdsLease = async () => true): SessionLink {
@@ -234,7 +238,7 @@ async function enqueue(
 }
 
 /** A BullMQ worker running the send path, as SessionRuntime runs it. */
-function consume(svc: SendService, l: SessionLink): Worker {
+function consume(svc: SendProcessor, l: SessionLink): Worker {
   const worker = new Worker<SendMessageJob>(
     outboundQueueName(SESSION),
     (job, token) => svc.process(job, token ?? '', l),
@@ -309,7 +313,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-describe('SendService on real Redis and BullMQ, with a controllable driver', () => {
+describe('the send path (SendProcessor + SendProtocol) on real Redis and BullMQ, with a controllable driver', () => {
   it('keeps payloads out of finished jobs: no key holds a sent or failed message text or base64 (issue 8 #5)', async () => {
     const server = new StubWhatsApp();
     const driver = new StubDriver(server);
@@ -392,8 +396,9 @@ describe('SendService on real Redis and BullMQ, with a controllable driver', () 
   it('applies an ack that arrived before send() returned: the record ends read (issue 8 #12)', async () => {
     const server = new StubWhatsApp();
     const driver = new StubDriver(server);
-    const svc = service();
-    driver.on('ack', (ev) => void svc.acks.route(SESSION, ev));
+    const status = statusService();
+    const svc = service({}, status);
+    driver.on('ack', (ev) => void status.applyAck(SESSION, ev));
     driver.earlyAck = {
       status: 'read',
       seen: async () => (await scanKeys(`${prefix}:session:{${SESSION}}:early-ack:*`)).length > 0,
@@ -408,6 +413,51 @@ describe('SendService on real Redis and BullMQ, with a controllable driver', () 
     await waitFor('read', () => statusIs(id, 'read'));
     expect((await record(id)).waMessageId).toBe(server.sent[0].waMessageId);
     expect(await scanKeys(`${prefix}:session:{${SESSION}}:early-ack:*`)).toEqual([]);
+  });
+
+  it('publishes every status change as a message.status event: queued → sending → sent → delivered → read', async () => {
+    const subscriber = new Redis(sharedRedisUrl());
+    const seen: { type: string; session: string; data: Record<string, unknown> }[] = [];
+    subscriber.on('message', (_channel: string, raw: string) => seen.push(JSON.parse(raw)));
+    await subscriber.subscribe(keys.eventsChannel());
+    try {
+      const server = new StubWhatsApp();
+      const driver = new StubDriver(server);
+      const status = statusService();
+      driver.on('ack', (ev) => void status.applyAck(SESSION, ev));
+      const id = await enqueue({ text: 'watch me' });
+      workers.push(
+        consume(
+          service({}, status),
+          link(() => driver),
+        ),
+      );
+      await waitFor('sent', () => statusIs(id, 'sent', 'delivered', 'read'));
+      const waMessageId = server.sent[0].waMessageId;
+      driver.emit('ack', { waMessageId, status: 'delivered' });
+      await waitFor('delivered', () => statusIs(id, 'delivered'));
+      driver.emit('ack', { waMessageId, status: 'read' });
+      const ofMessage = () =>
+        seen.filter((e) => e.type === 'message.status' && e.data.messageId === id);
+      await waitFor('the read event', () => ofMessage().some((e) => e.data.status === 'read'));
+
+      expect(ofMessage().map((e) => [e.data.previous, e.data.status])).toEqual([
+        ['queued', 'sending'],
+        ['sending', 'sent'],
+        ['sent', 'delivered'],
+        ['delivered', 'read'],
+      ]);
+      for (const e of ofMessage()) expect(e.session).toBe(SESSION);
+      expect(ofMessage()[1].data.waMessageId).toBe(waMessageId);
+      expect(ofMessage()[3].data).toEqual({
+        messageId: id,
+        status: 'read',
+        previous: 'delivered',
+        waMessageId,
+      });
+    } finally {
+      subscriber.disconnect();
+    }
   });
 
   it('fails a message whose send crashes the browser every time after MESSAGE_MAX_ATTEMPTS crashes, and sends the next (issue 8 #18)', async () => {
@@ -477,7 +527,7 @@ describe('SendService on real Redis and BullMQ, with a controllable driver', () 
 
   describe('fencing: a run that wakes up late loses to the run that took over (issue 8 #11)', () => {
     /** Runs process() on the stored job as a worker would (the token is that run's lock). */
-    async function run(svc: SendService, l: SessionLink, id: string) {
+    async function run(svc: SendProcessor, l: SessionLink, id: string) {
       const job = (await Job.fromId<SendMessageJob>(queues.get(SESSION), id))!;
       return svc.process(job, `token-${randomUUID()}`, l).catch((err: Error) => err);
     }

@@ -1,0 +1,164 @@
+import type { Redis } from 'ioredis';
+import { EventPublisher, RedisKeys } from '@app/core';
+import {
+  MessageStore,
+  type MessageError,
+  type MessageStatus,
+  type SendMessageJob,
+  type TransitionRequest,
+  type TransitionResult,
+} from '@app/queue';
+import type { AckEvent, AckStatus } from '@app/session';
+import { AckIndex } from './ack-index';
+
+/** The `data` of a `message.status` event. */
+export interface MessageStatusEvent {
+  messageId: string;
+  status: MessageStatus;
+  previous: MessageStatus;
+  error?: MessageError;
+  waMessageId?: string;
+}
+
+/** What a send run reads of a record when it starts (its moves are fenced on `attemptId`). */
+export interface RecordSnapshot {
+  status: MessageStatus | null;
+  attemptId: string | null;
+  chatId: string | null;
+  crashes: number;
+}
+
+/** An open send intent: an attempt whose outcome is not known yet. */
+export interface SendIntent {
+  attemptId: string;
+  startedAt: number | null;
+  chatId: string | null;
+}
+
+/** What each ack does to a record: it only moves forward (`read` never goes back). */
+const ACK_TRANSITION: Record<AckStatus, (at: string) => TransitionRequest> = {
+  delivered: (at) => ({ to: 'delivered', from: ['sent'], fields: { deliveredAt: at } }),
+  read: (at) => ({ to: 'read', from: ['sent', 'delivered'], fields: { readAt: at } }),
+  failed: () => ({
+    to: 'failed',
+    from: ['sent'],
+    error: {
+      code: 'ACK_ERROR',
+      message: 'WhatsApp reported the message as not delivered (ack -1)',
+    },
+  }),
+};
+
+/**
+ * The worker's one door to message records: the send path, acks and the consistency settler
+ * change a status only here, and every change that applies is published as a `message.status`
+ * event ({@link publish}: the single place, so durable delivery can be added there).
+ *
+ * A status change is a compare-and-set (`MessageStore.transition`); an event is published only
+ * for a change that applied and moved the status (a re-run's `sending → sending` is not one).
+ * Publishing is best effort (pub/sub): a missed event loses no message.
+ */
+export class MessageStatusService {
+  private readonly acks: AckIndex;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly messages: MessageStore,
+    private readonly events: EventPublisher,
+    retentionSeconds: number,
+  ) {
+    this.acks = new AckIndex(redis, keys, retentionSeconds);
+  }
+
+  /**
+   * Changes a message's status (compare-and-set) and publishes the change if it applied.
+   * `waMessageId` names the WhatsApp message in the event when the request does not set it.
+   */
+  async transition(
+    sessionId: string,
+    messageId: string,
+    req: TransitionRequest,
+    waMessageId?: string,
+  ): Promise<TransitionResult> {
+    const t = await this.messages.transition(messageId, req);
+    if (t.applied && t.previous !== null && t.previous !== req.to) {
+      const wa = typeof req.fields?.waMessageId === 'string' ? req.fields.waMessageId : waMessageId;
+      await this.publish(sessionId, {
+        messageId,
+        status: req.to,
+        previous: t.previous,
+        ...(req.error ? { error: req.error } : {}),
+        ...(wa ? { waMessageId: wa } : {}),
+      });
+    }
+    return t;
+  }
+
+  /** An ack from the driver: applied to its message, or kept until the send indexes its id. */
+  async applyAck(sessionId: string, ev: AckEvent): Promise<void> {
+    const messageId = await this.acks.route(sessionId, ev);
+    if (messageId) await this.ack(sessionId, messageId, ev.waMessageId, ev.status);
+  }
+
+  /** Indexes a sent message's WhatsApp id; an ack that came first applies now. */
+  async indexSent(sessionId: string, waMessageId: string, messageId: string): Promise<void> {
+    const early = await this.acks.index(sessionId, waMessageId, messageId);
+    if (!early) return;
+    await this.ack(sessionId, messageId, waMessageId, early);
+    await this.acks.forgetEarly(sessionId, waMessageId);
+  }
+
+  /** The message a WhatsApp id is recorded for (reconciliation never claims another's id). */
+  ownerOf(sessionId: string, waMessageId: string): Promise<string | null> {
+    return this.acks.ownerOf(sessionId, waMessageId);
+  }
+
+  async read(messageId: string): Promise<RecordSnapshot> {
+    const f = await this.messages.fields(messageId, 'status', 'attemptId', 'chatId', 'crashes');
+    return {
+      status: f.status as MessageStatus | null,
+      attemptId: f.attemptId,
+      chatId: f.chatId,
+      crashes: Number(f.crashes ?? 0),
+    };
+  }
+
+  async attemptOf(messageId: string): Promise<string | null> {
+    return (await this.messages.fields(messageId, 'attemptId')).attemptId;
+  }
+
+  /** Writes the record of a job whose record is gone (see `SendMessageJob.version`). */
+  recreate(job: SendMessageJob): Promise<void> {
+    return this.messages.create(job, job.chatId);
+  }
+
+  forgetExpiry(messageId: string): Promise<void> {
+    return this.messages.forgetExpiry([messageId]);
+  }
+
+  async openIntent(messageId: string): Promise<SendIntent | null> {
+    const intent = await this.redis.hgetall(this.keys.sendIntent(messageId));
+    if (!intent.attemptId) return null;
+    return {
+      attemptId: intent.attemptId,
+      startedAt: intent.startedAt ? Number(intent.startedAt) : null,
+      chatId: intent.chatId || null,
+    };
+  }
+
+  private async ack(
+    sessionId: string,
+    messageId: string,
+    waMessageId: string,
+    status: AckStatus,
+  ): Promise<void> {
+    const req = ACK_TRANSITION[status](new Date().toISOString());
+    await this.transition(sessionId, messageId, req, waMessageId);
+  }
+
+  /** The one place a status change leaves the worker. Best effort: the publisher never throws. */
+  private async publish(sessionId: string, change: MessageStatusEvent): Promise<void> {
+    await this.events.publish('message.status', sessionId, change);
+  }
+}
