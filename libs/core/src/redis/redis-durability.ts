@@ -1,12 +1,30 @@
 import type { Redis } from 'ioredis';
+import { waitForReady } from './redis-connection';
+
+/** How long the check waits for the connection before it says it could not look. */
+const READY_WAIT_MS = 10000;
 
 /**
  * What this Redis would lose in a crash, in words an operator can act on. Accepted messages
  * survive a Redis crash only with AOF `appendfsync always`, and a queued job must never be
  * evicted (`noeviction`). Empty when the configuration is right.
  */
-export async function redisDurabilityWarnings(redis: Redis): Promise<string[]> {
+export async function redisDurabilityWarnings(
+  redis: Redis,
+  readyWaitMs = READY_WAIT_MS,
+): Promise<string[]> {
   let config: Record<string, string>;
+  // A connection without an offline queue (the gateway's) refuses commands until it is ready:
+  // asking at once would report a refusal that is only a connection still being made.
+  const ready = await waitForReady(redis, readyWaitMs).then(
+    () => true,
+    () => false,
+  );
+  if (!ready) {
+    return [
+      'could not read the Redis configuration (Redis not reachable yet): make sure it runs with appendonly yes, appendfsync always and maxmemory-policy noeviction',
+    ];
+  }
   try {
     const pairs = (await redis.call('CONFIG', 'GET', '*')) as string[];
     config = {};
