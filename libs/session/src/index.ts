@@ -13,3 +13,4 @@ export type {
   WwebjsClientOptions,
 } from './drivers/wwebjs/wwebjs-client';
 export * from './session-purge';
+export type { MediaLimits } from './media';

@@ -2,39 +2,25 @@ import { promises as dns, type LookupAddress, type LookupOptions } from 'node:dn
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { classifyAddress, isAddressAllowed, parseIPv6, type AddressClass } from '@app/core';
+import { classifyAddress, isAddressAllowed } from '@app/core';
 import type { MediaContent } from '@app/queue';
-import { SessionDriverError, SessionErrorCode } from '../../session.errors';
+import { SessionDriverError, SessionErrorCode } from '../session.errors';
+import { cleanFilename, filenameFromUrl, safeDecode } from './file-name';
+import type { LoadedMedia, MediaLimits } from './load-media';
+import { describeError, invalidMedia, MEDIA_URL_FORBIDDEN, mediaTooLarge } from './media-errors';
+import { pickMimetype } from './media-type';
 
 /**
- * Media of a message, turned into what whatsapp-web.js's `MessageMedia` takes. A message carries
- * media either inline (`{base64, mimetype}`) or as a URL the worker fetches here, at send time.
+ * Media fetched from `media.url`, at send time, with a size cap, a timeout, and an SSRF guard.
  *
  * Fetching a URL someone else chose is a server-side request forgery risk: the URL (or a
  * redirect, or a DNS answer) could point at Redis, a cloud metadata service or anything else on
- * the worker's network. So every hop is resolved once, EVERY address it resolves to is checked,
- * and the connection goes to one of those checked addresses (no second DNS lookup between check
- * and connect, which DNS rebinding would exploit); the Host header and TLS SNI stay the URL's.
+ * the worker's network. So every hop is resolved once, EVERY address it resolves to is checked
+ * (the address policy of `@app/core`), and the connection goes to one of those checked addresses
+ * (no second DNS lookup between check and connect, which DNS rebinding would exploit); the Host
+ * header and TLS SNI stay the URL's. Redirects are followed (at most {@link MEDIA_MAX_REDIRECTS}),
+ * each hop checked like the first.
  */
-
-/** Limits of {@link loadMedia}: the worker fills them from its environment. */
-export interface MediaLimits {
-  /**
-   * Largest media, in decoded bytes (`MEDIA_MAX_BYTES`, default 16 MB: WhatsApp's own limit for
-   * images, audio and video; documents may go up to 100 MB, raise it for those).
-   */
-  maxBytes: number;
-  /** Bound on the whole fetch of a URL: DNS, connect, redirects, body (`MEDIA_FETCH_TIMEOUT_MS`, default 30000). */
-  timeoutMs: number;
-  /**
-   * Let URLs reach private, loopback, link-local, unique-local and CGNAT addresses
-   * (`MEDIA_ALLOW_PRIVATE`, default false). Unspecified, multicast and reserved addresses are
-   * refused even then: no media server lives there.
-   */
-  allowPrivate: boolean;
-  /** Resolves a host name to all its addresses (default: the system resolver). Injectable for tests. */
-  lookup?: MediaLookup;
-}
 
 export interface ResolvedAddress {
   address: string;
@@ -44,132 +30,10 @@ export interface ResolvedAddress {
 
 export type MediaLookup = (hostname: string) => Promise<ResolvedAddress[]>;
 
-/** What whatsapp-web.js's `MessageMedia` is built from. */
-export interface LoadedMedia {
-  mimetype: string;
-  /** The content, base64 (standard alphabet, padded). */
-  data: string;
-  filename?: string;
-  /** Decoded size in bytes. */
-  size: number;
-}
-
-/** The environment defaults of {@link MediaLimits}. */
-export const MEDIA_DEFAULTS: Readonly<MediaLimits> = Object.freeze({
-  maxBytes: 16 * 1024 * 1024,
-  timeoutMs: 30000,
-  allowPrivate: false,
-});
-
 /** Redirects followed for one URL (each hop is checked like the first). */
 export const MEDIA_MAX_REDIRECTS = 3;
 
-/** A URL (or a redirect, or a DNS answer) that leads somewhere the worker must not fetch. */
-export const MEDIA_URL_FORBIDDEN = 'MEDIA_URL_FORBIDDEN';
-
 const USER_AGENT = 'wa-gateway-media/1.0';
-
-// ---------------------------------------------------------------------------------------------
-// Entry point
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Media of a message as `{mimetype, data (base64), filename?}`. Throws a {@link SessionDriverError}:
- * `permanent` when the media can never be sent (invalid, too large, forbidden URL, 4xx), and
- * `retryable` when it may work later (network error, 5xx, timeout).
- */
-export async function loadMedia(
-  media: MediaContent,
-  opts: Partial<MediaLimits> = {},
-): Promise<LoadedMedia> {
-  const limits = resolveLimits(opts);
-  const hasUrl = typeof media.url === 'string' && media.url !== '';
-  const hasBase64 = typeof media.base64 === 'string';
-  if (hasUrl === hasBase64) {
-    throw invalid('Media needs exactly one of url and base64');
-  }
-  if (hasBase64) return decodeBase64Media(media, limits.maxBytes);
-  return fetchUrlMedia(media, limits);
-}
-
-function resolveLimits(opts: Partial<MediaLimits>): MediaLimits {
-  const limits: MediaLimits = {
-    maxBytes: opts.maxBytes ?? MEDIA_DEFAULTS.maxBytes,
-    timeoutMs: opts.timeoutMs ?? MEDIA_DEFAULTS.timeoutMs,
-    allowPrivate: opts.allowPrivate ?? MEDIA_DEFAULTS.allowPrivate,
-    lookup: opts.lookup,
-  };
-  if (!(Number.isFinite(limits.maxBytes) && limits.maxBytes > 0)) {
-    throw new RangeError(`MediaLimits.maxBytes must be a positive number, got ${limits.maxBytes}`);
-  }
-  if (!(Number.isFinite(limits.timeoutMs) && limits.timeoutMs > 0)) {
-    throw new RangeError(
-      `MediaLimits.timeoutMs must be a positive number, got ${limits.timeoutMs}`,
-    );
-  }
-  return limits;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Inline base64
-// ---------------------------------------------------------------------------------------------
-
-const BASE64_BODY = /^[A-Za-z0-9+/_-]*$/;
-const MIMETYPE = /^[\w.+-]+\/[\w.+-]+$/;
-
-/** Bytes that a base64 text (without whitespace) decodes to, or null when it is not base64. */
-export function base64DecodedSize(text: string): number | null {
-  let end = text.length;
-  let padding = 0;
-  while (end > 0 && text.charCodeAt(end - 1) === 61 /* = */ && padding < 3) {
-    end--;
-    padding++;
-  }
-  const body = text.slice(0, end);
-  if (padding > 2 || !BASE64_BODY.test(body)) return null;
-  // A lone trailing character carries 6 bits, less than a byte: never valid.
-  if (body.length % 4 === 1) return null;
-  // With padding, the whole text comes in blocks of four.
-  if (padding > 0 && text.length % 4 !== 0) return null;
-  return Math.floor((body.length * 3) / 4);
-}
-
-/** Inline media: checks it decodes, its size, and its mimetype. */
-export function decodeBase64Media(media: MediaContent, maxBytes: number): LoadedMedia {
-  const mimetype = media.mimetype?.trim();
-  if (!mimetype) throw invalid('media.mimetype is required with media.base64');
-  if (!MIMETYPE.test(mimetype)) throw invalid(`media.mimetype "${mimetype}" is not type/subtype`);
-  const raw = media.base64 ?? '';
-  const text = /\s/.test(raw) ? raw.replace(/\s+/g, '') : raw;
-  // The decoded size bounds the text's length: a text far too long is refused before anything
-  // else is done with it.
-  if (Math.floor((text.length * 3) / 4) - 2 > maxBytes) throw tooLarge(maxBytes, 'inline media');
-  const size = base64DecodedSize(text);
-  if (size === null) throw invalid('media.base64 is not valid base64');
-  if (size === 0) throw invalid('media.base64 is empty');
-  if (size > maxBytes) throw tooLarge(maxBytes, 'inline media', size);
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length !== size) throw invalid('media.base64 is not valid base64');
-  const filename = cleanFilename(media.filename);
-  return {
-    mimetype: mimetype.toLowerCase(),
-    // Canonical: base64url or unpadded input becomes what MessageMedia expects.
-    data: bytes.toString('base64'),
-    ...(filename ? { filename } : {}),
-    size,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Address classification: the shared policy (also used for webhook URLs), re-exported here for
-// the callers and specs that know it from this module.
-// ---------------------------------------------------------------------------------------------
-
-export { classifyAddress, isAddressAllowed, parseIPv6, type AddressClass };
-
-// ---------------------------------------------------------------------------------------------
-// URL fetch
-// ---------------------------------------------------------------------------------------------
 
 /** The URL of media (or of a redirect), if it is one the worker may fetch at all. */
 export function parseMediaUrl(raw: string, what = 'media.url'): URL {
@@ -177,12 +41,12 @@ export function parseMediaUrl(raw: string, what = 'media.url'): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw invalid(`${what} is not a valid URL`);
+    throw invalidMedia(`${what} is not a valid URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalid(`${what} must be http: or https:, not ${url.protocol}`);
+    throw invalidMedia(`${what} must be http: or https:, not ${url.protocol}`);
   }
-  if (!url.hostname) throw invalid(`${what} has no host`);
+  if (!url.hostname) throw invalidMedia(`${what} has no host`);
   return url;
 }
 
@@ -211,7 +75,7 @@ export async function resolveAllowed(
       throw new SessionDriverError(
         SessionErrorCode.MediaUnavailable,
         'retryable',
-        `Could not resolve ${host}: ${describe(err)}`,
+        `Could not resolve ${host}: ${describeError(err)}`,
       );
     }
   }
@@ -273,7 +137,10 @@ function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-async function fetchUrlMedia(media: MediaContent, limits: MediaLimits): Promise<LoadedMedia> {
+export async function fetchUrlMedia(
+  media: MediaContent,
+  limits: MediaLimits,
+): Promise<LoadedMedia> {
   const first = parseMediaUrl(media.url ?? '');
   const controller = new AbortController();
   const { signal } = controller;
@@ -307,7 +174,7 @@ async function fetchUrlMedia(media: MediaContent, limits: MediaLimits): Promise<
         try {
           next = new URL(location, url).href;
         } catch {
-          throw invalid(`media.url redirected to an invalid URL`);
+          throw invalidMedia(`media.url redirected to an invalid URL`);
         }
         url = parseMediaUrl(next, 'media.url redirect');
         continue;
@@ -317,7 +184,7 @@ async function fetchUrlMedia(media: MediaContent, limits: MediaLimits): Promise<
         throw statusError(status, url);
       }
       const body = await readBody(req, res, limits.maxBytes);
-      if (body.length === 0) throw invalid('media.url answered an empty body');
+      if (body.length === 0) throw invalidMedia('media.url answered an empty body');
       // Names: the message's, else the URL that served the content, else the one first asked.
       const fromUrl = filenameFromUrl(url) ?? filenameFromUrl(first);
       const filename = cleanFilename(media.filename) ?? fromUrl;
@@ -347,7 +214,7 @@ async function fetchUrlMedia(media: MediaContent, limits: MediaLimits): Promise<
     throw new SessionDriverError(
       SessionErrorCode.MediaUnavailable,
       'retryable',
-      `Fetching media.url failed: ${describe(err)}`,
+      `Fetching media.url failed: ${describeError(err)}`,
     );
   } finally {
     clearTimeout(timer);
@@ -434,7 +301,7 @@ function readBody(
   const declared = res.headers['content-length'];
   if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > maxBytes) {
     req.destroy();
-    return Promise.reject(tooLarge(maxBytes, 'media.url', Number(declared)));
+    return Promise.reject(mediaTooLarge(maxBytes, 'media.url', Number(declared)));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -450,7 +317,7 @@ function readBody(
       if (settled) return;
       size += chunk.length;
       if (size > maxBytes) {
-        fail(tooLarge(maxBytes, 'media.url'));
+        fail(mediaTooLarge(maxBytes, 'media.url'));
         return;
       }
       chunks.push(chunk);
@@ -467,132 +334,6 @@ function readBody(
     res.on('error', fail);
     res.on('close', () => fail(new Error('the connection closed before the whole body arrived')));
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Names and types
-// ---------------------------------------------------------------------------------------------
-
-const MIME_BY_EXTENSION: Record<string, string> = {
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  bmp: 'image/bmp',
-  heic: 'image/heic',
-  mp4: 'video/mp4',
-  m4v: 'video/mp4',
-  '3gp': 'video/3gpp',
-  mov: 'video/quicktime',
-  webm: 'video/webm',
-  mp3: 'audio/mpeg',
-  ogg: 'audio/ogg',
-  oga: 'audio/ogg',
-  opus: 'audio/ogg',
-  m4a: 'audio/mp4',
-  aac: 'audio/aac',
-  amr: 'audio/amr',
-  wav: 'audio/wav',
-  pdf: 'application/pdf',
-  doc: 'application/msword',
-  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  xls: 'application/vnd.ms-excel',
-  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-  ppt: 'application/vnd.ms-powerpoint',
-  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-  odt: 'application/vnd.oasis.opendocument.text',
-  txt: 'text/plain',
-  csv: 'text/csv',
-  json: 'application/json',
-  xml: 'application/xml',
-  html: 'text/html',
-  zip: 'application/zip',
-  rar: 'application/vnd.rar',
-  '7z': 'application/x-7z-compressed',
-  vcf: 'text/vcard',
-  apk: 'application/vnd.android.package-archive',
-};
-
-const OCTET_STREAM = 'application/octet-stream';
-/** Content-Types that say nothing about the content. */
-const GENERIC_TYPES = new Set([OCTET_STREAM, 'binary/octet-stream', 'application/binary']);
-
-/** The mimetype of a file name's extension, if known. */
-export function mimetypeFromName(name: string | undefined): string | undefined {
-  if (!name) return undefined;
-  const dot = name.lastIndexOf('.');
-  if (dot < 0 || dot === name.length - 1) return undefined;
-  return MIME_BY_EXTENSION[name.slice(dot + 1).toLowerCase()];
-}
-
-/**
- * The response's Content-Type without parameters, else the type of the first name with a known
- * extension, else application/octet-stream. A generic Content-Type (octet-stream) gives way to a
- * known extension: WhatsApp shows an image as an image only if it is typed as one.
- */
-export function pickMimetype(
-  contentType: string | undefined,
-  names: (string | undefined)[],
-): string {
-  const fromHeader = contentType?.split(';')[0].trim().toLowerCase();
-  const usable = fromHeader && MIMETYPE.test(fromHeader) ? fromHeader : undefined;
-  if (usable && !GENERIC_TYPES.has(usable)) return usable;
-  for (const name of names) {
-    const byName = mimetypeFromName(name);
-    if (byName) return byName;
-  }
-  return usable ?? OCTET_STREAM;
-}
-
-/** The last non-empty segment of the URL's path, decoded, as a file name. */
-export function filenameFromUrl(url: URL): string | undefined {
-  const segments = url.pathname.split('/').filter((s) => s !== '');
-  const last = segments[segments.length - 1];
-  if (!last) return undefined;
-  return cleanFilename(safeDecode(last));
-}
-
-/** Percent-decoded, or as it is when it is not valid percent-encoding. */
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-/** A file name without path separators or control characters; undefined when nothing is left. */
-function cleanFilename(name: string | undefined): string | undefined {
-  if (!name) return undefined;
-  const cleaned = name.replace(/[\u0000-\u001f\u007f/\\]/g, '_').trim();
-  if (cleaned === '' || cleaned === '.' || cleaned === '..') return undefined;
-  return cleaned.slice(0, 255);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------
-
-function invalid(message: string): SessionDriverError {
-  return new SessionDriverError(SessionErrorCode.InvalidMedia, 'permanent', message);
-}
-
-function tooLarge(maxBytes: number, what: string, size?: number): SessionDriverError {
-  const seen = size === undefined ? 'more than that' : `${size} bytes`;
-  return new SessionDriverError(
-    SessionErrorCode.MediaTooLarge,
-    'permanent',
-    `${what} is larger than the limit of ${maxBytes} bytes (${seen})`,
-  );
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
-  }
-  return String(err);
 }
 
 /** `promise`, or a rejection as soon as `signal` aborts. */

@@ -16,7 +16,7 @@ import { assertChromiumUsable } from './browser/chromium-profile';
 import { killProcessTree, pidsUsingProfile, processTreeRssMb } from './browser/process-tree';
 import { clearStaleSingletonLock } from './browser/profile-lock';
 import { watchBrowser } from './browser/browser-watch';
-import { loadMedia, type MediaLimits } from './media';
+import { loadMedia, type MediaLimits } from '../../media';
 import {
   messageMedia,
   realClientFactory,
