@@ -15,10 +15,12 @@ const swc = [
 
 const shared = {
   rootDir: __dirname,
-  // NestJS 12 ships ES modules only; Node 20 runs them (require(esm)) but jest does not, so
-  // jest compiles them to CommonJS like our own code.
+  // NestJS 12 and file-type (with its tokenizer packages) ship ES modules only; Node runs them
+  // (require(esm)) but jest does not, so jest compiles them to CommonJS like our own code.
   transform: { '^.+\\.(ts|js|mjs)$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|@fastify|fastify-plugin)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(@nestjs|@fastify|fastify-plugin|file-type|strtok3|token-types|@tokenizer|uint8array-extras|@borewit)/)',
+  ],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     '^@app/core(|/.*)$': '<rootDir>/libs/core/src$1',

@@ -11,6 +11,10 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { ensureDependencies } = require('./lib/dependencies');
+const { checkNodeVersion } = require('./lib/node-version');
+
+// Before anything else: an unusable Node is refused with the way to get Node 22.
+checkNodeVersion();
 
 const root = path.join(__dirname, '..');
 const dataDir = path.join(root, '.data');

@@ -11,3 +11,4 @@ export * from './session-store';
 export * from './session-purge';
 export * from './contact-cache';
 export * from './simulator-outbox-reader';
+export type { MediaLimits } from './media';

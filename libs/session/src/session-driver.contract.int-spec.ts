@@ -5,6 +5,8 @@ import { Redis } from 'ioredis';
 import { RedisKeys } from '@app/core';
 import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
 import { FakeWwebjsClient } from '../../../test/support/fake-wwebjs-client';
+import { waitFor } from '../../../test/support/wait-for';
+import type { MessageContent } from '@app/queue';
 import { SessionDriver, type DriverStateEvent, type OutgoingMessage } from './session-driver';
 import { SessionDriverError } from './session.errors';
 import { DEFAULT_SIMULATOR_OPTIONS } from './session.types';
@@ -21,7 +23,15 @@ interface Subject {
   link(): void;
   /** Kills the browser side the way the engine reports it. */
   crash(): Promise<void>;
+  /**
+   * After stop(): lets the engine do everything that could still reach the driver (pending
+   * timers fire, the closed browser reports its end) and resolves once it has.
+   */
+  afterStop(): Promise<void>;
 }
+
+/** The same media limits on every driver: bad media must fail the same way on each. */
+const MEDIA = { maxBytes: 1 << 20, timeoutMs: 1000, allowPrivate: false };
 
 const silent = {
   debug: () => undefined,
@@ -32,24 +42,39 @@ const silent = {
 let redis: Redis;
 let dir: string;
 
+const simulator = (): SimulatorDriver =>
+  new SimulatorDriver(
+    {
+      sessionId: 'contract',
+      redis,
+      keys: new RedisKeys(uniquePrefix('contract')),
+      logger: silent,
+      media: MEDIA,
+    },
+    { ...DEFAULT_SIMULATOR_OPTIONS, linkAfterMs: 300, sendLatencyMs: 5 },
+  );
+
 const subjects: [string, () => Subject][] = [
   [
     'simulator',
     () => {
-      const driver = new SimulatorDriver(
-        {
-          sessionId: 'contract',
-          redis,
-          keys: new RedisKeys(uniquePrefix('contract')),
-          logger: silent,
-        },
-        { ...DEFAULT_SIMULATOR_OPTIONS, linkAfterMs: 300, sendLatencyMs: 5 },
-      );
+      const driver = simulator();
       return {
         driver,
         // The simulated owner scans by itself after linkAfterMs.
         link: () => undefined,
         crash: () => driver.injectFault({ type: 'browser-crash' }),
+        // A witness started after the stop runs the same timers, later: once it is ready, every
+        // timer the stopped driver had pending would have fired.
+        afterStop: async () => {
+          const witness = simulator();
+          const ready = new Promise<void>((resolve) =>
+            witness.on('state', (s) => s.status === 'ready' && resolve()),
+          );
+          await witness.start();
+          await ready;
+          await witness.stop();
+        },
       };
     },
   ],
@@ -64,7 +89,7 @@ const subjects: [string, () => Subject][] = [
           chromiumArgs: [],
           profileDir: join(dir, 'profile'),
           authStrategy: () => ({}),
-          media: { maxBytes: 1 << 20, timeoutMs: 1000, allowPrivate: true },
+          media: MEDIA,
           startTimeoutMs: 1000,
           reconcileTries: 1,
           clientFactory: (o) => (client = new FakeWwebjsClient(o)),
@@ -74,8 +99,22 @@ const subjects: [string, () => Subject][] = [
         driver,
         link: () => client.link('15550000000'),
         crash: async () => {
-          await new Promise((r) => setTimeout(r, 60));
+          // The driver watches the browser once whatsapp-web.js exposes it.
+          await waitFor('the browser watched', () =>
+            client.pupBrowser!.listenerCount('disconnected'),
+          );
           client.pupBrowser!.crash();
+        },
+        // What a destroyed client can still deliver: the browser's end, a late disconnect, a
+        // late ack. The fake emits synchronously.
+        afterStop: async () => {
+          client.pupBrowser!.crash();
+          client.pupPage!.emit('close');
+          client.emit('disconnected', 'NAVIGATION');
+          client.ack(
+            { id: { _serialized: 'true_15551112222@c.us_3EB0LATE', fromMe: true }, ack: 1 },
+            3,
+          );
         },
       };
     },
@@ -96,21 +135,15 @@ describe.each(subjects)('driver contract: %s', (_name, make) => {
   let states: DriverStateEvent[];
   let lost: SessionDriverError[];
 
-  const message = (id: string, text: string): OutgoingMessage => ({
+  const message = (id: string, text: string, content?: MessageContent): OutgoingMessage => ({
     messageId: id,
     chatId: '15551112222@c.us',
-    content: { text },
+    content: content ?? { text },
     contentHash: id,
     attemptStartedAt: Date.now() - 1000,
   });
 
-  async function until(what: string, check: () => boolean): Promise<void> {
-    const deadline = Date.now() + 5000;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
+  const until = (what: string, check: () => boolean) => waitFor(what, check, 5000, 5);
 
   async function readyDriver(): Promise<SessionDriver> {
     await subject.driver.start();
@@ -189,7 +222,68 @@ describe.each(subjects)('driver contract: %s', (_name, make) => {
     await subject.driver.stop();
     await subject.driver.stop();
     const count = states.length + lost.length;
-    await new Promise((r) => setTimeout(r, 100));
+    await subject.afterStop();
     expect(states.length + lost.length).toBe(count);
+  });
+
+  it('stops while linking, and the link it was waiting for emits nothing', async () => {
+    await subject.driver.start();
+    await subject.driver.stop();
+    const count = states.length + lost.length;
+    await subject.afterStop();
+    expect(states.length + lost.length).toBe(count);
+  });
+
+  // Media is loaded by the same loader, with the same limits, on every driver: bad media fails
+  // with the same code and failure class whichever driver runs the session, before anything is
+  // sent.
+  const PNG = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+    'base64',
+  );
+  const BAD_MEDIA: [string, string, MessageContent['media']][] = [
+    [
+      'base64 that is not base64',
+      'INVALID_MEDIA',
+      { base64: 'not base64!', mimetype: 'image/png' },
+    ],
+    ['inline media without a mimetype', 'INVALID_MEDIA', { base64: PNG.toString('base64') }],
+    [
+      'a mimetype the bytes contradict',
+      'INVALID_MEDIA',
+      { base64: PNG.toString('base64'), mimetype: 'application/pdf' },
+    ],
+    [
+      'media over MEDIA_MAX_BYTES',
+      'MEDIA_TOO_LARGE',
+      { base64: Buffer.alloc(MEDIA.maxBytes + 1, 7).toString('base64'), mimetype: 'video/mp4' },
+    ],
+    ['a URL to a loopback address', 'MEDIA_URL_FORBIDDEN', { url: 'http://127.0.0.1:9/a.png' }],
+    ['a URL that is not http(s)', 'INVALID_MEDIA', { url: 'file:///etc/passwd' }],
+  ];
+
+  it.each(BAD_MEDIA)(
+    'refuses %s as a permanent %s, sending nothing',
+    async (_what, code, media) => {
+      const driver = await readyDriver();
+      const bad = message('m-bad', '', { media: { ...media!, caption: 'bad media' } });
+      const err = await driver.send(bad).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SessionDriverError);
+      expect({
+        code: (err as SessionDriverError).code,
+        failure: (err as SessionDriverError).failure,
+      }).toEqual({ code, failure: 'permanent' });
+      expect(await driver.findSent(bad)).toBeNull();
+    },
+  );
+
+  it('sends good inline media', async () => {
+    const driver = await readyDriver();
+    const media = { base64: PNG.toString('base64'), mimetype: 'image/png', caption: 'a dot' };
+    const sent = await driver.send(message('m-media', '', { media }));
+    expect(sent.waMessageId).toEqual(expect.any(String));
   });
 });

@@ -4,6 +4,7 @@ import type { RedisKeys } from '@app/core';
 import type { MessageContent } from '@app/queue';
 import type { DriverName, Fault, SessionStatus } from './session.types';
 import type { WwebjsClientFactory } from './drivers/wwebjs/wwebjs-client';
+import type { MediaLimits } from './media';
 import { NotSupportedError, type SessionDriverError } from './session.errors';
 
 /** Structured logger a driver writes to; the worker binds the session id. */
@@ -99,10 +100,6 @@ export interface WwebjsSettings {
   sessionStore: 'local' | 'redis';
   /** WWEBJS_START_TIMEOUT_MS */
   startTimeoutMs: number;
-  /** MEDIA_MAX_BYTES, MEDIA_FETCH_TIMEOUT_MS, MEDIA_ALLOW_PRIVATE */
-  mediaMaxBytes: number;
-  mediaTimeoutMs: number;
-  mediaAllowPrivate: boolean;
   /**
    * Makes the whatsapp-web.js Client (default: the real one). The seam where WhatsApp itself
    * is replaced in tests, the only part that cannot run here.
@@ -118,6 +115,11 @@ export interface DriverContext {
   logger: DriverLogger;
   /** Settings of the real driver; absent where only the simulator runs. */
   wwebjs?: WwebjsSettings;
+  /**
+   * Limits of media (MEDIA_MAX_BYTES, MEDIA_FETCH_TIMEOUT_MS, MEDIA_ALLOW_PRIVATE), the same for
+   * every driver: bad media fails the same way whichever driver sends it. Default MEDIA_DEFAULTS.
+   */
+  media?: MediaLimits;
   /** The session's lease as this worker holds it: writes that must be fenced check it. */
   fence?: { key: string; value: string };
 }

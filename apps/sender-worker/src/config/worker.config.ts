@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { EnvReader, readSharedConfig, type SharedConfig } from '@app/core';
-import type { WwebjsSettings } from '@app/session';
+import type { MediaLimits, WwebjsSettings } from '@app/session';
 import { workerProfileFolder } from './profile-folder';
 
 /** Everything a sender worker reads from the environment, validated once at boot. */
@@ -28,6 +28,8 @@ export interface WorkerConfig extends SharedConfig {
   shutdownGraceMs: number;
   /** Settings of the wwebjs driver (CHROMIUM_PATH, CHROMIUM_ARGS, SESSION_DATA_DIR, …). */
   wwebjs: WwebjsSettings;
+  /** MEDIA_MAX_BYTES, MEDIA_FETCH_TIMEOUT_MS, MEDIA_ALLOW_PRIVATE: media limits of every driver. */
+  media: MediaLimits;
   /** BROWSER_MEMORY_LIMIT_MB: above it a session's browser is recycled on purpose; 0 = never. */
   browserMemoryLimitMb: number;
   /** BROWSER_RECYCLE_HOURS: recycle every browser after this long; 0 = never. */
@@ -62,9 +64,11 @@ export function loadWorkerConfig(env = new EnvReader()): WorkerConfig {
       ),
       sessionStore: env.oneOf('SESSION_STORE', ['local', 'redis'] as const, 'local'),
       startTimeoutMs: env.int('WWEBJS_START_TIMEOUT_MS', 120000, 1000, 3600000),
-      mediaMaxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
-      mediaTimeoutMs: env.int('MEDIA_FETCH_TIMEOUT_MS', 30000, 100, 600000),
-      mediaAllowPrivate: env.bool('MEDIA_ALLOW_PRIVATE', false),
+    },
+    media: {
+      maxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+      timeoutMs: env.int('MEDIA_FETCH_TIMEOUT_MS', 30000, 100, 600000),
+      allowPrivate: env.bool('MEDIA_ALLOW_PRIVATE', false),
     },
     browserMemoryLimitMb: env.int('BROWSER_MEMORY_LIMIT_MB', 0, 0, 1024 * 1024),
     browserRecycleHours: env.int('BROWSER_RECYCLE_HOURS', 0, 0, 24 * 365),

@@ -11,23 +11,15 @@ import {
 import { chromiumArgs } from '../../../../libs/session/src/drivers/wwebjs/browser/chromium-profile';
 import { ChromiumBackedClient } from '../../../../test/support/chromium-backed-client';
 import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
+import { waitFor } from '../../../../test/support/wait-for';
 import { loadWorkerConfig, WORKER_CONFIG } from '../config/worker.config';
 import { SessionRuntime, type RuntimeDeps } from './session-runtime';
 import { RUNTIME_DEPS, SupervisionModule } from './supervision.module';
 
 jest.setTimeout(90000);
 
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  ms = 30000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, check: () => boolean | Promise<boolean>, ms = 30000) =>
+  waitFor(what, check, ms, 20);
 
 /** Memory of an idle browser with our flags, to set the limit above it. */
 async function idleBrowserMb(): Promise<number> {

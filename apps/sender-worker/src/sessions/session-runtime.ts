@@ -74,6 +74,7 @@ export class SessionRuntime implements SessionLink {
             keys: deps.keys,
             logger: this.log,
             wwebjs: deps.config.wwebjs,
+            media: deps.config.media,
             fence: { key: deps.keys.lease(config.id), value: leaseValue(lease) },
           }),
         drain: (timeoutMs) => this.drainInFlight(timeoutMs),

@@ -11,6 +11,7 @@ import {
   type SessionState,
 } from '@app/session';
 import { SessionSupervisor, type SupervisorOptions } from './session-supervisor';
+import { waitFor } from '../../../../test/support/wait-for';
 
 /** A scripted driver: the test decides how each start, restart and probe goes. */
 class ScriptedDriver extends SessionDriver {
@@ -75,13 +76,7 @@ const OPTS: SupervisorOptions = {
   sendErrorCircuit: 3,
 };
 
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (what: string, check: () => boolean, ms = 5000) => waitFor(what, check, ms, 5);
 
 describe('SessionSupervisor', () => {
   let drivers: ScriptedDriver[];

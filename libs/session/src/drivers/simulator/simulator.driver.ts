@@ -9,6 +9,7 @@ import {
 } from '../../session-driver';
 import { SessionDriverError, SessionErrorCode } from '../../session.errors';
 import type { Fault, FaultType, SimulatorOptions } from '../../session.types';
+import { loadMedia, MEDIA_DEFAULTS } from '../../media';
 import { SimulatorDevice } from './simulator-device';
 import { SimulatorOutbox } from './simulator-outbox';
 
@@ -142,6 +143,12 @@ export class SimulatorDriver extends SessionDriver {
 
   async send(message: OutgoingMessage): Promise<SendResult> {
     this.assertUsable();
+    if (message.content.media) {
+      // The same loader and limits as the real driver, at the same point (before anything is
+      // sent): bad media fails here with the code and failure class it gets on whatsapp-web.js.
+      // The simulator records no media, so the loaded bytes are dropped.
+      await loadMedia(message.content.media, this.ctx.media ?? MEDIA_DEFAULTS);
+    }
     await this.waitOutHang();
     await this.sleepWhileAlive(this.options.sendLatencyMs);
     const number = message.chatId.split('@')[0];

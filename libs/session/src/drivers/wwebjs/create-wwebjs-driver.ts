@@ -4,6 +4,7 @@ import { chromiumArgs } from './browser/chromium-profile';
 import { WwebjsDriver } from './wwebjs.driver';
 import { RedisAuthStore } from './auth/redis-auth-store';
 import { GuardedRemoteAuth } from './auth/guarded-remote-auth';
+import { MEDIA_DEFAULTS } from '../../media';
 
 /** Backups of a RemoteAuth profile: at least once a minute (whatsapp-web.js's minimum). */
 const BACKUP_SYNC_INTERVAL_MS = 60000;
@@ -45,11 +46,7 @@ export function createWwebjsDriver(ctx: DriverContext, settings: WwebjsSettings)
     }),
     profileDir,
     authStrategy,
-    media: {
-      maxBytes: settings.mediaMaxBytes,
-      timeoutMs: settings.mediaTimeoutMs,
-      allowPrivate: settings.mediaAllowPrivate,
-    },
+    media: ctx.media ?? MEDIA_DEFAULTS,
     startTimeoutMs: settings.startTimeoutMs,
     clientFactory: settings.clientFactory,
   });

@@ -7,6 +7,7 @@ import type { SessionDriverError } from '../../session.errors';
 import { chromiumArgs } from './browser/chromium-profile';
 import { descendantPids, isAlive } from './browser/process-tree';
 import { WwebjsDriver } from './wwebjs.driver';
+import { waitFor } from '../../../../../test/support/wait-for';
 
 jest.setTimeout(60000);
 
@@ -17,12 +18,10 @@ const silent = {
   error: () => undefined,
 };
 
-async function until(what: string, check: () => boolean, ms = 10000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+const until = (what: string, check: () => boolean, ms = 10000) => waitFor(what, check, ms, 10);
+
+interface Listened {
+  listenerCount(event: string): number;
 }
 
 /**
@@ -59,9 +58,13 @@ describe('WwebjsDriver on the real Chromium', () => {
     });
     await driver.start();
     await until('ready', () => readyCount === 1);
+    // The driver watches the browser and page once the client exposes them (no sleep: the
+    // watch's own listeners are the condition).
     await until(
       'browser watched',
-      () => (driver.probe as unknown) !== undefined && client.pupBrowser !== null,
+      () =>
+        (client.pupBrowser as unknown as Listened | null)?.listenerCount('disconnected') === 1 &&
+        (client.pupPage as unknown as Listened | null)?.listenerCount('error') === 1,
     );
   });
 
@@ -74,7 +77,6 @@ describe('WwebjsDriver on the real Chromium', () => {
     (client.pupBrowser as unknown as { process(): { pid: number } }).process().pid;
 
   it('reports a SIGKILLed browser as BROWSER_CRASHED within one second', async () => {
-    await new Promise((r) => setTimeout(r, 100)); // the watch attaches right after launch
     const at = Date.now();
     process.kill(browserPid(), 'SIGKILL');
     await until('lost', () => lost.length > 0, 1000);
@@ -83,7 +85,6 @@ describe('WwebjsDriver on the real Chromium', () => {
   });
 
   it('reports a renderer crash (chrome://crash) within one second', async () => {
-    await new Promise((r) => setTimeout(r, 100));
     const page = client.pupPage as unknown as { goto(url: string): Promise<unknown> };
     const at = Date.now();
     void page.goto('chrome://crash').catch(() => undefined);

@@ -61,6 +61,10 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
     client.link();
   }
 
+  /** The driver watches the browser once whatsapp-web.js exposes it (browser-launch-watch.ts). */
+  const watched = () =>
+    waitFor('the browser watched', () => client.pupBrowser!.listenerCount('disconnected') > 0);
+
   const message = (text = 'hello', extra: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
     messageId: 'msg_1',
     chatId: '15559876543@c.us',
@@ -177,11 +181,10 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
 
     it('detects a browser crash from the browser event, at once, and reports it once', async () => {
       await ready();
-      await new Promise((r) => setTimeout(r, 60)); // the watch attaches once the browser exists
-      const at = Date.now();
+      await watched();
       client.pupBrowser!.crash();
+      // Reported from the event itself (synchronously), not from a later probe.
       expect(lost.map((e) => e.code)).toEqual(['BROWSER_CRASHED']);
-      expect(Date.now() - at).toBeLessThan(1000);
       client.pupPage!.emit('close');
       client.emit('disconnected', 'NAVIGATION');
       expect(lost).toHaveLength(1);
@@ -189,12 +192,12 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
 
     it('detects a renderer crash and a closed page from page events', async () => {
       await ready();
-      await new Promise((r) => setTimeout(r, 60));
+      await watched();
       client.pupPage!.emit('error', new Error('Page crashed!'));
       expect(lost).toHaveLength(1);
       make();
       await ready();
-      await new Promise((r) => setTimeout(r, 60));
+      await watched();
       client.pupPage!.closed = true;
       client.pupPage!.emit('close');
       expect(lost.map((e) => e.code)).toEqual(['SESSION_CLOSED']);
@@ -445,8 +448,10 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
       it('the session lost while waiting for the ack is an unknown outcome', async () => {
         await ready();
         client.ackBehaviour = 'never';
+        await watched();
         const sending = driver.send(message('then crash'));
-        await new Promise((r) => setTimeout(r, 60));
+        // In the local store: the send now waits for the server's ack.
+        await waitFor('the message in the local store', () => client.sentMessages.length === 1);
         client.pupBrowser!.crash();
         await expect(sending).rejects.toMatchObject({ failure: 'unknown_outcome' });
       });

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import { withTimeout } from '@app/core';
-import type { MessageContent } from '@app/queue';
 import {
   SessionDriver,
   type DriverContext,
@@ -17,7 +15,19 @@ import { assertChromiumUsable } from './browser/chromium-profile';
 import { killProcessTree, pidsUsingProfile, processTreeRssMb } from './browser/process-tree';
 import { clearStaleSingletonLock } from './browser/profile-lock';
 import { watchBrowser } from './browser/browser-watch';
-import { loadMedia, type MediaLimits } from './media';
+import { loadMedia, type MediaLimits } from '../../media';
+import { AckTracker, trim } from './ack-tracker';
+import { launchedBrowser, untilLaunched } from './browser-launch-watch';
+import { candidateMessages, isoFromSeconds } from './reconciliation';
+import {
+  ACK_ERROR,
+  ACK_PENDING,
+  ACK_SERVER,
+  ackStatus,
+  browserLoss,
+  clientWithoutInfo,
+  disconnectOutcome,
+} from './wwebjs-events';
 import {
   messageMedia,
   realClientFactory,
@@ -44,62 +54,16 @@ export interface WwebjsDriverOptions {
   clientFactory?: WwebjsClientFactory;
 }
 
-/** whatsapp-web.js ack values (MessageAck). */
-const ACK_ERROR = -1;
-const ACK_PENDING = 0;
-const ACK_SERVER = 1;
-const ACK_DEVICE = 2;
-const ACK_READ = 3;
-const ACK_PLAYED = 4;
-
-/** Disconnect reasons that are the account's, not the browser's: a person must act. */
-const ACCOUNT_REASONS: Record<
-  string,
-  { status: 'logged_out' | 'failed'; code: string; message: string }
-> = {
-  LOGOUT: {
-    status: 'logged_out',
-    code: SessionErrorCode.LoggedOut,
-    message: 'The device was unlinked from the phone (LOGOUT): scan the new QR code',
-  },
-  UNPAIRED: {
-    status: 'logged_out',
-    code: 'UNPAIRED',
-    message: 'The device is no longer paired (UNPAIRED): scan the new QR code',
-  },
-  UNPAIRED_IDLE: {
-    status: 'logged_out',
-    code: 'UNPAIRED',
-    message: 'The device is no longer paired (UNPAIRED_IDLE): scan the new QR code',
-  },
-  TOS_BLOCK: {
-    status: 'failed',
-    code: 'TOS_BLOCK',
-    message: 'WhatsApp blocked this number for breaking its terms (TOS_BLOCK)',
-  },
-  SMB_TOS_BLOCK: {
-    status: 'failed',
-    code: 'SMB_TOS_BLOCK',
-    message: 'WhatsApp blocked this business number (SMB_TOS_BLOCK)',
-  },
-  DEPRECATED_VERSION: {
-    status: 'failed',
-    code: 'DEPRECATED_VERSION',
-    message:
-      'WhatsApp Web refused this client version (DEPRECATED_VERSION): upgrade whatsapp-web.js',
-  },
-  'Max qrcode retries reached': {
-    status: 'failed',
-    code: 'QR_NOT_SCANNED',
-    message: 'Nobody scanned the QR code in time: recover the session for a new one',
-  },
-};
-
 /**
  * The real driver: whatsapp-web.js on the system Chromium. Crashes are caught from events
  * (browser `disconnected`, page `close` / `error`) within a second, not from the probe; the
  * probe checks the browser, the page and `getState()`. A send whose result whatsapp-web.js
  * does not return is looked for among the chat's sent messages before anything else happens.
+ *
+ * This class holds the lifecycle (start, restart, stop, teardown) and the calls of the contract;
+ * the parts live beside it: wwebjs-events.ts (what whatsapp-web.js's events mean),
+ * reconciliation.ts (recognising a sent message), ack-tracker.ts (waiting for the server's ack),
+ * browser-launch-watch.ts (the browser during its launch), browser/ (Chromium and /proc).
  */
 export class WwebjsDriver extends SessionDriver {
   readonly name = 'wwebjs' as const;
@@ -112,12 +76,7 @@ export class WwebjsDriver extends SessionDriver {
   /** Settles once the browser being launched has a handle (or its launch is over). */
   private launching: Promise<void> | null = null;
   private readonly factory: WwebjsClientFactory;
-  /** Highest ack seen per WhatsApp id (acks can come before sendMessage resolves). */
-  private readonly seenAcks = new Map<string, number>();
-  private readonly ackWaiters = new Set<{
-    waMessageId: string;
-    settle: (ack: number | Error) => void;
-  }>();
+  private readonly acks = new AckTracker();
   /** WhatsApp ids this driver returned for each message: never claimed for another. */
   private readonly sentIds = new Map<string, string>();
 
@@ -209,7 +168,11 @@ export class WwebjsDriver extends SessionDriver {
       this.rememberSent(found.waMessageId, message.messageId);
       // sendMessage resolves once the message is in WhatsApp Web's local store; only an ack
       // >= 1 says the server has it (wwebjs#3692; waitUntilMsgSent is unreliable, #201870).
-      await this.serverAck(found.waMessageId, found.ack);
+      await this.acks.serverAck(
+        found.waMessageId,
+        found.ack,
+        this.opts.serverAckTimeoutMs ?? 120000,
+      );
       return { waMessageId: found.waMessageId, at: found.at };
     }
     const what = thrown instanceof Error ? `threw "${thrown.message}"` : 'returned no message';
@@ -233,20 +196,11 @@ export class WwebjsDriver extends SessionDriver {
     const client = this.readyClient();
     const chat = await client.getChatById(message.chatId);
     const recent = await chat.fetchMessages({ limit: 50, fromMe: true });
-    const expected = expectedContent(message.content);
-    // Clocks differ between this host and the phone: allow a few seconds before the attempt.
-    const since = message.attemptStartedAt / 1000 - 5;
-    const candidates = recent
-      .filter((m) => (m.fromMe ?? m.id.fromMe) !== false)
-      .filter((m) => (m.timestamp ?? 0) >= since)
-      .filter((m) => contentMatches(m, expected))
-      .map((m) => ({
-        m,
-        ack: Math.max(m.ack ?? ACK_SERVER, this.seenAcks.get(m.id._serialized) ?? -2),
-      }))
+    const candidates = candidateMessages(recent, message.content, message.attemptStartedAt, (m) =>
+      Math.max(m.ack ?? ACK_SERVER, this.acks.highest(m.id._serialized) ?? -2),
+    )
       // A message the server refused (ack -1) did not go out.
-      .filter(({ ack }) => ack !== ACK_ERROR)
-      .sort((a, b) => (a.m.timestamp ?? 0) - (b.m.timestamp ?? 0));
+      .filter(({ ack }) => ack !== ACK_ERROR);
     for (const { m, ack } of candidates) {
       const id = m.id._serialized;
       const mine = this.sentIds.get(id);
@@ -332,7 +286,7 @@ export class WwebjsDriver extends SessionDriver {
     this.client = client;
     this.wire(client);
     const initializing = client.initialize();
-    this.launching = this.untilLaunched(client, initializing);
+    this.launching = untilLaunched(client, initializing, this.opts.startTimeoutMs);
     // The browser exists before initialize() resolves: watch it as soon as it does.
     const watching = this.watchWhenLaunched(client);
     try {
@@ -373,14 +327,7 @@ export class WwebjsDriver extends SessionDriver {
       if (this.ready || this.terminated) return;
       const user = client.info?.wid?.user;
       if (!user) {
-        // The field's "Client … has no info - marking as invalid": a broken client.
-        this.lose(
-          new SessionDriverError(
-            'CLIENT_NO_INFO',
-            'session',
-            'whatsapp-web.js reported ready but has no account info',
-          ),
-        );
+        this.lose(clientWithoutInfo());
         return;
       }
       this.ready = true;
@@ -393,65 +340,30 @@ export class WwebjsDriver extends SessionDriver {
     client.on('message_ack', (msg: WwebjsMessage, ack: number) => {
       const waMessageId = msg?.id?._serialized;
       if (!waMessageId) return;
-      this.noteAck(waMessageId, ack);
-      if (ack === ACK_DEVICE) this.emit('ack', { waMessageId, status: 'delivered' });
-      else if (ack === ACK_READ || ack === ACK_PLAYED)
-        this.emit('ack', { waMessageId, status: 'read' });
-      else if (ack === ACK_ERROR) this.emit('ack', { waMessageId, status: 'failed' });
+      this.acks.note(waMessageId, ack);
+      const status = ackStatus(ack);
+      if (status) this.emit('ack', { waMessageId, status });
     });
   }
 
   private onDisconnected(reason: string): void {
     this.ready = false;
-    const account = ACCOUNT_REASONS[reason];
-    if (account) {
-      // After LOGOUT whatsapp-web.js shows a fresh QR in the same browser: keep it running.
-      this.emit('state', {
-        status: account.status,
-        error: { code: account.code, message: account.message },
-      });
-      return;
-    }
-    const code = reason === 'CONFLICT' ? SessionErrorCode.Conflict : 'DISCONNECTED';
-    const text =
-      reason === 'CONFLICT'
-        ? 'disconnected: CONFLICT (WhatsApp Web was opened for this account elsewhere)'
-        : `disconnected: ${reason}`;
-    this.lose(new SessionDriverError(code, 'session', text));
-  }
-
-  /** Resolves when the client exposes its browser, its initialize() settles, or at the deadline. */
-  private async untilLaunched(client: WwebjsClient, initializing: Promise<void>): Promise<void> {
-    let settled = false;
-    const done = initializing.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    const deadline = Date.now() + this.opts.startTimeoutMs;
-    while (!settled && !client.pupBrowser && Date.now() < deadline) {
-      await Promise.race([done, new Promise((r) => setTimeout(r, 25))]);
-    }
+    const outcome = disconnectOutcome(reason);
+    // After LOGOUT whatsapp-web.js shows a fresh QR in the same browser: keep it running.
+    if ('state' in outcome) this.emit('state', outcome.state);
+    else this.lose(outcome.lost);
   }
 
   private async watchWhenLaunched(client: WwebjsClient): Promise<void> {
-    const deadline = Date.now() + this.opts.startTimeoutMs;
-    while (!client.pupBrowser || !client.pupPage) {
-      if (this.terminated || this.client !== client || Date.now() > deadline) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    this.browserPid = client.pupBrowser.process()?.pid ?? null;
-    this.unwatch = watchBrowser(
-      client.pupBrowser as never,
-      client.pupPage as never,
-      (code, detail) => {
-        const errCode =
-          code === 'BROWSER_CRASHED'
-            ? SessionErrorCode.BrowserCrashed
-            : code === 'RENDERER_CRASHED'
-              ? SessionErrorCode.OutOfMemory
-              : SessionErrorCode.SessionClosed;
-        this.lose(new SessionDriverError(errCode, 'session', detail));
-      },
+    const launched = await launchedBrowser(
+      client,
+      this.opts.startTimeoutMs,
+      () => !this.terminated && this.client === client,
+    );
+    if (!launched) return;
+    this.browserPid = launched.browser.process()?.pid ?? null;
+    this.unwatch = watchBrowser(launched.browser as never, launched.page as never, (code, detail) =>
+      this.lose(browserLoss(code, detail)),
     );
   }
 
@@ -461,7 +373,7 @@ export class WwebjsDriver extends SessionDriver {
     this.terminated = true;
     this.ready = false;
     this.unwatch?.();
-    this.abortAckWaiters(err.code);
+    this.acks.abortWaiters(err.code);
     this.emit('lost', err);
   }
 
@@ -473,7 +385,7 @@ export class WwebjsDriver extends SessionDriver {
    * starts the next driver only after this one's stop, so whatever uses the profile is ours.
    */
   private async teardown(): Promise<void> {
-    this.abortAckWaiters(SessionErrorCode.SessionClosed);
+    this.acks.abortWaiters(SessionErrorCode.SessionClosed);
     this.unwatch?.();
     this.unwatch = null;
     const client = this.client;
@@ -486,65 +398,9 @@ export class WwebjsDriver extends SessionDriver {
     for (const stray of pidsUsingProfile(this.opts.profileDir)) killProcessTree(stray);
   }
 
-  /** Resolves once the server has the message (ack >= 1); ack -1 is a refused send. */
-  private serverAck(waMessageId: string, known: number | undefined): Promise<void> {
-    const ack = Math.max(known ?? ACK_PENDING, this.seenAcks.get(waMessageId) ?? -2);
-    if (ack >= ACK_SERVER) return Promise.resolve();
-    if (ack === ACK_ERROR || this.seenAcks.get(waMessageId) === ACK_ERROR) {
-      return Promise.reject(refusedByServer());
-    }
-    const timeoutMs = this.opts.serverAckTimeoutMs ?? 120000;
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        waMessageId,
-        settle: (value: number | Error) => {
-          clearTimeout(timer);
-          this.ackWaiters.delete(waiter);
-          if (value instanceof Error) reject(value);
-          else if (value === ACK_ERROR) reject(refusedByServer());
-          else resolve();
-        },
-      };
-      const timer = setTimeout(
-        () =>
-          waiter.settle(
-            new SessionDriverError(
-              SessionErrorCode.UnknownOutcome,
-              'unknown_outcome',
-              `the message is in WhatsApp Web's local store but the server did not take it (no ack) within ${timeoutMs} ms`,
-            ),
-          ),
-        timeoutMs,
-      );
-      this.ackWaiters.add(waiter);
-    });
-  }
-
-  private noteAck(waMessageId: string, ack: number): void {
-    const prev = this.seenAcks.get(waMessageId);
-    if (ack === ACK_ERROR || prev === undefined || ack > prev) this.seenAcks.set(waMessageId, ack);
-    trim(this.seenAcks, 2000);
-    if (ack === ACK_ERROR || ack >= ACK_SERVER) {
-      for (const w of [...this.ackWaiters]) if (w.waMessageId === waMessageId) w.settle(ack);
-    }
-  }
-
   private rememberSent(waMessageId: string, messageId: string): void {
     this.sentIds.set(waMessageId, messageId);
     trim(this.sentIds, 2000);
-  }
-
-  /** The page died under a send waiting for its ack: whether the server took it is unknown. */
-  private abortAckWaiters(code: string): void {
-    for (const w of [...this.ackWaiters]) {
-      w.settle(
-        new SessionDriverError(
-          code,
-          'unknown_outcome',
-          'the session was lost before the server acknowledged the message',
-        ),
-      );
-    }
   }
 
   private async lookForSent(
@@ -576,64 +432,4 @@ export class WwebjsDriver extends SessionDriver {
   }
 }
 
-interface ExpectedContent {
-  /** Text of a text message; caption of a media message ('' = none). */
-  body: string;
-  media: { mimetype?: string; size?: number; filehash?: string } | null;
-}
-
-/** What a sent copy of this content looks like (as send() builds it). */
-function expectedContent(content: MessageContent): ExpectedContent {
-  if (!content.media) return { body: content.text ?? '', media: null };
-  const { base64, mimetype } = content.media;
-  let size: number | undefined;
-  let filehash: string | undefined;
-  if (base64) {
-    const data = Buffer.from(base64, 'base64');
-    size = data.length;
-    // WhatsApp's filehash: base64 SHA-256 of the plain file.
-    filehash = createHash('sha256').update(data).digest('base64');
-  }
-  return {
-    body: content.media.caption ?? content.text ?? '',
-    media: { mimetype, size, filehash },
-  };
-}
-
-function contentMatches(m: WwebjsMessage, expected: ExpectedContent): boolean {
-  // whatsapp-web.js puts a media message's caption in `body`.
-  if ((m.body ?? '') !== expected.body) return false;
-  if (!expected.media) return m.hasMedia !== true;
-  if (m.hasMedia !== true) return false;
-  const want = expected.media;
-  const got = m._data ?? {};
-  if (want.mimetype && got.mimetype) {
-    // WhatsApp Web re-encodes photos (a PNG can leave as a JPEG): for images, the kind must
-    // match; size and hash are only compared for files sent as they are.
-    const image = want.mimetype.startsWith('image/');
-    if (image) return got.mimetype.startsWith('image/');
-    if (want.mimetype !== got.mimetype) return false;
-  }
-  if (want.filehash && got.filehash) return want.filehash === got.filehash;
-  if (want.size !== undefined && got.size !== undefined) return want.size === got.size;
-  return true;
-}
-
-function refusedByServer(): SessionDriverError {
-  return new SessionDriverError(
-    SessionErrorCode.AckError,
-    'retryable',
-    'WhatsApp refused the message (ack -1)',
-  );
-}
-
-/** Keeps a map to its newest `max` entries (insertion order). */
-function trim(map: Map<string, unknown>, max: number): void {
-  while (map.size > max) map.delete(map.keys().next().value as string);
-}
-
-function isoFromSeconds(seconds: number | undefined): string {
-  return new Date(seconds ? seconds * 1000 : Date.now()).toISOString();
-}
-
-export { ACCOUNT_REASONS };
+export { ACCOUNT_REASONS } from './wwebjs-events';

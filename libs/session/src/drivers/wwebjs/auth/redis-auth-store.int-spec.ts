@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisKeys } from '@app/core';
@@ -38,7 +39,7 @@ afterAll(async () => {
 });
 
 /** Writes the zip where RemoteAuth 1.34.7 does (RemoteAuth.js:208) and returns its bytes. */
-async function writeZip(bytes = randomBytes(1024 * 1024)): Promise<Buffer> {
+async function writeZip(bytes: Buffer = randomBytes(1024 * 1024)): Promise<Buffer> {
   await writeFile(join(dataPath, `${NAME}.zip`), bytes);
   return bytes;
 }
@@ -197,26 +198,104 @@ describe('RedisAuthStore (the RemoteAuth store contract on the real Redis)', () 
     for (const v of seen) expect(v.equals(a) || v.equals(b)).toBe(true);
   });
 
-  it('writes the pending key and renames it over the final key, in one transaction', async () => {
-    await writeZip(Buffer.from('PK\x05\x06 small zip'));
-    const monitor = await redis.monitor();
-    const commands: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args.some((a) => a.startsWith(prefix))) commands.push(args);
-    });
+  it('writes the pending key and renames it over the final key in one transaction: a cut at any byte leaves one whole backup and no pending key', async () => {
+    // A connection cut after any byte of the save: the old backup or the new one, whole, and
+    // never a pending key left behind. Two separate commands (a plain pipeline) fail this: cut
+    // after the SET and before the RENAME, the pending value stays (and the backup is stale).
+    const previous = await writeZip(Buffer.from('PK\x05\x06 the previous backup'));
     await store.save({ session: NAME });
-    await new Promise((r) => setTimeout(r, 100));
-    const closed = new Promise((r) => monitor.once('end', r));
-    monitor.disconnect();
-    await closed;
+    const next = await writeZip(Buffer.from('PK\x05\x06 the next backup, a little longer'));
 
-    const names = commands.map((c) => c[0].toLowerCase());
-    expect(names).toEqual(['set', 'rename']);
-    expect(commands[0][1]).toBe(keys.wwebjsAuthPending(SESSION));
-    expect(commands[1]).toEqual([
-      commands[1][0],
-      keys.wwebjsAuthPending(SESSION),
-      keys.wwebjsAuth(SESSION),
-    ]);
+    const total = await saveThroughCut(Number.POSITIVE_INFINITY);
+    expect(total.forwarded).toBeGreaterThan(next.length);
+    expect((await stored())!.equals(next)).toBe(true);
+
+    const outcomes = new Set<string>();
+    for (let budget = 0; budget < total.forwarded; budget++) {
+      await writeZip(previous);
+      await store.save({ session: NAME });
+      await writeZip(next);
+      await saveThroughCut(budget);
+      const now = await stored();
+      const which = now?.equals(previous) ? 'previous' : now?.equals(next) ? 'next' : 'broken';
+      expect({
+        budget,
+        which,
+        pending: await redis.exists(keys.wwebjsAuthPending(SESSION)),
+      }).toEqual({ budget, which: which === 'broken' ? 'previous or next' : which, pending: 0 });
+      outcomes.add(which);
+    }
+    // Cuts landed before the commit point (nothing applied) in every round but the last bytes.
+    expect(outcomes.has('previous')).toBe(true);
   });
 });
+
+/**
+ * One save over a connection that a proxy cuts after `budget` bytes of the save's commands (what
+ * the client sends on connecting, e.g. CLIENT SETINFO, passes before the budget is counted).
+ * Resolves with the bytes of the save that were forwarded, once the save has settled and both
+ * sides of the proxy are closed.
+ */
+async function saveThroughCut(budget: number): Promise<{ forwarded: number }> {
+  const target = new URL(sharedRedisUrl());
+  let forwarded = 0;
+  /** No cut until the connection is ready: then the save's first byte is budget 0. */
+  let limit = Number.POSITIVE_INFINITY;
+  const upstreamClosed: Promise<void>[] = [];
+  const proxy = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    upstreamClosed.push(new Promise((r) => upstream.once('close', () => r())));
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      const room = limit - forwarded;
+      if (chunk.length <= room) {
+        forwarded += chunk.length;
+        upstream.write(chunk);
+        return;
+      }
+      if (room > 0) {
+        forwarded += room;
+        upstream.write(chunk.subarray(0, room));
+      }
+      // The bytes within budget reach Redis, then the connection ends: as a killed worker's.
+      // Redis's answers are drained (not piped to the dead client, which would pause this
+      // side) so its close, once Redis has read everything, is seen.
+      upstream.unpipe(client);
+      upstream.resume();
+      upstream.end();
+      client.destroy();
+    });
+    client.on('close', () => upstream.end());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  const port = (proxy.address() as AddressInfo).port;
+  const conn = new Redis({
+    port,
+    host: '127.0.0.1',
+    password: target.password || undefined,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  });
+  conn.on('error', () => undefined);
+  let base = 0;
+  try {
+    await conn.connect();
+    await conn.ping();
+    base = forwarded;
+    limit = base + budget;
+    await new RedisAuthStore(conn, keys, SESSION, { dataPath })
+      .save({ session: NAME })
+      .catch(() => undefined);
+  } finally {
+    conn.disconnect();
+    await Promise.all(upstreamClosed);
+    await new Promise<void>((r) => proxy.close(() => r()));
+  }
+  // Redis has read everything the cut connection sent once its side is closed; a round trip on
+  // another connection is behind whatever that connection's commands did.
+  await redis.ping();
+  return { forwarded: forwarded - base };
+}

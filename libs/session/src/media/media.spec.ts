@@ -1,16 +1,9 @@
-import { SessionDriverError } from '../../session.errors';
-import {
-  MEDIA_DEFAULTS,
-  base64DecodedSize,
-  classifyAddress,
-  filenameFromUrl,
-  isAddressAllowed,
-  loadMedia,
-  parseIPv6,
-  pickMimetype,
-  type AddressClass,
-  type MediaLookup,
-} from './media';
+import { SessionDriverError } from '../session.errors';
+import { classifyAddress, isAddressAllowed, parseIPv6, type AddressClass } from '@app/core';
+import { filenameFromUrl } from './file-name';
+import { base64DecodedSize } from './inline-media';
+import { loadMedia, MEDIA_DEFAULTS, type MediaLookup } from '.';
+import { pickMimetype } from './media-type';
 
 /** The error `promise` rejects with (fails the test if it resolves). */
 async function rejection(promise: Promise<unknown>): Promise<SessionDriverError> {

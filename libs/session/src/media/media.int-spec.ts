@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { SessionDriverError } from '../../session.errors';
-import { loadMedia, type MediaLimits, type MediaLookup } from './media';
+import { SessionDriverError } from '../session.errors';
+import { loadMedia, type MediaLimits, type MediaLookup } from '.';
 
 /**
  * loadMedia against a real HTTP server on 127.0.0.1. The server is loopback, so most tests pass
