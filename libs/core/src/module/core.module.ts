@@ -77,21 +77,15 @@ export class CoreModule {
           },
         },
         {
-          // A Worker's connection must wait Redis outages out (`maxRetriesPerRequest: null`,
-          // BullMQ refuses anything else), whatever the app's command connection does; lazy,
-          // so an app that registers no fixed queue (the gateway today) opens no socket for
-          // it. A Redis Cluster client is a valid BullMQ connection (queue names carry a
-          // `{hash tag}`). Its own connection: blocking reads are the Worker's duplicates.
+          // BullMQ's Workers need a connection that waits Redis outages out
+          // (`maxRetriesPerRequest: null`; they refuse anything else), so not REDIS, which fails
+          // fast in the gateway. Lazy: an app that registers no fixed queue (the gateway today)
+          // opens no socket for it. A Cluster client is a valid BullMQ connection too (queue
+          // names carry a `{hash tag}`).
           provide: BULLMQ_CONNECTION,
           useFactory: () => {
-            const redis = createRedis(
-              redisTarget(config),
-              'worker',
-              `${options.connectionName}:bullmq`,
-              {
-                lazy: true,
-              },
-            );
+            const name = `${options.connectionName}:bullmq`;
+            const redis = createRedis(redisTarget(config), 'worker', name, { lazy: true });
             // Errors surface on the BullMQ objects using it (their 'error' events).
             redis.on('error', () => undefined);
             return redis;
