@@ -1,6 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { Queue } from 'bullmq';
+import { Cluster } from 'ioredis';
+import { MAINTENANCE_QUEUE } from '@app/queue';
 import { RedisCluster } from './support/redis-cluster';
 import { TestSystem } from './support/system';
+import { waitFor } from './support/wait-for';
 
 /**
  * The send path on a real Redis Cluster (three masters): every queue and key is hash-tagged, so
@@ -74,4 +78,23 @@ describe('on a Redis Cluster', () => {
     expect(health.body).toMatchObject({ redis: true });
     expect((await sys.api.get('/api/workers')).body.workers).toHaveLength(2);
   }, 90000);
+
+  it('runs the maintenance queue (BullModule, a Cluster connection) with one scheduler', async () => {
+    const connection = new Cluster(
+      cluster.nodes.map((n) => ({ host: n.split(':')[0], port: Number(n.split(':')[1]) })),
+    );
+    const queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix: sys.env.prefix });
+    try {
+      expect(await queue.getJobSchedulers()).toHaveLength(1);
+      // Ticks complete (and are removed at once): the scheduler's job counter moves on.
+      const id = async () =>
+        Number(await connection.get(`${sys.env.prefix}:${MAINTENANCE_QUEUE}:id`));
+      const start = await id();
+      await waitFor('two more ticks', async () => (await id()) >= start + 2, 10000);
+      expect(await queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  }, 30000);
 });

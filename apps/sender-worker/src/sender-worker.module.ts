@@ -7,12 +7,13 @@ import { SupervisionModule } from './sessions/supervision.module';
 import { OwnershipModule } from './sessions/ownership.module';
 import { ConsistencyModule } from './consistency/consistency.module';
 import { ControlModule } from './control/control.module';
-import { ExpiryModule } from './expiry/expiry.module';
+import { MaintenanceModule } from './maintenance/maintenance.module';
 
 /**
  * The sender worker: no HTTP. Nest stops a module after every module that imports it, and the
- * core module (global) last: the control listener and the periodic checks stop first, then
- * the ownership service hands its sessions over, then the Redis connection closes.
+ * core module (global) last: the maintenance Worker stops first (onModuleDestroy), then the
+ * control listener and the periodic checks, then the ownership service hands its sessions over,
+ * then the Redis connections close.
  */
 @Module({})
 export class SenderWorkerModule {
@@ -34,7 +35,7 @@ export class SenderWorkerModule {
         OwnershipModule,
         ConsistencyModule,
         ControlModule,
-        ExpiryModule,
+        MaintenanceModule,
       ],
     };
   }

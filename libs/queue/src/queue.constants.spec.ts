@@ -1,4 +1,5 @@
 import {
+  MAINTENANCE_QUEUE,
   outboundQueueName,
   PRIORITY,
   SESSION_ID_PATTERN,
@@ -71,6 +72,15 @@ describe('outboundQueueName / sessionIdOfQueue', () => {
     for (const key of [...bullKeys, ...sessionKeys]) {
       expect({ key, tag: hashTagOf(key) }).toEqual({ key, tag: sessionId });
     }
+  });
+});
+
+describe('MAINTENANCE_QUEUE', () => {
+  it('has a hash tag of its own that no session id can take', () => {
+    const tag = hashTagOf(MAINTENANCE_QUEUE);
+    expect(MAINTENANCE_QUEUE).toMatch(/\{[^}]+\}/); // a tag, not the whole key hashed
+    expect(SESSION_ID_PATTERN.test(tag)).toBe(false);
+    expect(sessionIdOfQueue(MAINTENANCE_QUEUE)).toBeNull();
   });
 });
 

@@ -26,6 +26,24 @@ export enum JobName {
   SendMessage = 'send-message',
 }
 
+/**
+ * The workers' one fixed queue: periodic maintenance, each job run by one worker of the fleet
+ * (registered with `BullModule.registerQueue`, consumed by the worker's `MaintenanceProcessor`).
+ * The whole name is its Redis Cluster hash tag; the leading `_` keeps that tag out of the
+ * session ids ({@link SESSION_ID_PATTERN} starts with a letter or digit), so no session's keys,
+ * nor a session's purge (which deletes every key of its tag), can ever meet it.
+ */
+export const MAINTENANCE_QUEUE = '{_maintenance}';
+
+/**
+ * Jobs of {@link MAINTENANCE_QUEUE}. Each has one BullMQ job scheduler, whose id is the job's
+ * name; a job carries no payload.
+ */
+export enum MaintenanceJobName {
+  /** Mark `expired` the queued messages whose `expiresAt` passed (paused queues included). */
+  ExpirySweep = 'expiry-sweep',
+}
+
 /** BullMQ priorities (lower runs first). Every job carries one so FIFO holds within a level. */
 export const PRIORITY = { high: 1, normal: 2, low: 3 } as const;
 export type MessagePriority = keyof typeof PRIORITY;

@@ -1,45 +1,25 @@
-import {
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { MessageQueueService, MessageStore } from '@app/queue';
 import { LOGGER } from '@app/core';
 
-const SWEEP_INTERVAL_MS = 1000;
 const SWEEP_BATCH = 200;
 
 /**
  * Marks `expired` the queued messages whose expiresAt has passed, also in paused queues, so
- * their status is true on time and a message is never sent late. Every worker sweeps; the
- * status compare-and-set makes that safe.
+ * their status is true on time and a message is never sent late. Run every second by the
+ * maintenance queue's `expiry-sweep` scheduler (`maintenance/`), on one worker of the fleet at
+ * a time; the status compare-and-set would make two sweeps at once safe all the same.
  */
 @Injectable()
-export class ExpirySweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> = Promise.resolve();
-
+export class ExpirySweeperService {
   constructor(
     private readonly messages: MessageStore,
     private readonly producer: MessageQueueService,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.running = this.sweep()
-        .then(() => undefined)
-        .catch((err: unknown) => this.logger.debug({ err }, 'expiry sweep failed'));
-    }, SWEEP_INTERVAL_MS);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
-  }
-
+  /** One sweep of up to SWEEP_BATCH due messages; returns how many it expired. */
   async sweep(now = Date.now()): Promise<number> {
     const ids = await this.messages.dueExpiries(now, SWEEP_BATCH);
     let expired = 0;

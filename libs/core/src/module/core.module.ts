@@ -1,4 +1,5 @@
 import { Global, Module, type DynamicModule, type InjectionToken } from '@nestjs/common';
+import { BullModule } from '@nestjs/bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 // The stores and the producer belong to the libs above this one; only this file reaches up to
@@ -15,7 +16,7 @@ import { EventPublisher } from '../events/events';
 import { createRedis, type ConnectionRole } from '../redis/redis-connection';
 import { RedisKeys } from '../redis/redis-keys';
 import { RedisLifecycle } from '../redis/redis-lifecycle';
-import { LOGGER, REDIS } from './tokens';
+import { BULLMQ_CONNECTION, LOGGER, REDIS } from './tokens';
 
 export interface CoreModuleOptions<C extends SharedConfig> {
   /** The app's typed config, read and validated once in main.ts before anything connects. */
@@ -38,7 +39,12 @@ export interface CoreModuleOptions<C extends SharedConfig> {
  * the logger, the Redis command connection, key names, the session registry and leases
  * (`SessionStore`), message records (`MessageStore`), the per-session queues (`OutboundQueues`),
  * the producer (`MessageQueueService`) and the event publisher. Global, so feature modules
- * inject these without importing it; its connection closes after every other module stopped.
+ * inject these without importing it; its connections close after every other module stopped.
+ *
+ * It also roots `@nestjs/bullmq` (`BullModule.forRootAsync`): the fixed queues a feature module
+ * registers with `BullModule.registerQueue` and the `@Processor` classes that consume them ride
+ * on one BullMQ connection (`BULLMQ_CONNECTION`) under `QUEUE_PREFIX`. The per-session queues
+ * are made at run time and stay plain bullmq objects (`OutboundQueues`, `SessionRuntime`).
  *
  * No forRootAsync: the config is read before the module exists (main.ts) so a bad value stops
  * the process with exit code 78 before any connection is made, and a generated API key is the
@@ -51,6 +57,13 @@ export class CoreModule {
     const { config } = options;
     return {
       module: CoreModule,
+      imports: [
+        // Global like this module; the factory gets BULLMQ_CONNECTION from this module's exports.
+        BullModule.forRootAsync({
+          inject: [BULLMQ_CONNECTION],
+          useFactory: (connection: Redis) => ({ connection, prefix: config.queuePrefix }),
+        }),
+      ],
       providers: [
         { provide: options.configToken, useValue: config },
         { provide: LOGGER, useValue: options.logger },
@@ -60,6 +73,21 @@ export class CoreModule {
             const redis = createRedis(redisTarget(config), options.role, options.connectionName);
             // A producer's errors answer requests (503, /readyz), they are not crashes to log.
             if (options.role === 'producer') redis.on('error', () => undefined);
+            return redis;
+          },
+        },
+        {
+          // BullMQ's Workers need a connection that waits Redis outages out
+          // (`maxRetriesPerRequest: null`; they refuse anything else), so not REDIS, which fails
+          // fast in the gateway. Lazy: an app that registers no fixed queue (the gateway today)
+          // opens no socket for it. A Cluster client is a valid BullMQ connection too (queue
+          // names carry a `{hash tag}`).
+          provide: BULLMQ_CONNECTION,
+          useFactory: () => {
+            const name = `${options.connectionName}:bullmq`;
+            const redis = createRedis(redisTarget(config), 'worker', name, { lazy: true });
+            // Errors surface on the BullMQ objects using it (their 'error' events).
+            redis.on('error', () => undefined);
             return redis;
           },
         },
@@ -96,15 +124,16 @@ export class CoreModule {
         },
         {
           provide: RedisLifecycle,
-          inject: [REDIS, OutboundQueues],
-          useFactory: (redis: Redis, queues: OutboundQueues) =>
-            new RedisLifecycle(redis, [queues]),
+          inject: [REDIS, BULLMQ_CONNECTION, OutboundQueues],
+          useFactory: (redis: Redis, bullmq: Redis, queues: OutboundQueues) =>
+            new RedisLifecycle([redis, bullmq], [queues]),
         },
       ],
       exports: [
         options.configToken,
         LOGGER,
         REDIS,
+        BULLMQ_CONNECTION,
         RedisKeys,
         SessionStore,
         MessageStore,

@@ -15,9 +15,22 @@ export interface RedisTarget {
   clusterNodes?: string[];
 }
 
-export function redisOptions(role: ConnectionRole, name: string): RedisOptions {
+export interface ConnectionExtras {
+  /**
+   * Connect on the first command instead of at once: a connection a process may never use
+   * (the BullMQ connection of a gateway without fixed queues) then opens no socket.
+   */
+  lazy?: boolean;
+}
+
+export function redisOptions(
+  role: ConnectionRole,
+  name: string,
+  extras: ConnectionExtras = {},
+): RedisOptions {
   const base: RedisOptions = {
     connectionName: name,
+    lazyConnect: extras.lazy ?? false,
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(100 * times, 2000),
     // Reconnect after a failover turns a primary into a replica.
@@ -37,6 +50,7 @@ export function createRedis(
   target: string | RedisTarget,
   role: ConnectionRole,
   name: string,
+  extras: ConnectionExtras = {},
 ): Redis {
   const t = typeof target === 'string' ? { url: target } : target;
   if (t.clusterNodes?.length) {
@@ -45,17 +59,18 @@ export function createRedis(
       return { host, port: Number(port) };
     });
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    const { retryStrategy, enableOfflineQueue, ...options } = redisOptions(role, name);
+    const { retryStrategy, enableOfflineQueue, lazyConnect, ...options } = redisOptions(role, name);
     const password = t.url ? new URL(t.url).password || undefined : undefined;
     const cluster = new Cluster(nodes, {
       redisOptions: { ...options, password },
       enableOfflineQueue: role !== 'producer',
       clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
       maxRedirections: 16,
+      lazyConnect: extras.lazy ?? false,
     });
     return cluster as unknown as Redis;
   }
-  return new Redis(t.url, redisOptions(role, name));
+  return new Redis(t.url, redisOptions(role, name, extras));
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */
