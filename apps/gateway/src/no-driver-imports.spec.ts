@@ -76,7 +76,7 @@ describe('lint: the gateway never imports a driver', () => {
 
   it('lets the worker import the drivers', async () => {
     expect(
-      await lint('apps/sender-worker/src/sessions/lint-probe.ts', `${DRIVER_IMPORTS[0]}\n`),
+      await lint('apps/sender-worker/src/supervision/lint-probe.ts', `${DRIVER_IMPORTS[0]}\n`),
     ).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LOGGER, REDIS, RedisKeys } from '@app/core';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { SessionOwnershipService } from '../sessions/session-ownership.service';
+import { SessionOwnershipService } from '../ownership/session-ownership.service';
 import { ConsistencyCheck } from './consistency-check';
 import { RecordSettler } from './record-settler';
 

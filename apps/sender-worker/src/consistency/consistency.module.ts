@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { OutboundModule } from '../outbound/outbound.module';
-import { OwnershipModule } from '../sessions/ownership.module';
+import { OwnershipModule } from '../ownership/ownership.module';
 import { ConsistencyCheckService } from './consistency-check.service';
 
 /** The periodic check that settles records of owned sessions whose job is gone or finished. */

@@ -23,7 +23,7 @@ import {
   type FaultType,
 } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { SessionOwnershipService } from '../sessions/session-ownership.service';
+import { SessionOwnershipService } from '../ownership/session-ownership.service';
 import { NumberChecker } from '../outbound/number-check';
 
 /** Answers the gateway's commands for the sessions this worker owns. */

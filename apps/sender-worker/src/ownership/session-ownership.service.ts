@@ -10,9 +10,9 @@ import { redisDurabilityWarnings, type RedisKeys } from '@app/core';
 import { MessageQueueService } from '@app/queue';
 import { SessionPurger, type SessionStore } from '@app/session';
 import type { WorkerConfig } from '../config/worker.config';
-import { SessionRuntime, type RuntimeDeps } from './session-runtime';
+import { SessionRuntime, type RuntimeDeps } from '../supervision/session-runtime';
 import { SessionJanitor } from './session-janitor';
-import { RUNTIME_DEPS } from './supervision.module';
+import { RUNTIME_DEPS } from '../supervision/supervision.module';
 
 /** How often a worker looks for profile folders and data of deleted sessions. */
 const JANITOR_INTERVAL_MS = 60000;

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { SessionOwnershipService } from './session-ownership.service';
-import { SupervisionModule } from './supervision.module';
+import { SupervisionModule } from '../supervision/supervision.module';
 
 /** Leases: which sessions this worker runs, hand-overs, stops and the janitor of deleted ones. */
 @Module({
