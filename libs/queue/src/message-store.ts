@@ -78,7 +78,7 @@ else
   redis.call('PERSIST', KEYS[2])
   redis.call('PERSIST', KEYS[3])
 end
-return {1, cur, counter}
+return {1, cur, counter, redis.call('HGET', KEYS[1], 'session') or ''}
 `;
 
 export interface TransitionResult {
@@ -117,7 +117,7 @@ export interface TransitionRequest {
 export class MessageStore {
   private readonly transitionRecord: LuaCommand<
     [record: string, history: string, intent: string, ...args: (string | number)[]],
-    [number, string, number?]
+    [number, string, number?, string?]
   >;
 
   constructor(
@@ -225,7 +225,8 @@ export class MessageStore {
     const from = req.from === '*' ? '*' : req.from.join(',');
     const intent =
       req.intent === undefined ? '' : req.intent === null ? '-' : JSON.stringify(req.intent);
-    const [code, previous, counter] = await this.transitionRecord(
+    const final = FINAL_STATUSES.includes(req.to);
+    const [code, previous, counter, session] = await this.transitionRecord(
       this.keys.message(id),
       this.keys.messageHistory(id),
       this.keys.sendIntent(id),
@@ -233,23 +234,24 @@ export class MessageStore {
       from,
       JSON.stringify(entry),
       this.retentionSeconds,
-      FINAL_STATUSES.includes(req.to) ? '1' : '0',
+      final ? '1' : '0',
       req.ifField?.name ?? '',
       req.ifField?.value ?? '',
       intent,
       req.increment ?? '',
       ...fields,
     );
+    if (code === 1 && final && session && !FINAL_STATUSES.includes(previous as MessageStatus)) {
+      // Out of the session's index of unfinished records (another slot: a second command; a
+      // crash in between leaves an entry the consistency check prunes).
+      await this.redis.zrem(this.keys.unfinished(session), id);
+    }
     return {
       applied: code === 1,
       previous: code === -1 ? null : (previous as MessageStatus),
       fenced: code === -2,
       counter: Number(counter ?? 0),
     };
-  }
-
-  async incrementAttempts(id: string): Promise<number> {
-    return this.redis.hincrby(this.keys.message(id), 'attempts', 1);
   }
 
   /** Ids of messages whose expiresAt has passed (they may already be final). */

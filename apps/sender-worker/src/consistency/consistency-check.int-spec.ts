@@ -129,6 +129,26 @@ describe('consistency: every job that ends ends its record', () => {
     expect(await redis.zscore(keys.unfinished(session), m.messageId)).not.toBeNull();
   });
 
+  it('takes a record out of the index when it turns final, without waiting for the check', async () => {
+    const session = `final-${randomUUID().slice(0, 6)}`;
+    const m = await enqueue(session);
+    expect((await producer.cancel(m.messageId, session)).result).toBe('cancelled');
+    expect(await redis.zscore(keys.unfinished(session), m.messageId)).toBeNull();
+  });
+
+  it('finds a lost job behind a backlog of live messages on a later pass', async () => {
+    const session = `deep-${randomUUID().slice(0, 6)}`;
+    const small = new ConsistencyCheck(redis, keys, settler, 0, 2);
+    for (let i = 0; i < 3; i++) await enqueue(session);
+    const lost = await enqueue(session);
+    const queue = queues.get(session);
+    await queue.remove(lost.messageId);
+    // The first pass sees two live messages only; the next goes on past them.
+    expect(await small.checkSession({ sessionId: session, queue, driver: null })).toBe(0);
+    expect(await small.checkSession({ sessionId: session, queue, driver: null })).toBe(1);
+    expect((await store.get(lost.messageId))!.status).toBe('failed');
+  });
+
   it('fails with JOB_LOST a record whose job was removed behind its back, and counts it', async () => {
     const session = `lost-${randomUUID().slice(0, 6)}`;
     const kept = await enqueue(session);

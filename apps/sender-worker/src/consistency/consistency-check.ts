@@ -14,7 +14,7 @@ const LIVE_STATES = new Set([
   'paused',
 ]);
 
-/** Ids examined per session and pass, oldest first. */
+/** Ids examined per session and pass, oldest first; the next pass goes on where this one stopped. */
 const BATCH = 500;
 
 /** One session as the check sees it. */
@@ -37,23 +37,38 @@ export class ConsistencyCheck {
     private readonly keys: RedisKeys,
     private readonly settler: RecordSettler,
     private readonly graceMs: number,
+    private readonly batch = BATCH,
   ) {}
+
+  /**
+   * Where the next pass of each session starts in its index. A backlog of live (queued) messages
+   * older than the grace period must not hide a lost job behind it: passes walk the whole index,
+   * `batch` ids at a time, and start over at the end.
+   */
+  private readonly offsets = new Map<string, number>();
 
   /** Returns how many records it settled. */
   async checkSession(s: CheckedSession, now = Date.now()): Promise<number> {
+    const offset = this.offsets.get(s.sessionId) ?? 0;
     const ids = await this.redis.zrangebyscore(
       this.keys.unfinished(s.sessionId),
       '-inf',
       now - this.graceMs,
       'LIMIT',
-      0,
-      BATCH,
+      offset,
+      this.batch,
     );
+    // Settled ids leave the index, so the next pass starts past the live ones only; an id
+    // skipped by that shift is met on the next lap.
+    let live = 0;
     let fixed = 0;
     for (const id of ids) {
       const job = await s.queue.getJob(id);
       const state = job ? await job.getState() : 'unknown';
-      if (LIVE_STATES.has(state)) continue;
+      if (LIVE_STATES.has(state)) {
+        live++;
+        continue;
+      }
       const error =
         state === 'failed'
           ? errorFromFailedReason(job?.failedReason)
@@ -70,7 +85,10 @@ export class ConsistencyCheck {
         source: 'checker',
       });
       if (outcome === 'sent' || outcome === 'failed') fixed++;
+      else if (outcome === 'left') live++;
     }
+    if (ids.length < this.batch) this.offsets.delete(s.sessionId);
+    else this.offsets.set(s.sessionId, offset + live);
     return fixed;
   }
 }

@@ -50,7 +50,7 @@ export class RedisKeys {
   /**
    * ZSET of the session's messages whose record may not be final yet, scored by creation time:
    * what the worker's consistency check looks at, without scanning Redis. Added when a record is
-   * created; pruned by the check once a record is final.
+   * created; removed when the record turns final (the check prunes what a crash left).
    */
   unfinished(id: string): string {
     return `${this.prefix}:session:{${id}}:unfinished`;
