@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { SessionDriverError } from '../session.errors';
 import { loadMedia, type MediaLimits, type MediaLookup } from '.';
+import { rejection } from '../../../../test/support/driver-rejection';
 
 /**
  * loadMedia against a real HTTP server on 127.0.0.1. The server is loopback, so most tests pass
@@ -103,18 +104,6 @@ function stream(res: ServerResponse, seen: Seen, total: number, chunk = 64 * 102
     if (seen.sent >= total && !res.destroyed) res.end();
   };
   pump();
-}
-
-/** The error `promise` rejects with (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<SessionDriverError> {
-  let value: unknown;
-  try {
-    value = await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(SessionDriverError);
-    return err as SessionDriverError;
-  }
-  throw new Error(`expected a rejection, got ${JSON.stringify(value)?.slice(0, 200)}`);
 }
 
 function codeOf(err: SessionDriverError): { code: string; failure: string } {

@@ -1,21 +1,9 @@
-import { SessionDriverError } from '../session.errors';
 import { classifyAddress, isAddressAllowed, parseIPv6, type AddressClass } from '@app/core';
 import { filenameFromUrl } from './file-name';
 import { base64DecodedSize } from './inline-media';
 import { loadMedia, MEDIA_DEFAULTS, type MediaLookup } from '.';
 import { pickMimetype } from './media-type';
-
-/** The error `promise` rejects with (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<SessionDriverError> {
-  let value: unknown;
-  try {
-    value = await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(SessionDriverError);
-    return err as SessionDriverError;
-  }
-  throw new Error(`expected a rejection, got ${JSON.stringify(value)?.slice(0, 200)}`);
-}
+import { rejection } from '../../../../test/support/driver-rejection';
 
 /** A lookup that must not be called (a literal IP or a refused scheme needs no DNS). */
 const noLookup: MediaLookup = () => Promise.reject(new Error('lookup must not be called'));

@@ -19,6 +19,7 @@ import {
 import { SimulatorDevice } from './simulator-device';
 import { SimulatorOutbox } from './simulator-outbox';
 import { SimulatorDriver } from './simulator.driver';
+import { rejection } from '../../../../../test/support/driver-rejection';
 
 const OPTIONS: SimulatorOptions = {
   ...DEFAULT_SIMULATOR_OPTIONS,
@@ -148,18 +149,6 @@ function message(chatId = '15551234567@c.us', text = 'hello'): OutgoingMessage {
     contentHash: 'hash',
     attemptStartedAt: Date.now(),
   };
-}
-
-/** The error a promise rejects with; fails the test if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<SessionDriverError> {
-  const outcome = await promise.then(
-    (value) => ({ resolved: value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!('error' in outcome))
-    throw new Error(`expected a rejection, got ${JSON.stringify(outcome)}`);
-  expect(outcome.error).toBeInstanceOf(SessionDriverError);
-  return outcome.error as SessionDriverError;
 }
 
 /** Tracks when a promise settles, without awaiting it. */
