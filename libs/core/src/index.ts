@@ -10,7 +10,8 @@ export * from './redis/redis-connection';
 export * from './redis/redis-durability';
 export * from './redis/redis-keys';
 export * from './control/control';
-export * from './events/events';
+export * from './events/event.types';
+export * from './events/event-log';
 export * from './redis/redis-lifecycle';
 export * from './module/tokens';
 // Bounded waits and Lua commands: one helper each, used by every lib and app.

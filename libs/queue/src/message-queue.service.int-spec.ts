@@ -9,7 +9,7 @@ import { MessageQueueService, type NewMessage } from './message-queue.service';
 import { MessageStore } from './message-store';
 import { OutboundQueues } from './outbound-queues';
 import { JobName, outboundQueueName, PRIORITY, type MessagePriority } from './queue.constants';
-import { createRedis, RedisKeys, waitForReady } from '@app/core';
+import { createRedis, EventLog, RedisKeys, waitForReady } from '@app/core';
 
 const RETENTION_SECONDS = 3600;
 const BULK_SIZE = 200;
@@ -32,7 +32,7 @@ beforeAll(async () => {
   admin = createRedis(sharedRedisUrl(), 'worker', `${prefix}-admin`);
   await Promise.all([waitForReady(producer, 5000), waitForReady(admin, 5000)]);
   queues = new OutboundQueues(producer, prefix);
-  store = new MessageStore(producer, keys, RETENTION_SECONDS);
+  store = new MessageStore(producer, keys, RETENTION_SECONDS, new EventLog(producer, keys));
   service = new MessageQueueService(queues, store, DEFAULT_SEND_JOB_POLICY);
 });
 

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
 import type { MessageStatus, SendMessageJob } from './jobs';
 import { MessageStore } from './message-store';
-import { createRedis, RedisKeys, waitForReady } from '@app/core';
+import { createRedis, EventLog, RedisKeys, waitForReady } from '@app/core';
 
 const RETENTION_SECONDS = 3600;
 const SESSION_ID = 'store-spec';
@@ -16,7 +16,7 @@ let store: MessageStore;
 beforeAll(async () => {
   redis = createRedis(sharedRedisUrl(), 'worker', `${prefix}-a`);
   await waitForReady(redis, 5000);
-  store = new MessageStore(redis, keys, RETENTION_SECONDS);
+  store = new MessageStore(redis, keys, RETENTION_SECONDS, new EventLog(redis, keys));
 });
 
 afterAll(async () => {
@@ -392,7 +392,7 @@ describe('MessageStore', () => {
       // A second connection, so the two calls really race inside Redis.
       const other = createRedis(sharedRedisUrl(), 'worker', `${prefix}-b`);
       await waitForReady(other, 5000);
-      const otherStore = new MessageStore(other, keys, RETENTION_SECONDS);
+      const otherStore = new MessageStore(other, keys, RETENTION_SECONDS, new EventLog(other, keys));
       const winners = { cancelled: 0, sending: 0 };
       try {
         for (let round = 0; round < 200; round++) {
@@ -429,7 +429,7 @@ describe('MessageStore', () => {
     it('lists due messages oldest first, up to the limit, until forgotten', async () => {
       // A prefix of its own: the other tests also index expiries.
       const expiryKeys = new RedisKeys(`${prefix}-expiries`);
-      const expiryStore = new MessageStore(redis, expiryKeys, RETENTION_SECONDS);
+      const expiryStore = new MessageStore(redis, expiryKeys, RETENTION_SECONDS, new EventLog(redis, expiryKeys));
       const base = Date.now() + 60_000;
       const ids: string[] = [];
       for (const offset of [2000, 0, 1000]) {

@@ -1,5 +1,10 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { defineLuaCommand, type LuaCommand } from '@app/core';
+import {
+  defineLuaCommand,
+  EventLog,
+  type LuaCommand,
+  type MessageStatusEventData,
+} from '@app/core';
 
 async function execOrThrow(pipe: ChainableCommander): Promise<void> {
   const results = await pipe.exec();
@@ -26,12 +31,17 @@ import type { RedisKeys } from '@app/core';
  * send intent have no TTL (a message queued for weeks must stay readable and cancellable); the
  * change that makes it final sets MESSAGE_RETENTION_DAYS on all three, here, atomically.
  *
- * KEYS: record, history, send intent (one slot). ARGV: to, allowed-from (comma list, '*' = any
- * non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition field name ('' =
- * none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON object = replace),
- * counter field to increment ('' = none), then field/value pairs to set. Returns {1, previous,
- * counter} when applied, {0, current} when the status did not allow it, {-2, current} when the
- * condition field did not hold the expected value, {-1} when the record does not exist.
+ * The change's `message.status` event goes into the message's outbox in the same step (see
+ * EventLog): the caller's template gets the previous status, session, recipient and WhatsApp id
+ * from the record. No event when the status does not change.
+ *
+ * KEYS: record, history, send intent, event outbox (one slot). ARGV: to, allowed-from (comma
+ * list, '*' = any non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition
+ * field name ('' = none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON
+ * object = replace), counter field to increment ('' = none), event template JSON, then
+ * field/value pairs to set. Returns {1, previous, counter, session, event JSON ('' = none)} when
+ * applied, {0, current} when the status did not allow it, {-2, current} when the condition field
+ * did not hold the expected value, {-1} when the record does not exist.
  */
 const TRANSITION_LUA = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -51,7 +61,7 @@ if ARGV[6] ~= '' then
   if have ~= ARGV[7] then return {-2, cur} end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-for i = 10, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else
@@ -67,18 +77,26 @@ elseif ARGV[8] ~= '' then
   redis.call('DEL', KEYS[3])
   for k, v in pairs(cjson.decode(ARGV[8])) do redis.call('HSET', KEYS[3], k, v) end
 end
+local session = redis.call('HGET', KEYS[1], 'session') or ''
+local event = ''
+if cur ~= ARGV[1] then
+  local e = cjson.decode(ARGV[10])
+  e.session = session
+  e.data.previous = cur
+  e.data.to = redis.call('HGET', KEYS[1], 'to') or cjson.null
+  local wa = redis.call('HGET', KEYS[1], 'waMessageId')
+  if wa and wa ~= '' then e.data.waMessageId = wa end
+  event = cjson.encode(e)
+  redis.call('RPUSH', KEYS[4], event)
+end
 if ARGV[5] == '1' then
   local ttl = tonumber(ARGV[4])
-  redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('EXPIRE', KEYS[2], ttl)
-  redis.call('EXPIRE', KEYS[3], ttl)
+  for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ttl) end
 else
   -- A record written by an older version carries a TTL from its creation: drop it.
-  redis.call('PERSIST', KEYS[1])
-  redis.call('PERSIST', KEYS[2])
-  redis.call('PERSIST', KEYS[3])
+  for k = 1, 4 do redis.call('PERSIST', KEYS[k]) end
 end
-return {1, cur, counter, redis.call('HGET', KEYS[1], 'session') or ''}
+return {1, cur, counter, session, event}
 `;
 
 export interface TransitionResult {
@@ -107,6 +125,12 @@ export interface TransitionRequest {
   intent?: Record<string, string> | null;
   /** A record field to increment by one (e.g. `crashes`). */
   increment?: string;
+  /**
+   * The message's session. Needed when `from` holds only final statuses (an ack after `sent`):
+   * the message re-enters the session's unfinished index until its event is in the stream, so
+   * a crash in between leaves it where the consistency check repairs it.
+   */
+  session?: string;
 }
 
 /**
@@ -116,17 +140,18 @@ export interface TransitionRequest {
  */
 export class MessageStore {
   private readonly transitionRecord: LuaCommand<
-    [record: string, history: string, intent: string, ...args: (string | number)[]],
-    [number, string, number?, string?]
+    [record: string, history: string, intent: string, outbox: string, ...args: (string | number)[]],
+    [number, string, number?, string?, string?]
   >;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly retentionSeconds: number,
+    private readonly events: EventLog,
   ) {
     this.transitionRecord = defineLuaCommand(redis, 'waMessageTransition', {
-      numberOfKeys: 3,
+      numberOfKeys: 4,
       lua: TRANSITION_LUA,
     });
   }
@@ -154,12 +179,21 @@ export class MessageStore {
     if (job.sendAt) record.sendAt = job.sendAt;
     if (job.expiresAt) record.expiresAt = job.expiresAt;
     const entry: MessageHistoryEntry = { status: 'queued', at: now };
+    const event = JSON.stringify(
+      EventLog.create<MessageStatusEventData>(
+        'message.status',
+        job.sessionId,
+        { messageId: id, status: 'queued', previous: null, to },
+        new Date(now),
+      ),
+    );
     const writes: Promise<unknown>[] = [
       execOrThrow(
         this.redis
           .multi()
           .hset(this.keys.message(id), record)
-          .rpush(this.keys.messageHistory(id), JSON.stringify(entry)),
+          .rpush(this.keys.messageHistory(id), JSON.stringify(entry))
+          .rpush(this.keys.messageOutbox(id), event),
       ),
     ];
     if (job.expiresAt)
@@ -167,6 +201,9 @@ export class MessageStore {
     // The session's index of unfinished records (its own slot), for the consistency check.
     writes.push(this.redis.zadd(this.keys.unfinished(job.sessionId), Date.parse(now), id));
     await Promise.all(writes);
+    // The record is written: its `queued` event may leave the outbox (a failure here leaves it
+    // for the consistency check, which finds the record through the unfinished index).
+    await this.events.flush(this.keys.messageOutbox(id), event).catch(() => undefined);
   }
 
   /** Many records at once (each on its own slot: cluster-safe). */
@@ -226,10 +263,29 @@ export class MessageStore {
     const intent =
       req.intent === undefined ? '' : req.intent === null ? '-' : JSON.stringify(req.intent);
     const final = FINAL_STATUSES.includes(req.to);
-    const [code, previous, counter, session] = await this.transitionRecord(
+    const template = EventLog.create<Partial<MessageStatusEventData>>(
+      'message.status',
+      '',
+      {
+        messageId: id,
+        status: req.to,
+        ...(req.error ? { error: req.error } : {}),
+        ...(typeof req.fields?.waMessageId === 'string'
+          ? { waMessageId: req.fields.waMessageId }
+          : {}),
+      },
+      new Date(at),
+    );
+    const fromFinal = req.from !== '*' && req.from.every((s) => FINAL_STATUSES.includes(s));
+    if (fromFinal && req.session) {
+      // Back into the unfinished index while its event is on the way (see `session`).
+      await this.redis.zadd(this.keys.unfinished(req.session), 'NX', Date.now(), id);
+    }
+    const [code, previous, counter, session, event] = await this.transitionRecord(
       this.keys.message(id),
       this.keys.messageHistory(id),
       this.keys.sendIntent(id),
+      this.keys.messageOutbox(id),
       req.to,
       from,
       JSON.stringify(entry),
@@ -239,9 +295,21 @@ export class MessageStore {
       req.ifField?.value ?? '',
       intent,
       req.increment ?? '',
+      JSON.stringify(template),
       ...fields,
     );
-    if (code === 1 && final && session && !FINAL_STATUSES.includes(previous as MessageStatus)) {
+    // The change is recorded with its event in the outbox; move the event to the stream. A
+    // failure leaves it there (and the message in the unfinished index) for the consistency
+    // check: the change itself stands, so it is not the caller's error.
+    const flushed = event
+      ? await this.events.flush(this.keys.messageOutbox(id), event).then(
+          () => true,
+          () => false,
+        )
+      : true;
+    if (code !== 1 && fromFinal && req.session) {
+      await this.redis.zrem(this.keys.unfinished(req.session), id);
+    } else if (code === 1 && final && session && flushed) {
       // Out of the session's index of unfinished records (another slot: a second command; a
       // crash in between leaves an entry the consistency check prunes).
       await this.redis.zrem(this.keys.unfinished(session), id);

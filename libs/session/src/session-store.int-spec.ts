@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { createRedis, RedisKeys, waitForReady } from '@app/core';
+import { createRedis, EventLog, RedisKeys, waitForReady } from '@app/core';
 import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait-for';
 import { leaseValue, SessionStore } from './session-store';
@@ -24,7 +24,7 @@ let store: SessionStore;
 beforeAll(async () => {
   redis = createRedis(sharedRedisUrl(), 'worker', `${prefix}-store`);
   await waitForReady(redis, 5000);
-  store = new SessionStore(redis, keys);
+  store = new SessionStore(redis, keys, new EventLog(redis, keys));
 });
 
 afterAll(async () => {

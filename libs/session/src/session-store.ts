@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis';
-import { defineLuaCommand, type LuaCommand, type RedisKeys } from '@app/core';
+import {
+  defineLuaCommand,
+  type EventLog,
+  type GatewayEvent,
+  type LuaCommand,
+  type RedisKeys,
+  type SessionStatusEventData,
+} from '@app/core';
 import { INITIAL_SESSION_STATE, type SessionConfig, type SessionState } from './session.types';
 
 export interface SessionLease {
@@ -47,13 +54,16 @@ return 0
 
 /**
  * Writes state fields only while the writer holds the session's lease (fencing): a worker that
- * lost its lease while frozen cannot overwrite what the new owner reports.
- * KEYS: session, lease. ARGV: lease value, then field/value pairs.
+ * lost its lease while frozen cannot overwrite what the new owner reports. A `session.status`
+ * event, when given, goes into the session's outbox in the same step (see EventLog).
+ * KEYS: session, lease, event outbox. ARGV: lease value, event JSON ('' = none), then
+ * field/value pairs.
  */
 const WRITE_STATE_LUA = `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[2]) end
 return 1
 `;
 
@@ -91,7 +101,14 @@ export class SessionStore {
   private readonly renewLease: LuaCommand<[lease: string, value: string, ttl: number], number>;
   private readonly releaseLease: LuaCommand<[lease: string, value: string], number>;
   private readonly writeFenced: LuaCommand<
-    [session: string, lease: string, value: string, ...fields: string[]],
+    [
+      session: string,
+      lease: string,
+      outbox: string,
+      value: string,
+      event: string,
+      ...fields: string[],
+    ],
     number
   >;
   private readonly createRecord: LuaCommand<[session: string, ...fields: string[]], number>;
@@ -103,6 +120,7 @@ export class SessionStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly events: EventLog,
   ) {
     this.claimLease = defineLuaCommand(redis, 'waLeaseClaim', { numberOfKeys: 2, lua: CLAIM_LUA });
     this.renewLease = defineLuaCommand(redis, 'waLeaseRenew', { numberOfKeys: 1, lua: RENEW_LUA });
@@ -111,7 +129,7 @@ export class SessionStore {
       lua: RELEASE_LUA,
     });
     this.writeFenced = defineLuaCommand(redis, 'waSessionWrite', {
-      numberOfKeys: 2,
+      numberOfKeys: 3,
       lua: WRITE_STATE_LUA,
     });
     this.createRecord = defineLuaCommand(redis, 'waSessionCreate', {
@@ -226,15 +244,29 @@ export class SessionStore {
     await this.redis.zrem(this.keys.deletedSessions(), id);
   }
 
-  /** Replaces the reported state, only while `lease` is still the session's lease. */
-  async writeState(id: string, lease: SessionLease, state: SessionState): Promise<boolean> {
+  /**
+   * Replaces the reported state, only while `lease` is still the session's lease. `event` (the
+   * change's `session.status`) is recorded with it and then moved to the event stream; if that
+   * move fails, the consistency check's repair of the session's outbox finishes it.
+   */
+  async writeState(
+    id: string,
+    lease: SessionLease,
+    state: SessionState,
+    event?: GatewayEvent<SessionStatusEventData>,
+  ): Promise<boolean> {
+    const json = event ? JSON.stringify(event) : '';
     const ok = await this.writeFenced(
       this.keys.session(id),
       this.keys.lease(id),
+      this.keys.sessionOutbox(id),
       leaseValue(lease),
+      json,
       'state',
       JSON.stringify(state),
     );
+    if (ok === 1 && json)
+      await this.events.flush(this.keys.sessionOutbox(id), json).catch(() => undefined);
     return ok === 1;
   }
 

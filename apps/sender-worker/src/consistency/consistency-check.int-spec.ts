@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { createRedis, EventPublisher, RedisKeys, waitForReady } from '@app/core';
+import { createRedis, EventLog, RedisKeys, waitForReady } from '@app/core';
 import {
   DEFAULT_SEND_JOB_POLICY,
   MessageQueueService,
@@ -34,14 +34,14 @@ beforeAll(async () => {
   redis = createRedis(sharedRedisUrl(), 'worker', `${prefix}-test`);
   await waitForReady(redis, 5000);
   queues = new OutboundQueues(redis, prefix);
-  store = new MessageStore(redis, keys, 3600);
+  store = new MessageStore(redis, keys, 3600, new EventLog(redis, keys));
   producer = new MessageQueueService(queues, store, DEFAULT_SEND_JOB_POLICY);
   settler = new RecordSettler(
     redis,
     keys,
     store,
     logger,
-    new MessageStatusService(redis, keys, store, new EventPublisher(redis, keys), 3600),
+    new MessageStatusService(redis, keys, store, 3600),
   );
   check = new ConsistencyCheck(redis, keys, settler, 0);
 });

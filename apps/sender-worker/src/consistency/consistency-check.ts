@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RedisKeys } from '@app/core';
+import { EventLog, RedisKeys } from '@app/core';
 import type { SessionDriver } from '@app/session';
 import { errorFromFailedReason, type RecordSettler } from './record-settler';
 
@@ -30,15 +30,23 @@ export interface CheckedSession {
  * session's index of unfinished records (no SCAN), and settles them. Records younger than the
  * grace period are skipped: the gateway writes the record before the job, and must not lose a
  * race with this check.
+ *
+ * It also finishes what a crash left between recording a fact and moving its event to the
+ * stream: the session's outbox, and the outbox of every message in the index (a message stays
+ * in the index until its last event is in the stream).
  */
 export class ConsistencyCheck {
+  private readonly events: EventLog;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly settler: RecordSettler,
     private readonly graceMs: number,
     private readonly batch = BATCH,
-  ) {}
+  ) {
+    this.events = new EventLog(redis, keys);
+  }
 
   /**
    * Where the next pass of each session starts in its index. A backlog of live (queued) messages
@@ -49,6 +57,7 @@ export class ConsistencyCheck {
 
   /** Returns how many records it settled. */
   async checkSession(s: CheckedSession, now = Date.now()): Promise<number> {
+    await this.events.repair(this.keys.sessionOutbox(s.sessionId), this.graceMs, now);
     const offset = this.offsets.get(s.sessionId) ?? 0;
     const ids = await this.redis.zrangebyscore(
       this.keys.unfinished(s.sessionId),
@@ -62,7 +71,19 @@ export class ConsistencyCheck {
     // skipped by that shift is met on the next lap.
     let live = 0;
     let fixed = 0;
-    for (const id of ids) {
+    const outboxes = await Promise.all(
+      ids.map((id) => this.redis.llen(this.keys.messageOutbox(id))),
+    );
+    for (const [i, id] of ids.entries()) {
+      if (outboxes[i] > 0) {
+        const outbox = this.keys.messageOutbox(id);
+        await this.events.repair(outbox, this.graceMs, now);
+        // An event younger than the grace period is still on its writer's way: next pass.
+        if ((await this.redis.llen(outbox)) > 0) {
+          live++;
+          continue;
+        }
+      }
       const job = await s.queue.getJob(id);
       const state = job ? await job.getState() : 'unknown';
       if (LIVE_STATES.has(state)) {

@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
-import { EventPublisher, RedisKeys } from '@app/core';
+import { RedisKeys } from '@app/core';
 import {
   MessageStore,
-  type MessageError,
   type MessageStatus,
   type SendMessageJob,
   type TransitionRequest,
@@ -10,15 +9,6 @@ import {
 } from '@app/queue';
 import type { AckEvent, AckStatus } from '@app/session';
 import { AckIndex } from './ack-index';
-
-/** The `data` of a `message.status` event. */
-export interface MessageStatusEvent {
-  messageId: string;
-  status: MessageStatus;
-  previous: MessageStatus;
-  error?: MessageError;
-  waMessageId?: string;
-}
 
 /** What a send run reads of a record when it starts (its moves are fenced on `attemptId`). */
 export interface RecordSnapshot {
@@ -51,12 +41,11 @@ const ACK_TRANSITION: Record<AckStatus, (at: string) => TransitionRequest> = {
 
 /**
  * The worker's one door to message records: the send path, acks and the consistency settler
- * change a status only here, and every change that applies is published as a `message.status`
- * event ({@link publish}: the single place, so durable delivery can be added there).
+ * change a status only here.
  *
- * A status change is a compare-and-set (`MessageStore.transition`); an event is published only
- * for a change that applied and moved the status (a re-run's `sending → sending` is not one).
- * Publishing is best effort (pub/sub): a missed event loses no message.
+ * A status change is a compare-and-set (`MessageStore.transition`), which records the change's
+ * `message.status` event in the same step (only for a change that applied and moved the status:
+ * a re-run's `sending → sending` is not one) and moves it to the event stream.
  */
 export class MessageStatusService {
   private readonly acks: AckIndex;
@@ -65,34 +54,18 @@ export class MessageStatusService {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly messages: MessageStore,
-    private readonly events: EventPublisher,
     retentionSeconds: number,
   ) {
     this.acks = new AckIndex(redis, keys, retentionSeconds);
   }
 
-  /**
-   * Changes a message's status (compare-and-set) and publishes the change if it applied.
-   * `waMessageId` names the WhatsApp message in the event when the request does not set it.
-   */
+  /** Changes a message's status (compare-and-set); its event is recorded with it. */
   async transition(
     sessionId: string,
     messageId: string,
     req: TransitionRequest,
-    waMessageId?: string,
   ): Promise<TransitionResult> {
-    const t = await this.messages.transition(messageId, req);
-    if (t.applied && t.previous !== null && t.previous !== req.to) {
-      const wa = typeof req.fields?.waMessageId === 'string' ? req.fields.waMessageId : waMessageId;
-      await this.publish(sessionId, {
-        messageId,
-        status: req.to,
-        previous: t.previous,
-        ...(req.error ? { error: req.error } : {}),
-        ...(wa ? { waMessageId: wa } : {}),
-      });
-    }
-    return t;
+    return this.messages.transition(messageId, { ...req, session: sessionId });
   }
 
   /** An ack from the driver: applied to its message, or kept until the send indexes its id. */
@@ -154,11 +127,6 @@ export class MessageStatusService {
     status: AckStatus,
   ): Promise<void> {
     const req = ACK_TRANSITION[status](new Date().toISOString());
-    await this.transition(sessionId, messageId, req, waMessageId);
-  }
-
-  /** The one place a status change leaves the worker. Best effort: the publisher never throws. */
-  private async publish(sessionId: string, change: MessageStatusEvent): Promise<void> {
-    await this.events.publish('message.status', sessionId, change);
+    await this.transition(sessionId, messageId, req);
   }
 }

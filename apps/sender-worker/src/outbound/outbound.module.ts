@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { EventPublisher, LOGGER, REDIS, RedisKeys } from '@app/core';
+import { LOGGER, REDIS, RedisKeys } from '@app/core';
 import { MessageStore } from '@app/queue';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { RecordSettler } from '../consistency/record-settler';
@@ -24,21 +24,9 @@ import { SendProtocol } from './send-protocol';
     },
     {
       provide: MessageStatusService,
-      inject: [REDIS, RedisKeys, MessageStore, EventPublisher, WORKER_CONFIG],
-      useFactory: (
-        redis: Redis,
-        keys: RedisKeys,
-        messages: MessageStore,
-        events: EventPublisher,
-        config: WorkerConfig,
-      ) =>
-        new MessageStatusService(
-          redis,
-          keys,
-          messages,
-          events,
-          config.messageRetentionDays * 86400,
-        ),
+      inject: [REDIS, RedisKeys, MessageStore, WORKER_CONFIG],
+      useFactory: (redis: Redis, keys: RedisKeys, messages: MessageStore, config: WorkerConfig) =>
+        new MessageStatusService(redis, keys, messages, config.messageRetentionDays * 86400),
     },
     {
       provide: SendProtocol,

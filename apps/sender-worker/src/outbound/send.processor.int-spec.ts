@@ -2,7 +2,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { EventPublisher, RedisKeys } from '@app/core';
+import { EventLog, RedisKeys, type GatewayEvent } from '@app/core';
+import { readEvents } from '../../../../test/support/event-stream';
 import {
   MessageQueueService,
   MessageStore,
@@ -183,7 +184,7 @@ let queues: OutboundQueues;
 let producer: MessageQueueService;
 
 function statusService(): MessageStatusService {
-  return new MessageStatusService(redis, keys, messages, new EventPublisher(redis, keys), 3600);
+  return new MessageStatusService(redis, keys, messages, 3600);
 }
 
 /** The send path as the worker wires it: the protocol behind its BullMQ adapter. */
@@ -292,7 +293,7 @@ let workers: Worker[] = [];
 
 beforeAll(async () => {
   redis = new Redis(sharedRedisUrl(), { maxRetriesPerRequest: null });
-  messages = new MessageStore(redis, keys, 3600);
+  messages = new MessageStore(redis, keys, 3600, new EventLog(redis, keys));
   queues = new OutboundQueues(redis, prefix);
   producer = new MessageQueueService(queues, messages, {
     maxAttempts: MAX_ATTEMPTS,
@@ -415,49 +416,52 @@ describe('the send path (SendProcessor + SendProtocol) on real Redis and BullMQ,
     expect(await scanKeys(`${prefix}:session:{${SESSION}}:early-ack:*`)).toEqual([]);
   });
 
-  it('publishes every status change as a message.status event: queued → sending → sent → delivered → read', async () => {
-    const subscriber = new Redis(sharedRedisUrl());
-    const seen: { type: string; session: string; data: Record<string, unknown> }[] = [];
-    subscriber.on('message', (_channel: string, raw: string) => seen.push(JSON.parse(raw)));
-    await subscriber.subscribe(keys.eventsChannel());
-    try {
-      const server = new StubWhatsApp();
-      const driver = new StubDriver(server);
-      const status = statusService();
-      driver.on('ack', (ev) => void status.applyAck(SESSION, ev));
-      const id = await enqueue({ text: 'watch me' });
-      workers.push(
-        consume(
-          service({}, status),
-          link(() => driver),
-        ),
-      );
-      await waitFor('sent', () => statusIs(id, 'sent', 'delivered', 'read'));
-      const waMessageId = server.sent[0].waMessageId;
-      driver.emit('ack', { waMessageId, status: 'delivered' });
-      await waitFor('delivered', () => statusIs(id, 'delivered'));
-      driver.emit('ack', { waMessageId, status: 'read' });
-      const ofMessage = () =>
-        seen.filter((e) => e.type === 'message.status' && e.data.messageId === id);
-      await waitFor('the read event', () => ofMessage().some((e) => e.data.status === 'read'));
+  it('records every status change as a message.status event in the event stream: queued → sending → sent → delivered → read', async () => {
+    const server = new StubWhatsApp();
+    const driver = new StubDriver(server);
+    const status = statusService();
+    driver.on('ack', (ev) => void status.applyAck(SESSION, ev));
+    const id = await enqueue({ text: 'watch me' });
+    workers.push(
+      consume(
+        service({}, status),
+        link(() => driver),
+      ),
+    );
+    await waitFor('sent', () => statusIs(id, 'sent', 'delivered', 'read'));
+    const waMessageId = server.sent[0].waMessageId;
+    driver.emit('ack', { waMessageId, status: 'delivered' });
+    await waitFor('delivered', () => statusIs(id, 'delivered'));
+    driver.emit('ack', { waMessageId, status: 'read' });
+    const ofMessage = async () =>
+      (await readEvents(redis, keys)).filter(
+        (e) => e.type === 'message.status' && (e.data as { messageId: string }).messageId === id,
+      ) as GatewayEvent<Record<string, unknown>>[];
+    await waitFor('the read event', async () =>
+      (await ofMessage()).some((e) => e.data.status === 'read'),
+    );
 
-      expect(ofMessage().map((e) => [e.data.previous, e.data.status])).toEqual([
-        ['queued', 'sending'],
-        ['sending', 'sent'],
-        ['sent', 'delivered'],
-        ['delivered', 'read'],
-      ]);
-      for (const e of ofMessage()) expect(e.session).toBe(SESSION);
-      expect(ofMessage()[1].data.waMessageId).toBe(waMessageId);
-      expect(ofMessage()[3].data).toEqual({
-        messageId: id,
-        status: 'read',
-        previous: 'delivered',
-        waMessageId,
-      });
-    } finally {
-      subscriber.disconnect();
-    }
+    const events = await ofMessage();
+    expect(events.map((e) => [e.data.previous, e.data.status])).toEqual([
+      [null, 'queued'],
+      ['queued', 'sending'],
+      ['sending', 'sent'],
+      ['sent', 'delivered'],
+      ['delivered', 'read'],
+    ]);
+    for (const e of events) expect(e.session).toBe(SESSION);
+    expect(new Set(events.map((e) => e.id)).size).toBe(5);
+    expect(events[2].data.waMessageId).toBe(waMessageId);
+    expect(events[4].data).toEqual({
+      messageId: id,
+      status: 'read',
+      previous: 'delivered',
+      to: expect.any(String),
+      waMessageId,
+    });
+    // Every event left its outbox, and the acked message left the unfinished index again.
+    expect(await redis.llen(keys.messageOutbox(id))).toBe(0);
+    expect(await redis.zscore(keys.unfinished(SESSION), id)).toBeNull();
   });
 
   it('fails a message whose send crashes the browser every time after MESSAGE_MAX_ATTEMPTS crashes, and sends the next (issue 8 #18)', async () => {

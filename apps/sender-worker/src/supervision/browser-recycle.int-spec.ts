@@ -1,7 +1,7 @@
 import { Test, type TestingModule } from '@nestjs/testing';
-import { Redis } from 'ioredis';
 import pino from 'pino';
-import { CoreModule, EnvReader, RedisKeys } from '@app/core';
+import { CoreModule, EnvReader, REDIS, RedisKeys } from '@app/core';
+import { readEvents } from '../../../../test/support/event-stream';
 import { MessageQueueService, MessageStore, OutboundQueues, type SendMessageJob } from '@app/queue';
 import { INITIAL_SESSION_STATE, SessionStore, type SessionConfig } from '@app/session';
 import {
@@ -49,21 +49,13 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
   const keys = new RedisKeys(prefix);
   const clients: ChromiumBackedClient[] = [];
   let app: TestingModule;
-  let subscriber: Redis;
   let queues: OutboundQueues;
   let runtime: SessionRuntime;
   let producer: MessageQueueService;
   let messages: MessageStore;
-  const statuses: string[] = [];
 
   beforeAll(async () => {
     const limit = Math.round((await idleBrowserMb()) + 150);
-    subscriber = new Redis(sharedRedisUrl());
-    await subscriber.subscribe(keys.eventsChannel());
-    subscriber.on('message', (_c: string, raw: string) => {
-      const ev = JSON.parse(raw) as { type: string; data: { status: string } };
-      if (ev.type === 'session.status') statuses.push(ev.data.status);
-    });
     const base = loadWorkerConfig(
       new EnvReader({ REDIS_URL: sharedRedisUrl(), QUEUE_PREFIX: prefix, WORKER_ID: 'w-recycle' }),
     );
@@ -117,7 +109,6 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
 
   afterAll(async () => {
     await runtime?.stop({ release: true });
-    subscriber?.disconnect();
     await app?.close(); // the core module closes the queues and the connection
   });
 
@@ -164,6 +155,9 @@ describe('browser recycle on memory (real Chromium, real Redis and BullMQ)', () 
       return all.every((s) => s === 'sent');
     });
     expect(await queues.get('recycled').isPaused()).toBe(false);
+    const statuses = (await readEvents(app.get(REDIS), keys))
+      .filter((e) => e.type === 'session.status')
+      .map((e) => (e.data as { status: string }).status);
     expect(statuses).toEqual(expect.arrayContaining(['recovering', 'ready']));
     await until('the old browser gone', () => !isAlive(firstPid), 10000);
 

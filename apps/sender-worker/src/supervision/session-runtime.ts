@@ -1,7 +1,7 @@
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { EventPublisher, RedisKeys } from '@app/core';
+import { EventLog, RedisKeys, type SessionStatusEventData } from '@app/core';
 import { MessageStore, OutboundQueues, outboundQueueName, type SendMessageJob } from '@app/queue';
 import {
   leaseValue,
@@ -32,9 +32,10 @@ export interface RuntimeDeps {
   queues: OutboundQueues;
   sendProcessor: SendProcessor;
   messageStatus: MessageStatusService;
-  events: EventPublisher;
   logger: Logger;
   settler: RecordSettler;
+  /** Where the session's incoming messages are recorded (`message.received`). */
+  events: EventLog;
 }
 
 /**
@@ -323,29 +324,34 @@ export class SessionRuntime implements SessionLink {
       .catch((err: unknown) => this.log.warn({ err }, 'could not record an ack'));
   }
 
-  /** Stores a state change (fenced by the lease), aligns the queue, publishes the change. */
+  /**
+   * Stores a state change (fenced by the lease) with its `session.status` event when the status
+   * moved, and aligns the queue.
+   */
   private async persist(state: SessionState, previous: SessionState): Promise<void> {
     await this.syncQueue(state);
+    const moved = state.status !== previous.status;
+    const event = moved
+      ? EventLog.create<SessionStatusEventData>('session.status', this.config.id, {
+          status: state.status,
+          previous: previous.status,
+          lastError: state.lastError,
+          worker: this.deps.config.workerId,
+        })
+      : undefined;
     const written = await this.deps.sessions
-      .writeState(this.config.id, this.lease, state)
+      .writeState(this.config.id, this.lease, state, event)
       .catch((err: unknown) => {
         this.log.warn({ err }, 'could not store session state');
         return true;
       });
     if (!written && !this.stopping)
       this.log.warn('session state not stored: the lease is no longer ours');
-    if (state.status !== previous.status) {
+    if (moved)
       this.log.info(
         { status: state.status, previous: previous.status, code: state.lastError?.code },
         'session status',
       );
-      await this.deps.events.publish('session.status', this.config.id, {
-        status: state.status,
-        previous: previous.status,
-        lastError: state.lastError,
-        worker: this.deps.config.workerId,
-      });
-    }
   }
 
   /** Pauses the queue while the session cannot send, resumes it when it can. Serialised. */

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { EventPublisher, LOGGER, REDIS, RedisKeys } from '@app/core';
+import { EventLog, LOGGER, REDIS, RedisKeys } from '@app/core';
 import { MessageStore, OutboundQueues } from '@app/queue';
 import { SessionStore } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
@@ -33,7 +33,7 @@ export const RUNTIME_DEPS = Symbol('RUNTIME_DEPS');
         OutboundQueues,
         SendProcessor,
         MessageStatusService,
-        EventPublisher,
+        EventLog,
         LOGGER,
         RecordSettler,
       ],
@@ -46,7 +46,7 @@ export const RUNTIME_DEPS = Symbol('RUNTIME_DEPS');
         queues: OutboundQueues,
         sendProcessor: SendProcessor,
         messageStatus: MessageStatusService,
-        events: EventPublisher,
+        events: EventLog,
         logger: Logger,
         settler: RecordSettler,
       ): RuntimeDeps => ({

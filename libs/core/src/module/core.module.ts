@@ -12,7 +12,7 @@ import {
 } from '@app/queue';
 import { SessionStore } from '@app/session';
 import { redisTarget, type SharedConfig } from '../config/env';
-import { EventPublisher } from '../events/events';
+import { EventLog } from '../events/event-log';
 import { createRedis, type ConnectionRole } from '../redis/redis-connection';
 import { RedisKeys } from '../redis/redis-keys';
 import { RedisLifecycle } from '../redis/redis-lifecycle';
@@ -94,14 +94,15 @@ export class CoreModule {
         { provide: RedisKeys, useValue: new RedisKeys(config.queuePrefix) },
         {
           provide: SessionStore,
-          inject: [REDIS, RedisKeys],
-          useFactory: (redis: Redis, keys: RedisKeys) => new SessionStore(redis, keys),
+          inject: [REDIS, RedisKeys, EventLog],
+          useFactory: (redis: Redis, keys: RedisKeys, events: EventLog) =>
+            new SessionStore(redis, keys, events),
         },
         {
           provide: MessageStore,
-          inject: [REDIS, RedisKeys],
-          useFactory: (redis: Redis, keys: RedisKeys) =>
-            new MessageStore(redis, keys, config.messageRetentionDays * 86400),
+          inject: [REDIS, RedisKeys, EventLog],
+          useFactory: (redis: Redis, keys: RedisKeys, events: EventLog) =>
+            new MessageStore(redis, keys, config.messageRetentionDays * 86400, events),
         },
         {
           provide: OutboundQueues,
@@ -118,9 +119,9 @@ export class CoreModule {
             }),
         },
         {
-          provide: EventPublisher,
+          provide: EventLog,
           inject: [REDIS, RedisKeys],
-          useFactory: (redis: Redis, keys: RedisKeys) => new EventPublisher(redis, keys),
+          useFactory: (redis: Redis, keys: RedisKeys) => new EventLog(redis, keys),
         },
         {
           provide: RedisLifecycle,
@@ -139,7 +140,7 @@ export class CoreModule {
         MessageStore,
         OutboundQueues,
         MessageQueueService,
-        EventPublisher,
+        EventLog,
       ],
     };
   }

@@ -106,9 +106,43 @@ export class RedisKeys {
   replyChannel(gatewayId: string): string {
     return `${this.prefix}:control:reply:${gatewayId}`;
   }
-  /** Pub/sub channel of events (message.status, session.status) for live streams. */
-  eventsChannel(): string {
-    return `${this.prefix}:events`;
+  /**
+   * STREAM of every event (message.status, message.received, session.status): the durable log
+   * webhooks are routed from and the live stream reads. Its own slot.
+   */
+  eventStream(): string {
+    return `${this.prefix}:{events}`;
+  }
+  /** STRING marking an event id appended once (in the stream's slot), for facts seen twice. */
+  eventSeen(eventId: string): string {
+    return `${this.prefix}:{events}:seen:${eventId}`;
+  }
+  /** LIST: a session's events recorded with its state, not yet in the stream (its slot). */
+  sessionOutbox(id: string): string {
+    return `${this.prefix}:session:{${id}}:outbox`;
+  }
+  /** LIST: a message's events recorded with its status, not yet in the stream (its slot). */
+  messageOutbox(id: string): string {
+    return `${this.prefix}:msg:{${id}}:outbox`;
+  }
+
+  /** HASH: one dead-lettered webhook delivery (event, endpoint, every attempt). */
+  webhookDeadLetter(id: string): string {
+    return `${this.prefix}:webhook:dead:{${id}}`;
+  }
+  /** ZSET of dead-letter ids by time of death: all of them, and per session. */
+  webhookDeadLetters(session?: string): string {
+    return session === undefined
+      ? `${this.prefix}:webhook:dead-letters`
+      : `${this.prefix}:webhook:dead-letters:${session}`;
+  }
+  /** STRING set once an endpoint answered 2xx for a delivery, so a retry never repeats it. */
+  webhookDelivered(deliveryId: string): string {
+    return `${this.prefix}:webhook:delivered:${deliveryId}`;
+  }
+  /** HASH of endpoints that answered 410 Gone (endpoint key -> when): nothing more is sent. */
+  webhookDisabled(): string {
+    return `${this.prefix}:webhook:disabled`;
   }
 
   /** Simulator: the linked-device state of a session (survives worker changes). */
