@@ -4,3 +4,4 @@ export * from './job-options';
 export * from './message-store';
 export * from './outbound-queues';
 export * from './message-queue.service';
+export * from './webhooks';

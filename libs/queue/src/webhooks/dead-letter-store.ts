@@ -1,0 +1,83 @@
+import type { Redis } from 'ioredis';
+import type { GatewayEvent, RedisKeys } from '@app/core';
+import type { WebhookAttempt, WebhookDeadLetter, WebhookEndpoint } from './webhook.types';
+
+/**
+ * Dead-lettered webhook deliveries: one HASH each (kept `retentionSeconds`), indexed by time of
+ * death globally and per session. The worker writes them; the gateway lists and replays them.
+ */
+export class WebhookDeadLetterStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly retentionSeconds: number,
+  ) {}
+
+  /** Keeps a delivery given up on. Idempotent (a re-run of the last attempt rewrites it). */
+  async add(letter: Omit<WebhookDeadLetter, 'replays'>): Promise<void> {
+    const key = this.keys.webhookDeadLetter(letter.id);
+    const score = Date.parse(letter.deadAt);
+    await this.redis
+      .multi()
+      .hset(key, {
+        id: letter.id,
+        session: letter.session,
+        event: JSON.stringify(letter.event),
+        endpoint: JSON.stringify(letter.endpoint),
+        attempts: JSON.stringify(letter.attempts),
+        reason: JSON.stringify(letter.reason),
+        deadAt: letter.deadAt,
+      })
+      .hsetnx(key, 'replays', '0')
+      .expire(key, this.retentionSeconds)
+      .exec();
+    await Promise.all([
+      this.redis.zadd(this.keys.webhookDeadLetters(), score, letter.id),
+      this.redis.zadd(this.keys.webhookDeadLetters(letter.session), score, letter.id),
+    ]);
+  }
+
+  async get(id: string): Promise<WebhookDeadLetter | null> {
+    const h = await this.redis.hgetall(this.keys.webhookDeadLetter(id));
+    if (!h.id) return null;
+    return {
+      id: h.id,
+      session: h.session,
+      event: JSON.parse(h.event) as GatewayEvent,
+      endpoint: JSON.parse(h.endpoint) as WebhookEndpoint,
+      attempts: JSON.parse(h.attempts) as WebhookAttempt[],
+      reason: JSON.parse(h.reason) as WebhookDeadLetter['reason'],
+      deadAt: h.deadAt,
+      replays: Number(h.replays ?? 0),
+    };
+  }
+
+  /** Dead letters, newest first (of one session when given); expired entries are pruned. */
+  async list(opts: {
+    session?: string;
+    limit: number;
+    offset?: number;
+  }): Promise<WebhookDeadLetter[]> {
+    const index = this.keys.webhookDeadLetters(opts.session);
+    const offset = opts.offset ?? 0;
+    const ids = await this.redis.zrevrange(index, offset, offset + opts.limit - 1);
+    const letters = await Promise.all(ids.map((id) => this.get(id)));
+    const gone = ids.filter((_, i) => letters[i] === null);
+    if (gone.length) await this.redis.zrem(index, ...gone);
+    return letters.filter((l): l is WebhookDeadLetter => l !== null);
+  }
+
+  /** Counts a replay; returns its number (1 for the first), which names the replay's job. */
+  async countReplay(id: string): Promise<number> {
+    return this.redis.hincrby(this.keys.webhookDeadLetter(id), 'replays', 1);
+  }
+
+  /** Forgets a dead letter (after its replay is queued). */
+  async remove(id: string, session: string): Promise<void> {
+    await this.redis.del(this.keys.webhookDeadLetter(id));
+    await Promise.all([
+      this.redis.zrem(this.keys.webhookDeadLetters(), id),
+      this.redis.zrem(this.keys.webhookDeadLetters(session), id),
+    ]);
+  }
+}

@@ -1,0 +1,2 @@
+export * from './webhook.types';
+export * from './dead-letter-store';
