@@ -392,7 +392,12 @@ describe('MessageStore', () => {
       // A second connection, so the two calls really race inside Redis.
       const other = createRedis(sharedRedisUrl(), 'worker', `${prefix}-b`);
       await waitForReady(other, 5000);
-      const otherStore = new MessageStore(other, keys, RETENTION_SECONDS, new EventLog(other, keys));
+      const otherStore = new MessageStore(
+        other,
+        keys,
+        RETENTION_SECONDS,
+        new EventLog(other, keys),
+      );
       const winners = { cancelled: 0, sending: 0 };
       try {
         for (let round = 0; round < 200; round++) {
@@ -425,11 +430,96 @@ describe('MessageStore', () => {
     });
   });
 
+  describe('events', () => {
+    const eventsOf = async (id: string) =>
+      (await new EventLog(redis, keys).after('0', 100000))
+        .map((e) => e.event)
+        .filter((e) => (e.data as { messageId?: string }).messageId === id);
+
+    it('records `queued` at creation and each status change, with the previous status, once', async () => {
+      const { messageId } = await createMessage();
+      await store.transition(messageId, { to: 'sending', from: ['queued'] });
+      await store.transition(messageId, { to: 'sending', from: ['sending'] }); // no change: no event
+      await store.transition(messageId, {
+        to: 'sent',
+        from: ['sending'],
+        fields: { waMessageId: 'wa-ev-1' },
+      });
+      await store.transition(messageId, { to: 'cancelled', from: ['queued'] }); // refused
+
+      const events = await eventsOf(messageId);
+      expect(
+        events.map((e) => [
+          e.type,
+          e.session,
+          (e.data as { previous: unknown }).previous,
+          (e.data as { status: string }).status,
+        ]),
+      ).toEqual([
+        ['message.status', SESSION_ID, null, 'queued'],
+        ['message.status', SESSION_ID, 'queued', 'sending'],
+        ['message.status', SESSION_ID, 'sending', 'sent'],
+      ]);
+      expect(events[2].data).toEqual({
+        messageId,
+        status: 'sent',
+        previous: 'sending',
+        to: '+1 555 123 4567',
+        waMessageId: 'wa-ev-1',
+      });
+      expect(new Set(events.map((e) => e.id)).size).toBe(3);
+      expect(await redis.llen(keys.messageOutbox(messageId))).toBe(0);
+    });
+
+    it('carries the error of a failing change', async () => {
+      const { messageId } = await createMessage();
+      await store.transition(messageId, {
+        to: 'failed',
+        from: ['queued'],
+        error: { code: 'NOT_ON_WHATSAPP', message: 'no account' },
+      });
+      const [, failed] = await eventsOf(messageId);
+      expect(failed.data).toMatchObject({
+        status: 'failed',
+        error: { code: 'NOT_ON_WHATSAPP', message: 'no account' },
+      });
+    });
+
+    it('keeps an acked message in the unfinished index until its event is in the stream', async () => {
+      const { messageId } = await createMessage();
+      await store.transition(messageId, { to: 'sent', from: ['queued'] });
+      expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).toBeNull();
+      // The flush fails (a broken stream key type stands in for Redis failing between steps).
+      await redis.rename(keys.eventStream(), `${keys.eventStream()}:aside`);
+      await redis.set(keys.eventStream(), 'not a stream');
+      try {
+        const t = await store.transition(messageId, {
+          to: 'delivered',
+          from: ['sent'],
+          session: SESSION_ID,
+        });
+        expect(t.applied).toBe(true);
+      } finally {
+        await redis.del(keys.eventStream());
+        await redis.rename(`${keys.eventStream()}:aside`, keys.eventStream());
+      }
+      // Recorded with its change, still in the outbox, and findable by the consistency check.
+      expect(await store.status(messageId)).toBe('delivered');
+      expect(await redis.llen(keys.messageOutbox(messageId))).toBe(1);
+      expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).not.toBeNull();
+    });
+  });
+
   describe('expiries', () => {
     it('lists due messages oldest first, up to the limit, until forgotten', async () => {
       // A prefix of its own: the other tests also index expiries.
       const expiryKeys = new RedisKeys(`${prefix}-expiries`);
-      const expiryStore = new MessageStore(redis, expiryKeys, RETENTION_SECONDS, new EventLog(redis, expiryKeys));
+      const expiryStore = new MessageStore(
+        redis,
+        expiryKeys,
+        RETENTION_SECONDS,
+        new EventLog(redis, expiryKeys),
+      );
       const base = Date.now() + 60_000;
       const ids: string[] = [];
       for (const offset of [2000, 0, 1000]) {

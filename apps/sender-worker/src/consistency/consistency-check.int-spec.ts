@@ -260,4 +260,46 @@ describe('consistency: every job that ends ends its record', () => {
     expect((await store.get(waiting.messageId))!.status).toBe('queued');
     expect((await store.get(young.messageId))!.status).toBe('failed');
   });
+
+  it('repairs a status event a crash left in its outbox, then lets the final record go', async () => {
+    const session = `ev-${randomUUID().slice(0, 6)}`;
+    const m = await enqueue(session);
+    // A change recorded (record + outbox in one step) by a writer that died before its flush.
+    await redis.hset(keys.message(m.messageId), 'status', 'sent');
+    const lost = JSON.stringify({
+      id: `evt_${randomUUID()}`,
+      type: 'message.status',
+      session,
+      timestamp: new Date(Date.now() - 1000).toISOString(),
+      data: { messageId: m.messageId, status: 'sent', previous: 'sending' },
+    });
+    await redis.rpush(keys.messageOutbox(m.messageId), lost);
+    await queues.get(session).remove(m.messageId);
+
+    await check.checkSession({ sessionId: session, queue: queues.get(session), driver: null });
+    await check.checkSession({ sessionId: session, queue: queues.get(session), driver: null });
+
+    const inStream = (await new EventLog(redis, keys).after('0', 100000)).filter(
+      (e) => e.event.id === (JSON.parse(lost) as { id: string }).id,
+    );
+    expect(inStream).toHaveLength(1);
+    expect(await redis.llen(keys.messageOutbox(m.messageId))).toBe(0);
+    expect(await redis.zscore(keys.unfinished(session), m.messageId)).toBeNull();
+  });
+
+  it('repairs the session outbox (a session.status event left by a crash)', async () => {
+    const session = `sev-${randomUUID().slice(0, 6)}`;
+    const lost = JSON.stringify({
+      id: `evt_${randomUUID()}`,
+      type: 'session.status',
+      session,
+      timestamp: new Date(Date.now() - 1000).toISOString(),
+      data: { status: 'ready', previous: 'authenticating', lastError: null, worker: 'w' },
+    });
+    await redis.rpush(keys.sessionOutbox(session), lost);
+    await check.checkSession({ sessionId: session, queue: queues.get(session), driver: null });
+    const ids = (await new EventLog(redis, keys).after('0', 100000)).map((e) => e.event.id);
+    expect(ids).toContain((JSON.parse(lost) as { id: string }).id);
+    expect(await redis.llen(keys.sessionOutbox(session))).toBe(0);
+  });
 });
