@@ -14,20 +14,35 @@ export const RETRY_AFTER_MAX_MS = 6 * 3600_000;
 /** Statuses whose `Retry-After` is honoured. */
 export const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
 
+export interface RetryContext {
+  /** The receiver's `Retry-After` (429, 503), in ms. */
+  retryAfterMs?: number | null;
+  /** Time since the delivery was first queued: the last wait tops the window up to the schedule's sum. */
+  elapsedMs?: number;
+  random?: () => number;
+}
+
 /**
  * The delay before the next attempt after `failures` failed ones (1 after the first). Past the
- * end of the schedule (a replay given more attempts) the last step repeats.
+ * end of the schedule (a replay given more attempts) the last step repeats. Jitter could make
+ * the waits add up to less than the schedule (down to 80 %: under 24 h for the default one), so
+ * the last wait is at least what remains of the schedule's sum since the delivery was queued:
+ * a delivery is given up no sooner than the whole schedule after its first attempt.
  */
 export function retryDelay(
   schedule: readonly number[],
   failures: number,
-  retryAfterMs: number | null = null,
-  random: () => number = Math.random,
+  ctx: RetryContext = {},
 ): number {
+  const random = ctx.random ?? Math.random;
   const step = schedule[Math.min(Math.max(failures, 1), schedule.length) - 1] ?? 0;
-  const jittered = Math.round(step * (1 - RETRY_JITTER + 2 * RETRY_JITTER * random()));
-  if (retryAfterMs === null) return jittered;
-  return Math.max(jittered, Math.min(retryAfterMs, RETRY_AFTER_MAX_MS));
+  let delay = Math.round(step * (1 - RETRY_JITTER + 2 * RETRY_JITTER * random()));
+  if (failures >= schedule.length && ctx.elapsedMs !== undefined) {
+    const window = schedule.reduce((sum, ms) => sum + ms, 0);
+    delay = Math.max(delay, window - ctx.elapsedMs);
+  }
+  if (ctx.retryAfterMs === null || ctx.retryAfterMs === undefined) return delay;
+  return Math.max(delay, Math.min(ctx.retryAfterMs, RETRY_AFTER_MAX_MS));
 }
 
 /**
@@ -59,6 +74,9 @@ export class WebhookRetryError extends Error {
 
 /** BullMQ's `settings.backoffStrategy` for delivery jobs, over a schedule. */
 export function webhookBackoffStrategy(schedule: readonly number[]) {
-  return (failures: number, _type?: string, err?: Error): number =>
-    retryDelay(schedule, failures, err instanceof WebhookRetryError ? err.retryAfterMs : null);
+  return (failures: number, _type?: string, err?: Error, job?: { timestamp?: number }): number =>
+    retryDelay(schedule, failures, {
+      retryAfterMs: err instanceof WebhookRetryError ? err.retryAfterMs : null,
+      elapsedMs: job?.timestamp ? Math.max(0, Date.now() - job.timestamp) : undefined,
+    });
 }
