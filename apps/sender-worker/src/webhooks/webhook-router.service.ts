@@ -124,9 +124,8 @@ export class WebhookRouterService implements OnApplicationBootstrap, OnModuleDes
     args.push('COUNT', BATCH);
     if (from === '>') args.push('BLOCK', BLOCK_MS);
     args.push('STREAMS', this.keys.eventStream(), from);
-    const reply = (await this.reader!.call('XREADGROUP', ...args)) as
-      [string, StreamEntry[]][] | null;
-    return reply?.[0]?.[1] ?? [];
+    const reply = (await this.reader!.call('XREADGROUP', ...args)) as unknown[] | null;
+    return entriesOf(reply);
   }
 
   /** Takes over entries other (dead) routers read and never acknowledged. */
@@ -195,6 +194,16 @@ export async function ensureRouterGroup(redis: Redis, keys: RedisKeys): Promise<
   } catch (err) {
     if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err;
   }
+}
+
+/**
+ * The entries of a one-stream XREADGROUP reply: RESP2 gives `[[key, entries]]`, RESP3 (a map)
+ * comes out of ioredis's `call` flattened to `[key, entries]`.
+ */
+function entriesOf(reply: unknown[] | null): StreamEntry[] {
+  if (!reply || reply.length === 0) return [];
+  if (typeof reply[0] === 'string') return (reply[1] as StreamEntry[] | undefined) ?? [];
+  return ((reply[0] as [string, StreamEntry[]] | undefined)?.[1] ?? []) as StreamEntry[];
 }
 
 /** The event of a stream entry; null for an entry trimmed away (XAUTOCLAIM, a re-read) or junk. */
