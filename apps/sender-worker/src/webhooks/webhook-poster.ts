@@ -63,11 +63,11 @@ export async function postWebhook(
     });
     const res = await send(url, body, headers, pinnedLookup(addresses), controller.signal);
     const status = res.statusCode ?? 0;
-    const retryAfter = res.headers['retry-after'];
+    const retryAfter: string | undefined = res.headers['retry-after'];
     return {
       kind: 'answered',
       status,
-      retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
+      retryAfterMs: parseRetryAfter(retryAfter),
       durationMs: took(),
     };
   } catch (err) {

@@ -203,7 +203,7 @@ export async function ensureRouterGroup(redis: Redis, keys: RedisKeys): Promise<
 function entriesOf(reply: unknown[] | null): StreamEntry[] {
   if (!reply || reply.length === 0) return [];
   if (typeof reply[0] === 'string') return (reply[1] as StreamEntry[] | undefined) ?? [];
-  return ((reply[0] as [string, StreamEntry[]] | undefined)?.[1] ?? []) as StreamEntry[];
+  return (reply[0] as [string, StreamEntry[]] | undefined)?.[1] ?? [];
 }
 
 /** The event of a stream entry; null for an entry trimmed away (XAUTOCLAIM, a re-read) or junk. */

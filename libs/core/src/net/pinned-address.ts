@@ -41,7 +41,7 @@ export class HostUnresolvedError extends Error {
     super(
       cause === undefined
         ? `${host} resolved to no address`
-        : `Could not resolve ${host}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        : `Could not resolve ${host}: ${cause instanceof Error ? cause.message : JSON.stringify(cause)}`,
     );
     this.name = 'HostUnresolvedError';
   }
