@@ -92,35 +92,43 @@ describe('webhooks: durable delivery through an outage and a killed worker', () 
       simulator: { deliveredAfterMs: 50, readAfterMs: 100 },
     });
     const ids = await sendMessages(sys, 'hooked', 200, 'latency');
-    // queued, sending, sent, delivered, read: five status events per message.
+    // Every message read (an early `read` ack may skip `delivered`: read events are the count).
     await waitFor(
       'the 200 messages read',
       async () => {
-        const done = (await streamEvents('hooked')).filter(
-          (e) =>
-            e.type === 'message.status' &&
-            ids.includes((e.data as { messageId: string }).messageId),
+        const read = new Set(
+          (await streamEvents('hooked'))
+            .filter((e) => e.type === 'message.status')
+            .map((e) => e.data as { messageId: string; status: string })
+            .filter((d) => d.status === 'read')
+            .map((d) => d.messageId),
         );
-        return done.length >= 5 * ids.length;
+        return ids.every((id) => read.has(id));
       },
       60000,
       200,
     );
     const events = await allDelivered('hooked', 60000);
-    expect(events.filter((e) => e.type === 'message.status').length).toBeGreaterThanOrEqual(1000);
 
     const arrival = new Map<string, number>();
     for (const req of receiver.received.filter(is2xx)) {
       if (!arrival.has(idOf(req))) arrival.set(idOf(req), req.at);
     }
-    const delays = events
-      .filter((e) => e.type === 'message.status')
-      .map((e) => arrival.get(e.id)! - Date.parse(e.timestamp))
-      .sort((a, b) => a - b);
+    const statusEvents = events.filter((e) => e.type === 'message.status');
+    const delaysOf = (list: GatewayEvent[]) =>
+      list.map((e) => arrival.get(e.id)! - Date.parse(e.timestamp)).sort((x, y) => x - y);
+    const all = delaysOf(statusEvents);
+    // `queued` events of a bulk request are stamped when the request starts and appended when
+    // all its messages are stored: their delay includes the bulk insert.
+    const worker = delaysOf(
+      statusEvents.filter((e) => (e.data as { status: string }).status !== 'queued'),
+    );
     // Printed, not asserted: a figure for the README, not a pass mark on a shared CPU.
     process.stdout.write(
-      `webhook delay from event timestamp to receiver, ${delays.length} message.status events: ` +
-        `p50 ${percentile(delays, 50)} ms, p99 ${percentile(delays, 99)} ms, max ${delays.at(-1)} ms\n`,
+      `webhook delay from event timestamp to receiver: ${all.length} message.status events ` +
+        `p50 ${percentile(all, 50)} ms, p99 ${percentile(all, 99)} ms; ` +
+        `without queued (${worker.length}): p50 ${percentile(worker, 50)} ms, ` +
+        `p99 ${percentile(worker, 99)} ms\n`,
     );
     for (const req of receiver.received) {
       expect(req.headers['webhook-id']).toBe(idOf(req));
@@ -145,8 +153,9 @@ describe('webhooks: durable delivery through an outage and a killed worker', () 
     const heldFrom = receiver.received.length;
     await receiver.start();
     await waitFor('deliveries held open', () => receiver.heldCount >= 3, 20000);
-    const cut = new Set(receiver.received.slice(heldFrom).map(idOf));
     await sys.workers.get('w-1')!.kill();
+    // Everything held until now came from w-1 (the only worker) and lost its answer with it.
+    const cut = new Set(receiver.received.slice(heldFrom).map(idOf));
     receiver.answer = () => ({ status: 200 });
     sys.startWorker('w-2');
     await sys.waitForStatus('hooked', 'ready', 30000);
