@@ -8,11 +8,12 @@ import { OwnershipModule } from './ownership/ownership.module';
 import { ConsistencyModule } from './consistency/consistency.module';
 import { ControlModule } from './control/control.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 /**
  * The sender worker: no HTTP. Nest stops a module after every module that imports it, and the
- * core module (global) last: the maintenance Worker stops first (onModuleDestroy), then the
- * control listener and the periodic checks, then the ownership service hands its sessions over,
+ * core module (global) last: the maintenance and webhook Workers and the webhook router stop
+ * first (onModuleDestroy), then the control listener and the periodic checks, then the ownership service hands its sessions over,
  * then the Redis connections close.
  */
 @Module({})
@@ -36,6 +37,7 @@ export class SenderWorkerModule {
         ConsistencyModule,
         ControlModule,
         MaintenanceModule,
+        WebhooksModule.forRoot(config),
       ],
     };
   }

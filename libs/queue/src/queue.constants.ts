@@ -42,6 +42,8 @@ export const MAINTENANCE_QUEUE = '{_maintenance}';
 export enum MaintenanceJobName {
   /** Mark `expired` the queued messages whose `expiresAt` passed (paused queues included). */
   ExpirySweep = 'expiry-sweep',
+  /** Trim the event stream to its retention, never past what the webhook router has not routed. */
+  EventStreamTrim = 'event-stream-trim',
 }
 
 /** BullMQ priorities (lower runs first). Every job carries one so FIFO holds within a level. */

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { EnvReader, readSharedConfig, type SharedConfig } from '@app/core';
 import type { MediaLimits, WwebjsSettings } from '@app/session';
 import { workerProfileFolder } from './profile-folder';
+import { readWebhookSettings, type WebhookSettings } from './webhook.config';
 
 /** Everything a sender worker reads from the environment, validated once at boot. */
 export interface WorkerConfig extends SharedConfig {
@@ -34,6 +35,13 @@ export interface WorkerConfig extends SharedConfig {
   browserMemoryLimitMb: number;
   /** BROWSER_RECYCLE_HOURS: recycle every browser after this long; 0 = never. */
   browserRecycleHours: number;
+  /** WEBHOOK_*: routing and delivery of webhooks (see webhook.config.ts). */
+  webhooks: WebhookSettings;
+  /**
+   * EVENT_STREAM_RETENTION_MS: events older than this leave the event stream (the live
+   * stream's resume window), never before the webhook router has routed them.
+   */
+  eventStreamRetentionMs: number;
   logLevel: string;
 }
 
@@ -72,6 +80,8 @@ export function loadWorkerConfig(env = new EnvReader()): WorkerConfig {
     },
     browserMemoryLimitMb: env.int('BROWSER_MEMORY_LIMIT_MB', 0, 0, 1024 * 1024),
     browserRecycleHours: env.int('BROWSER_RECYCLE_HOURS', 0, 0, 24 * 365),
+    webhooks: readWebhookSettings(env),
+    eventStreamRetentionMs: env.int('EVENT_STREAM_RETENTION_MS', 3600000, 1000, 30 * 86400000),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   };
 }

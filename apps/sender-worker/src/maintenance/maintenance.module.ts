@@ -4,6 +4,7 @@ import { MAINTENANCE_QUEUE } from '@app/queue';
 import { ExpiryModule } from '../expiry/expiry.module';
 import { MaintenanceProcessor } from './maintenance.processor';
 import { MaintenanceSchedulerService } from './maintenance-scheduler.service';
+import { EventStreamTrimmer } from './event-stream-trimmer';
 
 /**
  * The fleet's periodic work, on a fixed BullMQ queue (connection and prefix from the core
@@ -12,6 +13,6 @@ import { MaintenanceSchedulerService } from './maintenance-scheduler.service';
  */
 @Module({
   imports: [BullModule.registerQueue({ name: MAINTENANCE_QUEUE }), ExpiryModule],
-  providers: [MaintenanceProcessor, MaintenanceSchedulerService],
+  providers: [MaintenanceProcessor, MaintenanceSchedulerService, EventStreamTrimmer],
 })
 export class MaintenanceModule {}

@@ -2,6 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import pino from 'pino';
 import { MaintenanceJobName } from '@app/queue';
 import type { ExpirySweeperService } from '../expiry/expiry-sweeper.service';
+import type { EventStreamTrimmer } from './event-stream-trimmer';
 import { MAINTENANCE_SCHEDULES } from './maintenance.schedules';
 import { MaintenanceProcessor } from './maintenance.processor';
 
@@ -15,11 +16,23 @@ describe('MaintenanceProcessor', () => {
       return 3;
     },
   } as unknown as ExpirySweeperService;
-  const processor = new MaintenanceProcessor(sweeper, pino({ level: 'silent' }));
+  const trims: number[] = [];
+  const trimmer = {
+    trim: async () => {
+      trims.push(Date.now());
+      return 7;
+    },
+  } as unknown as EventStreamTrimmer;
+  const processor = new MaintenanceProcessor(sweeper, trimmer, pino({ level: 'silent' }));
 
   it('runs an expiry-sweep job as one sweep and returns what it expired', async () => {
     await expect(processor.process(job(MaintenanceJobName.ExpirySweep))).resolves.toBe(3);
     expect(sweeps).toHaveLength(1);
+  });
+
+  it('runs an event-stream-trim job as one trim and returns what it removed', async () => {
+    await expect(processor.process(job(MaintenanceJobName.EventStreamTrim))).resolves.toBe(7);
+    expect(trims).toHaveLength(1);
   });
 
   it('fails a job it has no handler for without retrying it', async () => {

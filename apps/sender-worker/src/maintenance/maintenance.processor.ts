@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { LOGGER } from '@app/core';
 import { MAINTENANCE_QUEUE, MaintenanceJobName } from '@app/queue';
 import { ExpirySweeperService } from '../expiry/expiry-sweeper.service';
+import { EventStreamTrimmer } from './event-stream-trimmer';
 
 /**
  * Consumes the maintenance queue: unpacks a job and calls the service that does the work. One
@@ -17,11 +18,13 @@ export class MaintenanceProcessor extends WorkerHost implements OnModuleDestroy 
 
   constructor(
     expiry: ExpirySweeperService,
+    events: EventStreamTrimmer,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     super();
     this.handlers = {
       [MaintenanceJobName.ExpirySweep]: () => expiry.sweep(),
+      [MaintenanceJobName.EventStreamTrim]: () => events.trim(),
     };
   }
 

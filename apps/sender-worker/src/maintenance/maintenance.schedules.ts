@@ -13,6 +13,8 @@ export const MAINTENANCE_SCHEDULES: Record<MaintenanceJobName, MaintenanceSchedu
   // Expiry is a promise about time: a message is `expired` within about a second of its
   // `expiresAt`, even in a paused queue.
   [MaintenanceJobName.ExpirySweep]: { every: 1000 },
+  // The stream only needs to stay near its retention; a trim is one XTRIM.
+  [MaintenanceJobName.EventStreamTrim]: { every: 30_000 },
 };
 
 /**

@@ -29,7 +29,10 @@ export interface WebhookJob {
   /** `<event id>.<endpoint kind>`: the job id, the dead letter's id, the delivered marker's. */
   deliveryId: string;
   event: GatewayEvent;
+  /** Where it goes, for a person (Bull Board); without query string or credentials. */
   endpoint: WebhookEndpoint;
+  /** The attempts made so far (the delivering worker records each failed one on the job). */
+  attempts?: WebhookAttempt[];
 }
 
 /** The delivery id (job id) of an event for one endpoint: stable, so a re-route is a no-op. */

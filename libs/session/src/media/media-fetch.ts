@@ -1,8 +1,15 @@
-import { promises as dns, type LookupAddress, type LookupOptions } from 'node:dns';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
-import { classifyAddress, isAddressAllowed, withTimeout } from '@app/core';
+import { isIP } from 'node:net';
+import {
+  AddressRefusedError,
+  bareHost,
+  HostUnresolvedError,
+  pinnedLookup,
+  resolveCheckedAddresses,
+  type HostLookup,
+  type ResolvedAddress,
+} from '@app/core';
 import type { MediaContent } from '@app/queue';
 import { SessionDriverError, SessionErrorCode } from '../session.errors';
 import { cleanFilename, filenameFromUrl, safeDecode } from './file-name';
@@ -17,18 +24,14 @@ import { pickMimetype } from './media-type';
  * redirect, or a DNS answer) could point at Redis, a cloud metadata service or anything else on
  * the worker's network. So every hop is resolved once, EVERY address it resolves to is checked
  * (the address policy of `@app/core`), and the connection goes to one of those checked addresses
- * (no second DNS lookup between check and connect, which DNS rebinding would exploit); the Host
- * header and TLS SNI stay the URL's. Redirects are followed (at most {@link MEDIA_MAX_REDIRECTS}),
+ * (`pinnedLookup`, shared with webhook delivery: no second DNS lookup between check and connect,
+ * which DNS rebinding would exploit); the Host header and TLS SNI stay the URL's. Redirects are followed (at most {@link MEDIA_MAX_REDIRECTS}),
  * each hop checked like the first.
  */
 
-export interface ResolvedAddress {
-  address: string;
-  /** 4 or 6; derived from the address when absent. */
-  family?: number;
-}
-
-export type MediaLookup = (hostname: string) => Promise<ResolvedAddress[]>;
+export type { ResolvedAddress };
+/** How the media loader resolves host names (the system resolver, or a test's). */
+export type MediaLookup = HostLookup;
 
 /** Redirects followed for one URL (each hop is checked like the first). */
 export const MEDIA_MAX_REDIRECTS = 3;
@@ -50,89 +53,33 @@ export function parseMediaUrl(raw: string, what = 'media.url'): URL {
   return url;
 }
 
-/** The host of a URL as a name or a bare IP (without the brackets of IPv6). */
-function bareHost(url: URL): string {
-  const host = url.hostname;
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
-/** Resolves the host of `url` and checks every address; returns the checked addresses. */
+/** Resolves the host of `url` and checks every address (shared policy and pinning, @app/core). */
 export async function resolveAllowed(
   url: URL,
   limits: Pick<MediaLimits, 'allowPrivate' | 'lookup'>,
   signal?: AbortSignal,
 ): Promise<ResolvedAddress[]> {
-  const host = bareHost(url);
-  let addresses: ResolvedAddress[];
-  if (isIP(host)) {
-    addresses = [{ address: host, family: isIP(host) }];
-  } else {
-    const lookup = limits.lookup ?? systemLookup;
-    try {
-      addresses = await withTimeout(lookup(host), { signal });
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      throw new SessionDriverError(
-        SessionErrorCode.MediaUnavailable,
-        'retryable',
-        `Could not resolve ${host}: ${describeError(err)}`,
-      );
-    }
-  }
-  if (!Array.isArray(addresses) || addresses.length === 0) {
-    throw new SessionDriverError(
-      SessionErrorCode.MediaUnavailable,
-      'retryable',
-      `${host} resolved to no address`,
-    );
-  }
-  const checked: ResolvedAddress[] = [];
-  for (const entry of addresses) {
-    const address = entry.address;
-    if (!isAddressAllowed(address, limits.allowPrivate)) {
+  try {
+    return await resolveCheckedAddresses(url, { ...limits, signal });
+  } catch (err) {
+    if (err instanceof AddressRefusedError) {
       throw new SessionDriverError(
         MEDIA_URL_FORBIDDEN,
         'permanent',
-        `media.url host ${host} resolves to ${address} (${classifyAddress(address)}), which is not allowed`,
+        `media.url host ${err.host} resolves to ${err.address} (${err.addressClass}), which is not allowed`,
       );
     }
-    const zoneless = address.split('%')[0];
-    checked.push({ address, family: isIP(zoneless) || entry.family });
+    if (err instanceof HostUnresolvedError) {
+      throw new SessionDriverError(
+        SessionErrorCode.MediaUnavailable,
+        'retryable',
+        err.cause === undefined
+          ? err.message
+          : `Could not resolve ${err.host}: ${describeError(err.cause)}`,
+      );
+    }
+    throw err;
   }
-  return checked;
-}
-
-async function systemLookup(hostname: string): Promise<ResolvedAddress[]> {
-  return dns.lookup(hostname, { all: true, verbatim: true });
-}
-
-/**
- * A `lookup` for net.connect that answers with the addresses already checked: the socket goes
- * where the check said, whatever the DNS says now.
- */
-function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
-  return (hostname: string, options: LookupOptions, callback) => {
-    const asked: unknown = typeof options === 'number' ? options : options?.family;
-    const family = asked === 'IPv4' ? 4 : asked === 'IPv6' ? 6 : asked;
-    const wanted =
-      family === 4 || family === 6 ? addresses.filter((a) => a.family === family) : addresses;
-    if (wanted.length === 0) {
-      const err = Object.assign(new Error(`No IPv${String(family)} address for ${hostname}`), {
-        code: 'ENOTFOUND',
-      });
-      callback(err, '', 0);
-      return;
-    }
-    if (typeof options === 'object' && options?.all) {
-      const all: LookupAddress[] = wanted.map((a) => ({
-        address: a.address,
-        family: a.family ?? 4,
-      }));
-      (callback as (err: null, addresses: LookupAddress[]) => void)(null, all);
-    } else {
-      callback(null, wanted[0].address, wanted[0].family ?? 4);
-    }
-  };
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
