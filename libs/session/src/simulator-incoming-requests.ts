@@ -31,7 +31,9 @@ export class SimulatorIncomingRequests {
 
   /** The request, removed from Redis; null when there is none (taken, expired). */
   async take(sessionId: string, waMessageId: string): Promise<SimulatedIncoming | null> {
-    const json = await this.redis.getdel(this.keys.simulatorIncomingRequest(sessionId, waMessageId));
+    const json = await this.redis.getdel(
+      this.keys.simulatorIncomingRequest(sessionId, waMessageId),
+    );
     return json ? (JSON.parse(json) as SimulatedIncoming) : null;
   }
 }

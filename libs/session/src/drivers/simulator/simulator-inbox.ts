@@ -36,7 +36,9 @@ export class SimulatorInbox {
   async find(
     waMessageId: string,
   ): Promise<{ message: IncomingMessage; media: DownloadedMedia | null } | null> {
-    const h = await this.redis.hgetallBuffer(this.keys.simulatorIncoming(this.sessionId, waMessageId));
+    const h = await this.redis.hgetallBuffer(
+      this.keys.simulatorIncoming(this.sessionId, waMessageId),
+    );
     if (!h.message) return null;
     const message = JSON.parse(h.message.toString('utf8')) as IncomingMessage;
     const media =

@@ -36,7 +36,8 @@ export interface WwebjsMessage {
   };
   /** Fetches the media now; undefined when WhatsApp no longer has it. */
   downloadMedia?(): Promise<
-    { mimetype: string; data: string; filename?: string | null; filesize?: number | null } | undefined
+    | { mimetype: string; data: string; filename?: string | null; filesize?: number | null }
+    | undefined
   >;
 }
 

@@ -4,7 +4,11 @@ import { incomingFromWwebjs, SYSTEM_MESSAGE_TYPES } from './wwebjs-incoming';
 /** A received message as whatsapp-web.js's Message exposes it (Message.js `_patch`). */
 function received(fields: Partial<WwebjsMessage> = {}): WwebjsMessage {
   return {
-    id: { _serialized: 'false_15551112222@c.us_3EB0AAA', fromMe: false, remote: '15551112222@c.us' },
+    id: {
+      _serialized: 'false_15551112222@c.us_3EB0AAA',
+      fromMe: false,
+      remote: '15551112222@c.us',
+    },
     from: '15551112222@c.us',
     to: '15550000000@c.us',
     body: 'hello',

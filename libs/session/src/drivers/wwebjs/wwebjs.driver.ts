@@ -17,11 +17,7 @@ import { clearStaleSingletonLock } from './browser/profile-lock';
 import { watchBrowser } from './browser/browser-watch';
 import { loadMedia, type MediaLimits } from '../../media';
 import { mediaTooLarge } from '../../media/media-errors';
-import {
-  incomingNotFound,
-  incomingWithoutMedia,
-  type DownloadedMedia,
-} from '../../incoming';
+import { incomingNotFound, incomingWithoutMedia, type DownloadedMedia } from '../../incoming';
 import { incomingFromWwebjs } from './wwebjs-incoming';
 import { AckTracker, trim } from './ack-tracker';
 import { launchedBrowser, untilLaunched } from './browser-launch-watch';
