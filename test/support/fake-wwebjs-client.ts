@@ -69,6 +69,8 @@ export class FakeWwebjsClient extends EventEmitter implements WwebjsClient {
   /** When true, every number not listed above is on WhatsApp as `<number>@c.us`. */
   everyoneOnWhatsApp = false;
   pairingCode = 'ABCDEFGH';
+  /** Messages received (see receive()), by WhatsApp id: what getMessageById finds. */
+  received = new Map<string, WwebjsMessage>();
   private counter = 0;
 
   constructor(readonly options: WwebjsClientOptions) {
@@ -183,5 +185,62 @@ export class FakeWwebjsClient extends EventEmitter implements WwebjsClient {
 
   async requestPairingCode(): Promise<string> {
     return this.pairingCode;
+  }
+
+  /**
+   * Someone sends the account a message: built as whatsapp-web.js builds a received Message
+   * (media as `directPath` → `hasMedia`, its metadata in `_data`, the caption in `body`), and
+   * emitted as the real Client does, `message_create` first, then `message`. `media.expired`
+   * makes its download answer undefined, as for media WhatsApp no longer has.
+   */
+  receive(
+    fields: Partial<WwebjsMessage> & {
+      from: string;
+      media?: { mimetype: string; data: Buffer; filename?: string; expired?: boolean };
+    },
+  ): WwebjsMessage {
+    const { media, ...rest } = fields;
+    const id = `false_${fields.from}_3EB0IN${++this.counter}`;
+    const message: WwebjsMessage = {
+      id: { _serialized: id, fromMe: false, remote: fields.from },
+      body: '',
+      type: media ? 'image' : 'chat',
+      fromMe: false,
+      hasMedia: !!media,
+      timestamp: Math.floor(Date.now() / 1000),
+      to: this.info?.wid?._serialized,
+      isStatus: fields.from === 'status@broadcast',
+      ...rest,
+    };
+    if (media) {
+      message._data = {
+        ...message._data,
+        mimetype: media.mimetype,
+        size: media.data.length,
+        filename: media.filename,
+      };
+      message.downloadMedia = async () =>
+        media.expired
+          ? undefined
+          : {
+              mimetype: media.mimetype,
+              data: media.data.toString('base64'),
+              filename: media.filename ?? null,
+              filesize: media.data.length,
+            };
+    }
+    this.received.set(message.id._serialized, message);
+    this.emit('message_create', message);
+    if (!message.fromMe) this.emit('message', message);
+    return message;
+  }
+
+  async getMessageById(messageId: string): Promise<WwebjsMessage | null> {
+    if (messageId.split('_').length < 3) throw new Error('Invalid serialized message id specified');
+    return (
+      this.received.get(messageId) ??
+      this.sentMessages.find((m) => m.id._serialized === messageId) ??
+      null
+    );
   }
 }

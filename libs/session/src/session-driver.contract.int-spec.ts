@@ -9,6 +9,8 @@ import { waitFor } from '../../../test/support/wait-for';
 import type { MessageContent } from '@app/queue';
 import { SessionDriver, type DriverStateEvent, type OutgoingMessage } from './session-driver';
 import { SessionDriverError } from './session.errors';
+import type { IncomingMessage } from './incoming';
+import { rejection } from '../../../test/support/driver-rejection';
 import { DEFAULT_SIMULATOR_OPTIONS } from './session.types';
 import { SimulatorDriver } from './drivers/simulator/simulator.driver';
 import { WwebjsDriver } from './drivers/wwebjs/wwebjs.driver';
@@ -28,6 +30,12 @@ interface Subject {
    * timers fire, the closed browser reports its end) and resolves once it has.
    */
   afterStop(): Promise<void>;
+  /** Someone sends the account a message, the way the engine receives one; its WhatsApp id. */
+  receive(
+    chatId: string,
+    text: string,
+    media?: { mimetype: string; data: Buffer; filename: string },
+  ): Promise<string>;
 }
 
 /** The same media limits on every driver: bad media must fail the same way on each. */
@@ -66,6 +74,24 @@ const subjects: [string, () => Subject][] = [
         crash: () => driver.injectFault({ type: 'browser-crash' }),
         // A witness started after the stop runs the same timers, later: once it is ready, every
         // timer the stopped driver had pending would have fired.
+        receive: async (chatId, text, media) => {
+          const waMessageId = `false_${chatId}_3EB0SIM${Math.random().toString(16).slice(2)}`;
+          await driver.simulateIncoming({
+            waMessageId,
+            chatId,
+            ...(media
+              ? {
+                  media: {
+                    base64: media.data.toString('base64'),
+                    mimetype: media.mimetype,
+                    filename: media.filename,
+                    caption: text,
+                  },
+                }
+              : { text }),
+          });
+          return waMessageId;
+        },
         afterStop: async () => {
           const witness = simulator();
           const ready = new Promise<void>((resolve) =>
@@ -98,6 +124,8 @@ const subjects: [string, () => Subject][] = [
       return {
         driver,
         link: () => client.link('15550000000'),
+        receive: async (chatId, text, media) =>
+          client.receive({ from: chatId, body: text, media }).id._serialized,
         crash: async () => {
           // The driver watches the browser once whatsapp-web.js exposes it.
           await waitFor('the browser watched', () =>
@@ -134,6 +162,7 @@ describe.each(subjects)('driver contract: %s', (_name, make) => {
   let subject: Subject;
   let states: DriverStateEvent[];
   let lost: SessionDriverError[];
+  let incoming: IncomingMessage[];
 
   const message = (id: string, text: string, content?: MessageContent): OutgoingMessage => ({
     messageId: id,
@@ -156,8 +185,10 @@ describe.each(subjects)('driver contract: %s', (_name, make) => {
     subject = make();
     states = [];
     lost = [];
+    incoming = [];
     subject.driver.on('state', (s) => states.push(s));
     subject.driver.on('lost', (e) => lost.push(e));
+    subject.driver.on('incoming', (m) => incoming.push(m));
   });
   afterEach(() => subject.driver.stop());
 
@@ -285,5 +316,65 @@ describe.each(subjects)('driver contract: %s', (_name, make) => {
     const media = { base64: PNG.toString('base64'), mimetype: 'image/png', caption: 'a dot' };
     const sent = await driver.send(message('m-media', '', { media }));
     expect(sent.waMessageId).toEqual(expect.any(String));
+  });
+
+  // Incoming messages: every driver reports them with the same fields, media as metadata only,
+  // and fetches the media on demand.
+  it('reports a received text message with its sender, chat and time', async () => {
+    await readyDriver();
+    const before = Date.now() - 1000;
+    const id = await subject.receive('15551112222@c.us', 'hello from a customer');
+    await until('the message received', () => incoming.length > 0);
+    expect(incoming).toEqual([
+      {
+        waMessageId: id,
+        from: '15551112222',
+        chatId: '15551112222@c.us',
+        senderName: null,
+        text: 'hello from a customer',
+        type: 'chat',
+        media: null,
+        timestamp: expect.any(String),
+        isGroup: false,
+      },
+    ]);
+    expect(Date.parse(incoming[0].timestamp)).toBeGreaterThanOrEqual(before);
+  });
+
+  it('reports received media as metadata, and downloads its bytes on demand', async () => {
+    const driver = await readyDriver();
+    const id = await subject.receive('15551112222@c.us', 'a dot', {
+      mimetype: 'image/png',
+      data: PNG,
+      filename: 'dot.png',
+    });
+    await until('the message received', () => incoming.length > 0);
+    expect(incoming[0]).toMatchObject({
+      waMessageId: id,
+      text: 'a dot',
+      type: 'image',
+      media: { mimetype: 'image/png', filename: 'dot.png', size: PNG.length },
+    });
+    const media = await driver.downloadIncomingMedia(id);
+    expect(media).toEqual({ mimetype: 'image/png', filename: 'dot.png', data: PNG });
+  });
+
+  it('refuses downloads of unknown messages and of messages without media, with codes', async () => {
+    const driver = await readyDriver();
+    const text = await subject.receive('15551112222@c.us', 'no media here');
+    const unknown = await rejection(
+      driver.downloadIncomingMedia('false_15551112222@c.us_3EB0NEVERSEEN'),
+    );
+    expect([unknown.code, unknown.failure]).toEqual(['INCOMING_MESSAGE_NOT_FOUND', 'permanent']);
+    const none = await rejection(driver.downloadIncomingMedia(text));
+    expect([none.code, none.failure]).toEqual(['NO_MEDIA', 'permanent']);
+  });
+
+  it('refuses downloads before ready with a session failure', async () => {
+    await subject.driver.start();
+    const err = await rejection(
+      subject.driver.downloadIncomingMedia('false_15551112222@c.us_3EB0EARLY'),
+    );
+    expect(err.failure).toBe('session');
   });
 });

@@ -5,6 +5,7 @@ import type { MessageContent } from '@app/queue';
 import type { DriverName, Fault, SessionStatus } from './session.types';
 import type { WwebjsClientFactory } from './drivers/wwebjs/wwebjs-client';
 import type { MediaLimits } from './media';
+import type { DownloadedMedia, IncomingMessage, SimulatedIncoming } from './incoming';
 import { NotSupportedError, type SessionDriverError } from './session.errors';
 
 /** Structured logger a driver writes to; the worker binds the session id. */
@@ -86,6 +87,11 @@ export interface DriverEvents {
   lost: [SessionDriverError];
   /** Delivery receipts of sent messages. */
   ack: [AckEvent];
+  /**
+   * A message someone sent to the account (not our own sends, not status updates or system
+   * notices). May repeat after a reconnect: the worker records each WhatsApp id once.
+   */
+  incoming: [IncomingMessage];
 }
 
 /** Process-wide settings of the wwebjs driver (the worker's configuration). */
@@ -173,6 +179,25 @@ export abstract class SessionDriver extends EventEmitter<DriverEvents> {
    */
   logout(): Promise<void> {
     return Promise.reject(new NotSupportedError(this.name, 'logging out'));
+  }
+
+  /**
+   * The media of an incoming message, fetched now, at most MEDIA_MAX_BYTES. Throws a
+   * SessionDriverError: INCOMING_MESSAGE_NOT_FOUND, NO_MEDIA, MEDIA_TOO_LARGE (permanent),
+   * MEDIA_UNAVAILABLE (WhatsApp could not give it now), or a session failure.
+   */
+  downloadIncomingMedia(waMessageId: string): Promise<DownloadedMedia> {
+    void waMessageId;
+    return Promise.reject(new NotSupportedError(this.name, 'downloading incoming media'));
+  }
+
+  /**
+   * Sandbox: receives a message as if someone had sent it, emits it as `incoming` and resolves
+   * with it. Only the simulator has it.
+   */
+  simulateIncoming(input: SimulatedIncoming): Promise<IncomingMessage> {
+    void input;
+    return Promise.reject(new NotSupportedError(this.name, 'simulated incoming messages'));
   }
 
   /** Fault injection: only the simulator has it. */

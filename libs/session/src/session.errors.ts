@@ -31,6 +31,10 @@ export enum SessionErrorCode {
   StartFailed = 'START_FAILED',
   NotSupported = 'NOT_SUPPORTED',
   DriverUnavailable = 'DRIVER_UNAVAILABLE',
+  /** No incoming message with that WhatsApp id is known to the session. */
+  IncomingNotFound = 'INCOMING_MESSAGE_NOT_FOUND',
+  /** The incoming message has no media to download. */
+  NoMedia = 'NO_MEDIA',
 }
 
 export class SessionDriverError extends Error {

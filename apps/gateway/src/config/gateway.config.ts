@@ -29,6 +29,11 @@ export interface GatewayConfig extends SharedConfig {
   maxScheduleDays: number;
   /** MEDIA_MAX_BYTES: largest inline (base64) media, decoded; the worker's limit for fetched media. */
   mediaMaxBytes: number;
+  /**
+   * MEDIA_FETCH_TIMEOUT_MS: the worker's bound on loading media; the gateway waits that much
+   * longer than CONTROL_TIMEOUT_MS for commands that load media (incoming media, simulator).
+   */
+  mediaFetchTimeoutMs: number;
   /** WEBHOOK_ALLOW_PRIVATE: accept webhook URLs on loopback or private addresses. */
   webhookAllowPrivate: boolean;
   /**
@@ -72,6 +77,7 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     maxScheduleDays: env.int('MAX_SCHEDULE_DAYS', 365, 1, 3650),
     // Same variable and bounds as the worker's, which applies it to media fetched from a URL.
     mediaMaxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+    mediaFetchTimeoutMs: env.int('MEDIA_FETCH_TIMEOUT_MS', 30000, 100, 600000),
     webhookAllowPrivate: env.bool('WEBHOOK_ALLOW_PRIVATE', false),
     trustProxy: readTrustProxy(env),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),

@@ -17,6 +17,16 @@ import { ApiError } from '../common/api-error';
 const ERROR_STATUS: Record<string, number> = {
   SESSION_NOT_READY: 409,
   NOT_SUPPORTED: 400,
+  // Incoming messages and their media (simulated incoming, media download).
+  INCOMING_MESSAGE_NOT_FOUND: 404,
+  NO_MEDIA: 404,
+  INVALID_MEDIA: 400,
+  MEDIA_URL_FORBIDDEN: 400,
+  MEDIA_TOO_LARGE: 413,
+  // WhatsApp (or the media URL's server) could not give the media now.
+  MEDIA_UNAVAILABLE: 502,
+  // The worker could not write to Redis.
+  EVENT_NOT_RECORDED: 503,
 };
 
 /**
@@ -53,15 +63,22 @@ export class ControlClient implements OnModuleInit, OnApplicationShutdown {
     this.subscriber?.disconnect();
   }
 
-  /** Resolves with the worker's result, or throws ApiError (409 no owner, or the worker's error). */
-  async send<T>(sessionId: string, command: ControlCommand): Promise<T> {
+  /**
+   * Resolves with the worker's result, or throws ApiError (409 no owner, or the worker's error).
+   * `timeoutMs` (default CONTROL_TIMEOUT_MS) is for commands that take long by nature (media).
+   */
+  async send<T>(
+    sessionId: string,
+    command: ControlCommand,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<T> {
     const id = randomUUID();
     const request: ControlRequest = { ...command, id, sessionId, replyTo: this.gatewayId };
     const reply = await new Promise<ControlReply | null>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         resolve(null);
-      }, this.config.controlTimeoutMs);
+      }, opts.timeoutMs ?? this.config.controlTimeoutMs);
       this.pending.set(id, (r) => {
         clearTimeout(timer);
         this.pending.delete(id);

@@ -16,7 +16,7 @@ import { IdempotencyService } from './idempotency.service';
 import type { SendMessageDto } from './message.dto';
 import { toChatId } from './recipient';
 import { parseRfc3339 } from '../common/rfc3339';
-import { base64Bytes } from './base64-size';
+import { checkContent } from './content-checks';
 
 const DAY_MS = 86400000;
 
@@ -155,24 +155,7 @@ export class MessagesService {
         'INVALID_RECIPIENT',
       );
     }
-    if (!dto.text && !dto.media) throw ApiError.badRequest(`${at}text or media is required`);
-    if (dto.media) {
-      const m = dto.media;
-      if (!!m.url === !!m.base64)
-        throw ApiError.badRequest(`${at}media needs exactly one of url and base64`);
-      if (m.base64 && !m.mimetype)
-        throw ApiError.badRequest(`${at}media.mimetype is required with media.base64`);
-      // Inline media sits in the job (and in Redis) until it is sent: its own cap, the one the
-      // worker applies to media it fetches, checked before anything is stored.
-      const size = m.base64 ? base64Bytes(m.base64) : 0;
-      if (size > this.config.mediaMaxBytes) {
-        throw new ApiError(
-          413,
-          'MEDIA_TOO_LARGE',
-          `${at}media.base64 decodes to ${size} bytes, more than MEDIA_MAX_BYTES (${this.config.mediaMaxBytes})`,
-        );
-      }
-    }
+    checkContent(dto, this.config.mediaMaxBytes, at);
     const now = Date.now();
     // The DTO let only RFC 3339 date-times with a zone through; parsed the same way here.
     const sendAt = dto.sendAt ? (parseRfc3339(dto.sendAt) ?? undefined) : undefined;

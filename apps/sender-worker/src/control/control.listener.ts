@@ -18,8 +18,10 @@ import {
 import {
   asDriverError,
   FAULT_TYPES,
+  IncomingMediaTransfer,
   SessionDriverError,
   SessionErrorCode,
+  SimulatorIncomingRequests,
   type FaultType,
 } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
@@ -30,6 +32,8 @@ import { NumberChecker } from '../outbound/number-check';
 @Injectable()
 export class ControlListener implements OnApplicationBootstrap, OnApplicationShutdown {
   private subscriber: Redis | null = null;
+  private readonly incomingRequests: SimulatorIncomingRequests;
+  private readonly mediaTransfer: IncomingMediaTransfer;
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
@@ -38,7 +42,10 @@ export class ControlListener implements OnApplicationBootstrap, OnApplicationShu
     private readonly ownership: SessionOwnershipService,
     private readonly numbers: NumberChecker,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    this.incomingRequests = new SimulatorIncomingRequests(redis, keys);
+    this.mediaTransfer = new IncomingMediaTransfer(redis, keys);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     this.subscriber = createRedis(
@@ -114,6 +121,24 @@ export class ControlListener implements OnApplicationBootstrap, OnApplicationShu
           );
         }
         return this.numbers.check(req.sessionId, req.chatId, driver);
+      }
+      case 'simulate-incoming': {
+        const request = await this.incomingRequests.take(req.sessionId, req.waMessageId);
+        if (!request) {
+          throw new SessionDriverError(
+            'INCOMING_REQUEST_GONE',
+            'permanent',
+            'the incoming message to simulate was not found (expired or already taken): post it again',
+          );
+        }
+        const message = await rt.simulateIncoming(request);
+        return { waMessageId: message.waMessageId };
+      }
+      case 'incoming-media': {
+        // The bytes go through Redis, not through this reply: see IncomingMediaTransfer.
+        const media = await rt.downloadIncomingMedia(req.waMessageId);
+        await this.mediaTransfer.put(req.sessionId, req.token, media);
+        return { mimetype: media.mimetype, filename: media.filename, size: media.data.length };
       }
     }
   }

@@ -9,11 +9,14 @@ import {
   SessionErrorCode,
   SessionStore,
   type AckEvent,
+  type DownloadedMedia,
   type Fault,
+  type IncomingMessage,
   type SessionConfig,
   type SessionDriver,
   type SessionLease,
   type SessionState,
+  type SimulatedIncoming,
 } from '@app/session';
 import { createSessionDriver } from '@app/session/drivers';
 import type { WorkerConfig } from '../config/worker.config';
@@ -21,6 +24,7 @@ import { Pacing } from '../outbound/pacing';
 import type { MessageStatusService } from '../outbound/message-status.service';
 import type { SendProcessor, SessionLink } from '../outbound/send.processor';
 import { SessionSupervisor } from './session-supervisor';
+import { IncomingRecorder } from './incoming-recorder';
 import { errorFromFailedReason, type RecordSettler } from '../consistency/record-settler';
 
 export interface RuntimeDeps {
@@ -47,6 +51,7 @@ export class SessionRuntime implements SessionLink {
   readonly queue: Queue;
   readonly pacing: Pacing;
   private readonly supervisor: SessionSupervisor;
+  private readonly incoming: IncomingRecorder;
   private consumer: Worker | null = null;
   private stopping = false;
   private queueOps: Promise<void> = Promise.resolve();
@@ -65,6 +70,7 @@ export class SessionRuntime implements SessionLink {
     this.queue = deps.queues.get(config.id);
     this.pacing = new Pacing(deps.redis, deps.keys, config.id, config.rateLimit);
     this.log = deps.logger.child({ sessionId: config.id });
+    this.incoming = new IncomingRecorder(config.id, deps.events, () => this.holdsLease(), this.log);
     const c = deps.config;
     this.supervisor = new SessionSupervisor(
       {
@@ -81,6 +87,7 @@ export class SessionRuntime implements SessionLink {
         drain: (timeoutMs) => this.drainInFlight(timeoutMs),
         changed: (state, prev) => this.persist(state, prev),
         ack: (ev) => void this.onAck(ev),
+        incoming: (m) => void this.incoming.record(m),
       },
       {
         recoveryMaxAttempts: c.recoveryMaxAttempts,
@@ -189,9 +196,45 @@ export class SessionRuntime implements SessionLink {
     }
   }
 
+  /**
+   * Sandbox: the simulator receives a message; answers once its `message.received` event is in
+   * the log (or known to be there already), so the caller can read it right away.
+   */
+  async simulateIncoming(input: SimulatedIncoming): Promise<IncomingMessage> {
+    const message = await this.readyOrThrow().simulateIncoming(input);
+    const outcome = await this.incoming.record(message);
+    if (outcome === 'failed' || outcome === 'not-owner') {
+      throw new SessionDriverError(
+        outcome === 'failed' ? 'EVENT_NOT_RECORDED' : SessionErrorCode.SessionNotReady,
+        'retryable',
+        outcome === 'failed'
+          ? 'the message was received but its event could not be recorded'
+          : 'this worker no longer owns the session',
+      );
+    }
+    return message;
+  }
+
+  /** An incoming message's media, fetched by the driver now (the session must be ready). */
+  downloadIncomingMedia(waMessageId: string): Promise<DownloadedMedia> {
+    return this.readyOrThrow().downloadIncomingMedia(waMessageId);
+  }
+
   async requestPairingCode(phone: string): Promise<string> {
     const driver = this.runningDriver();
     return driver.requestPairingCode(phone);
+  }
+
+  private readyOrThrow(): SessionDriver {
+    const driver = this.readyDriver();
+    if (!driver) {
+      throw new SessionDriverError(
+        SessionErrorCode.SessionNotReady,
+        'session',
+        `the session is ${this.status}, not ready`,
+      );
+    }
+    return driver;
   }
 
   private runningDriver(): SessionDriver {

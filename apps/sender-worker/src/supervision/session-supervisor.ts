@@ -4,6 +4,7 @@ import {
   INITIAL_SESSION_STATE,
   SessionDriverError,
   type AckEvent,
+  type IncomingMessage,
   type DriverStateEvent,
   type SessionDriver,
   type SessionState,
@@ -33,6 +34,8 @@ export interface SupervisorHooks {
   /** The state changed: store it, align the queue, publish it. Called in order. */
   changed(state: SessionState, previous: SessionState): Promise<void>;
   ack(event: AckEvent): void;
+  /** A message someone sent the account (any driver run's: a received message is a fact). */
+  incoming?(message: IncomingMessage): void;
   /** Resolves once the send in flight (if any) has finished, or after `timeoutMs`. */
   drain?(timeoutMs: number): Promise<void>;
 }
@@ -191,6 +194,7 @@ export class SessionSupervisor {
     });
     driver.on('lost', (err) => this.lost(err, generation));
     driver.on('ack', (ev) => this.hooks.ack(ev));
+    driver.on('incoming', (m) => this.hooks.incoming?.(m));
     return generation;
   }
 

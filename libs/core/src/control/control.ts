@@ -7,7 +7,11 @@ export type ControlCommand =
   | { command: 'stop'; logout: boolean }
   | { command: 'fault'; type: string; durationMs?: number }
   | { command: 'pairing-code'; phone: string }
-  | { command: 'check-number'; chatId: string };
+  | { command: 'check-number'; chatId: string }
+  /** The simulator receives the request stored under this WhatsApp id (SimulatorIncomingRequests). */
+  | { command: 'simulate-incoming'; waMessageId: string }
+  /** Download an incoming message's media into the hand-over hash named by `token`. */
+  | { command: 'incoming-media'; waMessageId: string; token: string };
 
 export type ControlRequest = ControlCommand & {
   id: string;

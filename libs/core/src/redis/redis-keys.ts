@@ -166,6 +166,25 @@ export class RedisKeys {
     return `${this.prefix}:sim:{${id}}:contacts`;
   }
 
+  /**
+   * Simulator: STRING (JSON, minutes) an incoming message the gateway asks the owning worker's
+   * simulator to receive; the worker takes it (pub/sub carries only its id, not the media).
+   */
+  simulatorIncomingRequest(id: string, waMessageId: string): string {
+    return `${this.prefix}:sim:{${id}}:incoming-request:${waMessageId}`;
+  }
+  /** Simulator: HASH an incoming message as WhatsApp's servers hold it, media bytes included. */
+  simulatorIncoming(id: string, waMessageId: string): string {
+    return `${this.prefix}:sim:{${id}}:incoming:${waMessageId}`;
+  }
+  /**
+   * HASH (seconds): an incoming message's media the owning worker downloaded for the gateway,
+   * handed over in Redis because the control channel (pub/sub) is no place for megabytes.
+   */
+  incomingMediaTransfer(id: string, token: string): string {
+    return `${this.prefix}:session:{${id}}:media-transfer:${token}`;
+  }
+
   /** STRING (binary): the whatsapp-web.js RemoteAuth backup (zipped browser profile) of a session. */
   wwebjsAuth(id: string): string {
     return `${this.prefix}:auth:{${id}}`;

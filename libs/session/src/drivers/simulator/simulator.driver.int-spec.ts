@@ -367,6 +367,47 @@ describe('SimulatorDriver', () => {
     });
   });
 
+  describe('incoming messages', () => {
+    const PNG = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+      'base64',
+    );
+
+    it('keeps received media on its simulated servers: the next owner downloads it, for a day at most', async () => {
+      const first = await readyDriver();
+      const waMessageId = 'false_15551234567@c.us_3EB0KEPT';
+      await first.driver.simulateIncoming({
+        waMessageId,
+        chatId: '15551234567@c.us',
+        media: { base64: PNG.toString('base64'), mimetype: 'image/png', filename: 'dot.png' },
+      });
+      await first.driver.stop();
+
+      const next = await readyDriver(first.sessionId);
+      expect(await next.driver.downloadIncomingMedia(waMessageId)).toEqual({
+        mimetype: 'image/png',
+        filename: 'dot.png',
+        data: PNG,
+      });
+      const ttl = await redis.ttl(keys.simulatorIncoming(first.sessionId, waMessageId));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(86400);
+    });
+
+    it('refuses to receive while not ready, as a session failure', async () => {
+      const { driver } = newDriver(newSessionId(), { linkAfterMs: 60000 });
+      await driver.start();
+      const err = await rejection(
+        driver.simulateIncoming({
+          waMessageId: 'false_1@c.us_3EB0X',
+          chatId: '1@c.us',
+          text: 'hi',
+        }),
+      );
+      expect([err.code, err.failure]).toEqual([SessionErrorCode.SessionNotReady, 'session']);
+    });
+  });
+
   describe('crash faults', () => {
     const CRASHES: [FaultType, SessionErrorCode][] = [
       ['browser-crash', SessionErrorCode.BrowserCrashed],

@@ -10,7 +10,15 @@ import {
 import { SessionDriverError, SessionErrorCode } from '../../session.errors';
 import type { Fault, FaultType, SimulatorOptions } from '../../session.types';
 import { loadMedia, MEDIA_DEFAULTS } from '../../media';
+import {
+  incomingNotFound,
+  incomingWithoutMedia,
+  type DownloadedMedia,
+  type IncomingMessage,
+  type SimulatedIncoming,
+} from '../../incoming';
 import { SimulatorDevice } from './simulator-device';
+import { SimulatorInbox } from './simulator-inbox';
 import { SimulatorOutbox } from './simulator-outbox';
 
 type Phase =
@@ -65,6 +73,7 @@ export class SimulatorDriver extends SessionDriver {
   private readonly hangWaiters = new Set<{ resume: () => void; abort: (err: Error) => void }>();
   private readonly device: SimulatorDevice;
   private readonly outbox: SimulatorOutbox;
+  private readonly inbox: SimulatorInbox;
   /** This client, as the device knows it: the latest client to open the session wins. */
   private readonly clientId = randomBytes(8).toString('hex');
 
@@ -75,6 +84,7 @@ export class SimulatorDriver extends SessionDriver {
     super();
     this.device = new SimulatorDevice(ctx.redis, ctx.keys, ctx.sessionId);
     this.outbox = new SimulatorOutbox(ctx.redis, ctx.keys);
+    this.inbox = new SimulatorInbox(ctx.redis, ctx.keys, ctx.sessionId);
   }
 
   async start(): Promise<void> {
@@ -191,6 +201,47 @@ export class SimulatorDriver extends SessionDriver {
   async findSent(message: OutgoingMessage): Promise<SendResult | null> {
     const entry = await this.outbox.find(this.ctx.sessionId, message.messageId);
     return entry ? { waMessageId: entry.waMessageId, at: entry.at } : null;
+  }
+
+  /**
+   * Someone sends the account a message: its media is loaded with the outgoing limits (bad
+   * media is refused with the same codes), the simulated servers keep it (a later download
+   * answers from there), and it arrives as `incoming`, as whatsapp-web.js's `message` would.
+   */
+  override async simulateIncoming(input: SimulatedIncoming): Promise<IncomingMessage> {
+    this.assertUsable();
+    const loaded = input.media
+      ? await loadMedia(input.media, this.ctx.media ?? MEDIA_DEFAULTS)
+      : null;
+    await this.waitOutHang();
+    this.assertUsable();
+    const text = (input.media ? (input.media.caption ?? input.text) : input.text) ?? null;
+    const message: IncomingMessage = {
+      waMessageId: input.waMessageId,
+      from: input.chatId.split('@')[0],
+      chatId: input.chatId,
+      senderName: null,
+      text: text || null,
+      type: loaded ? incomingType(loaded.mimetype) : 'chat',
+      media: loaded
+        ? { mimetype: loaded.mimetype, filename: loaded.filename ?? null, size: loaded.size }
+        : null,
+      // WhatsApp's timestamps are whole seconds.
+      timestamp: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(),
+      isGroup: false,
+    };
+    await this.inbox.store(message, loaded ? Buffer.from(loaded.data, 'base64') : null);
+    if (this.alive()) this.emit('incoming', message);
+    return message;
+  }
+
+  override async downloadIncomingMedia(waMessageId: string): Promise<DownloadedMedia> {
+    this.assertUsable();
+    await this.waitOutHang();
+    const found = await this.inbox.find(waMessageId);
+    if (!found) throw incomingNotFound(waMessageId);
+    if (!found.media) throw incomingWithoutMedia(waMessageId);
+    return found.media;
   }
 
   async probe(): Promise<ProbeResult> {
@@ -397,4 +448,11 @@ export class SimulatorDriver extends SessionDriver {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }
+}
+
+/** WhatsApp's message type for media of this mimetype, as a phone would send it. */
+function incomingType(mimetype: string): string {
+  const kind = mimetype.split('/')[0];
+  if (kind === 'image' || kind === 'video' || kind === 'audio') return kind;
+  return 'document';
 }

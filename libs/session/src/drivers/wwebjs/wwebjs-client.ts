@@ -5,16 +5,40 @@ import type { EventEmitter } from 'node:events';
  * passes the real Client; tests pass a scripted one (no WhatsApp is reachable from here).
  */
 export interface WwebjsMessage {
-  id: { _serialized: string; fromMe?: boolean };
+  /** `remote` is the chat, `participant` the sender in a group. */
+  id: { _serialized: string; fromMe?: boolean; remote?: string; participant?: string };
+  /** The text, or a media message's caption. */
   body?: string;
   fromMe?: boolean;
+  /** True when the message has media to download (WhatsApp gave it a `directPath`). */
   hasMedia?: boolean;
+  /** MessageTypes: `chat`, `image`, …, and system ones (`e2e_notification`, `protocol`, …). */
+  type?: string;
+  /** The chat of a received message (`…@c.us`, `…@lid`, `…@g.us`, `status@broadcast`). */
+  from?: string;
+  to?: string;
+  /** The sender in a group chat. */
+  author?: string;
+  /** A status update (`status@broadcast`): not a message to the account. */
+  isStatus?: boolean;
   /** Seconds since the epoch. */
   timestamp?: number;
   /** MessageAck: -1 error, 0 pending (local store only), 1 server, 2 device, 3 read, 4 played. */
   ack?: number;
   /** The raw WhatsApp Web model; media messages carry these. */
-  _data?: { mimetype?: string; size?: number; filehash?: string };
+  _data?: {
+    mimetype?: string;
+    size?: number;
+    filehash?: string;
+    filename?: string;
+    /** The sender's push name. */
+    notifyName?: string;
+  };
+  /** Fetches the media now; undefined when WhatsApp no longer has it. */
+  downloadMedia?(): Promise<
+    | { mimetype: string; data: string; filename?: string | null; filesize?: number | null }
+    | undefined
+  >;
 }
 
 export interface WwebjsChat {
@@ -46,6 +70,8 @@ export interface WwebjsClient extends EventEmitter {
   ): Promise<WwebjsMessage | undefined>;
   getNumberId(number: string): Promise<{ _serialized: string } | null>;
   getChatById(chatId: string): Promise<WwebjsChat>;
+  /** A message WhatsApp Web knows (its store, or fetched by id); null when unknown. */
+  getMessageById(messageId: string): Promise<WwebjsMessage | null>;
   requestPairingCode(phoneNumber: string, showNotification?: boolean): Promise<string>;
 }
 

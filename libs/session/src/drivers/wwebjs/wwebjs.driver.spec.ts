@@ -6,6 +6,8 @@ import { RedisKeys } from '@app/core';
 import { FakeWwebjsClient } from '../../../../../test/support/fake-wwebjs-client';
 import { waitFor } from '../../../../../test/support/wait-for';
 import type { AckEvent, DriverStateEvent, OutgoingMessage } from '../../session-driver';
+import type { IncomingMessage } from '../../incoming';
+import { rejection } from '../../../../../test/support/driver-rejection';
 import { SessionDriverError } from '../../session.errors';
 import { WwebjsDriver, type WwebjsDriverOptions } from './wwebjs.driver';
 
@@ -23,6 +25,7 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
   let states: DriverStateEvent[];
   let lost: SessionDriverError[];
   let acks: AckEvent[];
+  let incoming: IncomingMessage[];
 
   function make(
     opts: Partial<WwebjsDriverOptions> = {},
@@ -51,9 +54,11 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
     states = [];
     lost = [];
     acks = [];
+    incoming = [];
     driver.on('state', (s) => states.push(s));
     driver.on('lost', (e) => lost.push(e));
     driver.on('ack', (a) => acks.push(a));
+    driver.on('incoming', (m) => incoming.push(m));
   }
 
   async function ready(): Promise<void> {
@@ -522,6 +527,105 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
       expect(client.destroyed).toBe(true);
       client.emit('disconnected', 'NAVIGATION');
       expect(lost).toEqual([]);
+    });
+  });
+
+  describe('incoming messages (`message`, never `message_create`)', () => {
+    const PDF = Buffer.from('%PDF-1.4 a small invoice');
+
+    it('reports each received message once, though the Client emits message_create and message', async () => {
+      await ready();
+      client.receive({ from: '15551112222@c.us', body: 'hi' });
+      expect(incoming.map((m) => m.text)).toEqual(['hi']);
+    });
+
+    it('does not turn our own sends (message_create, fromMe) into received messages', async () => {
+      await ready();
+      await driver.send(message('our own'));
+      client.emit('message_create', client.sentMessages[0]);
+      expect(incoming).toEqual([]);
+    });
+
+    it('skips status updates and system notices', async () => {
+      await ready();
+      client.receive({ from: 'status@broadcast', body: 'my holiday', author: '15551112222@c.us' });
+      client.receive({ from: '15551112222@c.us', type: 'e2e_notification' });
+      client.receive({ from: '15551112222@c.us', type: 'protocol' });
+      expect(incoming).toEqual([]);
+    });
+
+    it('reports nothing once stopped', async () => {
+      await ready();
+      const c = client;
+      await driver.stop();
+      c.receive({ from: '15551112222@c.us', body: 'too late' });
+      expect(incoming).toEqual([]);
+    });
+
+    it('refuses media larger than MEDIA_MAX_BYTES from its announced size, without downloading it', async () => {
+      make({ media: { maxBytes: 10, timeoutMs: 1000, allowPrivate: true } });
+      await ready();
+      const msg = client.receive({
+        from: '15551112222@c.us',
+        media: { mimetype: 'application/pdf', data: PDF },
+      });
+      const download = jest.spyOn(msg, 'downloadMedia');
+      const err = await rejection(driver.downloadIncomingMedia(msg.id._serialized));
+      expect([err.code, err.failure]).toEqual(['MEDIA_TOO_LARGE', 'permanent']);
+      expect(download).not.toHaveBeenCalled();
+    });
+
+    it('refuses downloaded bytes over MEDIA_MAX_BYTES when WhatsApp announced no size', async () => {
+      make({ media: { maxBytes: 10, timeoutMs: 1000, allowPrivate: true } });
+      await ready();
+      const msg = client.receive({
+        from: '15551112222@c.us',
+        media: { mimetype: 'application/pdf', data: PDF },
+      });
+      delete msg._data!.size;
+      const err = await rejection(driver.downloadIncomingMedia(msg.id._serialized));
+      expect(err.code).toBe('MEDIA_TOO_LARGE');
+    });
+
+    it('says MEDIA_UNAVAILABLE when WhatsApp no longer has the media', async () => {
+      await ready();
+      const msg = client.receive({
+        from: '15551112222@c.us',
+        media: { mimetype: 'application/pdf', data: PDF, expired: true },
+      });
+      const err = await rejection(driver.downloadIncomingMedia(msg.id._serialized));
+      expect([err.code, err.failure]).toEqual(['MEDIA_UNAVAILABLE', 'retryable']);
+    });
+
+    it('bounds a download that never ends by MEDIA_FETCH_TIMEOUT_MS', async () => {
+      make({ media: { maxBytes: 1 << 20, timeoutMs: 50, allowPrivate: true } });
+      await ready();
+      const msg = client.receive({
+        from: '15551112222@c.us',
+        media: { mimetype: 'application/pdf', data: PDF },
+      });
+      msg.downloadMedia = () => new Promise(() => undefined);
+      const err = await rejection(driver.downloadIncomingMedia(msg.id._serialized));
+      expect(err.code).toBe('MEDIA_UNAVAILABLE');
+      expect(err.message).toContain('within 50 ms');
+    });
+
+    it('reports a page that died under a download as a session failure', async () => {
+      await ready();
+      const msg = client.receive({
+        from: '15551112222@c.us',
+        media: { mimetype: 'application/pdf', data: PDF },
+      });
+      msg.downloadMedia = () =>
+        Promise.reject(new Error('Protocol error (Runtime.callFunctionOn): Target closed.'));
+      const err = await rejection(driver.downloadIncomingMedia(msg.id._serialized));
+      expect(err.failure).toBe('session');
+    });
+
+    it('treats an id whatsapp-web.js cannot parse as an unknown message', async () => {
+      await ready();
+      const err = await rejection(driver.downloadIncomingMedia('not-an-id'));
+      expect(err.code).toBe('INCOMING_MESSAGE_NOT_FOUND');
     });
   });
 });

@@ -16,6 +16,9 @@ import { killProcessTree, pidsUsingProfile, processTreeRssMb } from './browser/p
 import { clearStaleSingletonLock } from './browser/profile-lock';
 import { watchBrowser } from './browser/browser-watch';
 import { loadMedia, type MediaLimits } from '../../media';
+import { mediaTooLarge } from '../../media/media-errors';
+import { incomingNotFound, incomingWithoutMedia, type DownloadedMedia } from '../../incoming';
+import { incomingFromWwebjs } from './wwebjs-incoming';
 import { AckTracker, trim } from './ack-tracker';
 import { launchedBrowser, untilLaunched } from './browser-launch-watch';
 import { candidateMessages, isoFromSeconds } from './reconciliation';
@@ -248,6 +251,67 @@ export class WwebjsDriver extends SessionDriver {
     return id ? { chatId: id._serialized, onWhatsApp: true } : { chatId, onWhatsApp: false };
   }
 
+  /**
+   * Fetches an incoming message's media now (never when it arrives: most integrators want the
+   * text only, and a download is a page round trip of up to MEDIA_MAX_BYTES in base64). The
+   * size WhatsApp announces is checked before the bytes are pulled through the page, the bytes
+   * after; the whole download is bounded by MEDIA_FETCH_TIMEOUT_MS.
+   */
+  override async downloadIncomingMedia(waMessageId: string): Promise<DownloadedMedia> {
+    const client = this.readyClient();
+    const { timeoutMs } = this.opts.media;
+    return withTimeout(
+      this.download(client, waMessageId),
+      timeoutMs,
+      () =>
+        new SessionDriverError(
+          SessionErrorCode.MediaUnavailable,
+          'retryable',
+          `WhatsApp did not give the media of ${waMessageId} within ${timeoutMs} ms`,
+        ),
+    );
+  }
+
+  private async download(client: WwebjsClient, waMessageId: string): Promise<DownloadedMedia> {
+    const { maxBytes } = this.opts.media;
+    let msg: WwebjsMessage | null;
+    try {
+      msg = await client.getMessageById(waMessageId);
+    } catch (err) {
+      if (isCrashSignal(err)) throw classifyError(err, { duringSend: false });
+      // 'Invalid serialized message id specified': no message can have that id.
+      throw incomingNotFound(waMessageId);
+    }
+    if (!msg) throw incomingNotFound(waMessageId);
+    if (!msg.hasMedia || !msg.downloadMedia) throw incomingWithoutMedia(waMessageId);
+    const announced = msg._data?.size;
+    if (typeof announced === 'number' && announced > maxBytes)
+      throw mediaTooLarge(maxBytes, 'the media', announced);
+    const media = await msg.downloadMedia().catch((err: unknown) => {
+      if (isCrashSignal(err)) throw classifyError(err, { duringSend: false });
+      throw new SessionDriverError(
+        SessionErrorCode.MediaUnavailable,
+        'retryable',
+        `WhatsApp could not give the media: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    });
+    // undefined: expired on WhatsApp's servers, or the phone must upload it again.
+    if (!media) {
+      throw new SessionDriverError(
+        SessionErrorCode.MediaUnavailable,
+        'retryable',
+        `WhatsApp no longer has the media of ${waMessageId} (expired, or not re-uploaded by the sender's phone yet)`,
+      );
+    }
+    const data = Buffer.from(media.data, 'base64');
+    if (data.length > maxBytes) throw mediaTooLarge(maxBytes, 'the media', data.length);
+    return {
+      mimetype: media.mimetype || msg._data?.mimetype || 'application/octet-stream',
+      filename: media.filename || msg._data?.filename || null,
+      data,
+    };
+  }
+
   async requestPairingCode(phone: string): Promise<string> {
     const client = this.client;
     if (!client || this.terminated) {
@@ -337,6 +401,14 @@ export class WwebjsDriver extends SessionDriver {
       this.ctx.logger.debug({ state }, 'WhatsApp state'),
     );
     client.on('disconnected', (reason: string) => this.onDisconnected(String(reason)));
+    // Received messages: `message` only. `message_create` also fires for our own sends, which
+    // would come back as `message.received` (see wwebjs-incoming.ts).
+    client.on('message', (msg: WwebjsMessage) => {
+      if (this.terminated) return;
+      const incoming = incomingFromWwebjs(msg);
+      if (incoming) this.emit('incoming', incoming);
+      else this.ctx.logger.debug({ type: msg?.type }, 'skipped a message that is not incoming');
+    });
     client.on('message_ack', (msg: WwebjsMessage, ack: number) => {
       const waMessageId = msg?.id?._serialized;
       if (!waMessageId) return;
