@@ -55,7 +55,9 @@ export class EventStreamClient implements HubSubscriber {
     private cursor: string | null,
     private readonly heartbeatMs: number,
     private readonly onClose: (reason: CloseReason) => void,
-  ) {}
+  ) {
+    res.on('close', () => this.close('client-gone'));
+  }
 
   get isClosed(): boolean {
     return this.closedBy !== null;
@@ -63,7 +65,7 @@ export class EventStreamClient implements HubSubscriber {
 
   /** Status line and headers, then the retry hint; from now on a ping every `heartbeatMs`. */
   start(headers: Record<string, string | number | string[]>): void {
-    this.res.on('close', () => this.close('client-gone'));
+    if (this.isClosed) return;
     this.res.writeHead(200, headers);
     this.res.write(retryFrame(RECONNECT_AFTER_MS));
     this.heartbeat = setInterval(() => this.writeLive(PING_FRAME), this.heartbeatMs);

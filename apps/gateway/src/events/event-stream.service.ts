@@ -62,10 +62,12 @@ export class EventStreamService {
         else log.debug({ reason }, 'event stream closed');
       },
     );
-    client.start(headers);
-    if (lost) client.writeFrame(resetFrame(lost.oldest));
     try {
+      // Subscribed before the first byte: a client that has read the retry hint is sure to get
+      // every event appended after that.
       await this.hub.subscribe(client);
+      client.start(headers);
+      if (lost) client.writeFrame(resetFrame(lost.oldest));
       if (request.after !== undefined) await this.replay(client, request.after);
       client.goLive();
     } catch (err) {
