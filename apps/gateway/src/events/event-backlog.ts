@@ -22,20 +22,23 @@ export class EventBacklog {
   ) {}
 
   /**
-   * Whether the stream lost events after `position` (trimmed, or deleted): then the replay
-   * starts at the oldest kept and the client is told so. Redis 7 records the highest id ever
-   * removed (`max-deleted-entry-id`), which says it exactly; older servers are judged by the
-   * oldest entry kept (a position before it is taken as trimmed away).
+   * Whether the stream lost events after `position`: then the replay starts at the oldest kept
+   * and the client is told so. Trimming (retention) removes the oldest entries, so a position
+   * older than the oldest kept, in a stream that had entries removed, has lost some (or at
+   * worst only the entry it names: a reset too many, never one too few). A single entry
+   * deleted after the position (XDEL: Redis 7 records the highest id deleted) counts too.
    */
   async lostAfter(position: string): Promise<LostEvents | null> {
     const info = await this.streamInfo();
     if (!info) return null;
-    const oldest = info.firstEntry;
+    // Redis 6 does not count entries added: assume some were removed.
+    const removedAny = info.entriesAdded === undefined || info.entriesAdded > info.length;
     const lost =
-      info.maxDeleted !== undefined
-        ? comparePositions(info.maxDeleted, position) > 0
-        : oldest !== null && comparePositions(position, oldest) < 0;
-    return lost ? { oldest } : null;
+      info.oldest === null
+        ? removedAny && comparePositions(info.lastGenerated, position) > 0
+        : (removedAny && comparePositions(position, info.oldest) < 0) ||
+          (info.maxDeleted !== undefined && comparePositions(info.maxDeleted, position) > 0);
+    return lost ? { oldest: info.oldest } : null;
   }
 
   /** The events after `position`, oldest first, a page at a time (up to the end when asked). */
@@ -49,7 +52,7 @@ export class EventBacklog {
     }
   }
 
-  private async streamInfo(): Promise<{ firstEntry: string | null; maxDeleted?: string } | null> {
+  private async streamInfo(): Promise<StreamInfo | null> {
     let reply: unknown[];
     try {
       reply = (await this.redis.xinfo('STREAM', this.keys.eventStream())) as unknown[];
@@ -59,14 +62,27 @@ export class EventBacklog {
       throw err;
     }
     const field = (name: string): unknown => {
-      const i = reply.indexOf(name);
-      return i >= 0 && i % 2 === 0 ? reply[i + 1] : undefined;
+      for (let i = 0; i < reply.length - 1; i += 2) if (reply[i] === name) return reply[i + 1];
+      return undefined;
     };
     const first = field('first-entry') as [string, string[]] | null | undefined;
     const maxDeleted = field('max-deleted-entry-id');
+    const entriesAdded = field('entries-added');
     return {
-      firstEntry: first ? first[0] : null,
+      length: Number(field('length')),
+      oldest: first ? first[0] : null,
+      lastGenerated: String(field('last-generated-id')),
       maxDeleted: typeof maxDeleted === 'string' ? maxDeleted : undefined,
+      entriesAdded: entriesAdded === undefined ? undefined : Number(entriesAdded),
     };
   }
+}
+
+/** What XINFO STREAM says that matters here (the last two from Redis 7 on). */
+interface StreamInfo {
+  length: number;
+  oldest: string | null;
+  lastGenerated: string;
+  maxDeleted?: string;
+  entriesAdded?: number;
 }
