@@ -22,6 +22,7 @@ export class EventsQueryDto {
   @ApiPropertyOptional({
     description: `Only events of these types, comma-separated: ${EVENT_TYPES.join(', ')}`,
     example: 'message.status,session.status',
+    pattern: TYPE_LIST.source,
   })
   @IsOptional()
   @IsString()
@@ -36,6 +37,7 @@ export class EventsQueryDto {
       'the `Last-Event-ID` header, which `EventSource` sends when it reconnects, takes precedence. ' +
       '`0-0` replays every event kept.',
     example: '1767225600000-0',
+    pattern: '^[0-9]+-[0-9]+$',
   })
   @IsOptional()
   @IsString()

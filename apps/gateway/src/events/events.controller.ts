@@ -17,17 +17,25 @@ import { EventsQueryDto, parseTypes } from './events-query.dto';
 import { EventStreamService } from './event-stream.service';
 import { isStreamPosition } from './stream-position';
 
-const ERROR_SCHEMA = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' } },
-      required: ['code', 'message'],
+/** An error answer's body (the gateway's one error shape), with an example code. */
+function errorContent(code: string, message: string) {
+  return {
+    'application/json': {
+      schema: {
+        type: 'object',
+        properties: {
+          error: {
+            type: 'object',
+            properties: { code: { type: 'string' }, message: { type: 'string' } },
+            required: ['code', 'message'],
+          },
+        },
+        required: ['error'],
+      },
+      example: { error: { code, message } },
     },
-  },
-  required: ['error'],
-};
+  };
+}
 
 const STREAM_EXAMPLE = [
   'retry: 3000',
@@ -75,33 +83,22 @@ export class EventsController {
   })
   @ApiBadRequestResponse({
     description: 'A malformed `session`, `types` or `Last-Event-ID`, or an unknown parameter',
-    content: {
-      'application/json': {
-        schema: ERROR_SCHEMA,
-        example: {
-          error: { code: 'INVALID_LAST_EVENT_ID', message: 'Last-Event-ID must be <ms>-<seq>' },
-        },
-      },
-    },
+    content: errorContent('INVALID_LAST_EVENT_ID', 'Last-Event-ID must be a stream position'),
   })
   @ApiUnauthorizedResponse({
     description: 'No API key (X-Api-Key or basic credentials), or a wrong one',
-    content: { 'application/json': { schema: ERROR_SCHEMA } },
+    content: errorContent('UNAUTHORIZED', 'Invalid API key'),
   })
   @ApiNotFoundResponse({
     description: 'No session with the id given in `session`',
-    content: {
-      'application/json': {
-        schema: ERROR_SCHEMA,
-        example: {
-          error: { code: 'SESSION_NOT_FOUND', message: 'Session "sales" does not exist' },
-        },
-      },
-    },
+    content: errorContent('SESSION_NOT_FOUND', 'Session "sales" does not exist'),
   })
   @ApiServiceUnavailableResponse({
     description: 'Redis is unreachable',
-    content: { 'application/json': { schema: ERROR_SCHEMA } },
+    content: errorContent(
+      'REDIS_UNAVAILABLE',
+      'Redis is unreachable: nothing was stored, try again',
+    ),
   })
   async stream(
     @Query() query: EventsQueryDto,
