@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, EnvReader, readSharedConfig, type SharedConfig } from '@app/core';
+import { readWebhookRetrySchedule } from '@app/queue';
 import { DRIVER_NAMES, type DriverName } from '@app/session';
 
 /** Everything the gateway reads from the environment, validated once at boot. */
@@ -31,6 +32,8 @@ export interface GatewayConfig extends SharedConfig {
   mediaMaxBytes: number;
   /** WEBHOOK_ALLOW_PRIVATE: accept webhook URLs on loopback or private addresses. */
   webhookAllowPrivate: boolean;
+  /** WEBHOOK_RETRY_SCHEDULE_MS: the workers' retry delays; a replay job gets as many attempts. */
+  webhookRetryScheduleMs: readonly number[];
   /**
    * TRUST_PROXY: whose `X-Forwarded-For` names the client (per-address 401 throttling, logs):
    * false (no one: the peer address counts), true (anyone: only behind a proxy that overwrites
@@ -73,6 +76,7 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     // Same variable and bounds as the worker's, which applies it to media fetched from a URL.
     mediaMaxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     webhookAllowPrivate: env.bool('WEBHOOK_ALLOW_PRIVATE', false),
+    webhookRetryScheduleMs: readWebhookRetrySchedule(env),
     trustProxy: readTrustProxy(env),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   };

@@ -8,12 +8,12 @@ import {
   IsString,
   Matches,
   Max,
-  MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
 import { SESSION_ID_PATTERN } from '@app/queue';
 import { DRIVER_NAMES, FAULT_TYPES, type DriverName } from '@app/session';
+import { WebhookEndpointDto } from '../webhooks/webhook-endpoint.dto';
 
 export class RateLimitDto {
   @IsInt()
@@ -30,25 +30,6 @@ export class RateLimitDto {
   @Min(0)
   @Max(3600000)
   maxDelayMs!: number;
-}
-
-export class WebhookDto {
-  // Parsed and checked against the address policy by webhook-url.ts (WHATWG URL parsing, as
-  // the delivery will use; class-validator's isURL refuses `http://2130706433/` instead of
-  // seeing 127.0.0.1 in it).
-  @IsString()
-  @MaxLength(2048)
-  url!: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(512)
-  secret?: string;
-
-  @IsOptional()
-  @IsArray()
-  @IsIn(['message.status', 'message.received', 'session.status'], { each: true })
-  events?: string[];
 }
 
 export class SimulatorOptionsDto {
@@ -107,8 +88,8 @@ export class CreateSessionDto {
   @IsOptional()
   @IsObject()
   @ValidateNested()
-  @Type(() => WebhookDto)
-  webhook?: WebhookDto;
+  @Type(() => WebhookEndpointDto)
+  webhook?: WebhookEndpointDto;
 
   @IsOptional()
   @IsObject()

@@ -1,2 +1,3 @@
 export * from './webhook.types';
 export * from './dead-letter-store';
+export * from './webhook-job-options';
