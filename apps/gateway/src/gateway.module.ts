@@ -16,6 +16,7 @@ import { OperationsModule } from './operations/operations.module';
 import { HealthModule } from './health/health.module';
 import { IncomingModule } from './incoming/incoming.module';
 import { EventsModule } from './events/events.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class GatewayModule {
@@ -59,6 +60,7 @@ export class GatewayModule {
         HealthModule,
         IncomingModule,
         EventsModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
