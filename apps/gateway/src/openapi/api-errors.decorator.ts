@@ -65,7 +65,16 @@ export const ERROR_CODES = {
     message: 'WhatsApp no longer has the media of this message',
   },
   UNAUTHORIZED: { status: 401, message: 'Missing X-Api-Key header (or basic credentials)' },
+  WEBHOOK_SECRET_INVALID: {
+    status: 400,
+    message:
+      'webhook.secret must be "whsec_" followed by the base64 of 24–64 random bytes (leave it out to have one generated)',
+  },
   SESSION_NOT_FOUND: { status: 404, message: 'Session "sales" does not exist' },
+  DEAD_LETTER_NOT_FOUND: {
+    status: 404,
+    message: 'Dead letter "evt_0b9c5b1e-7d3f-4f7e-9a51-2c8f0e4d6a10.session" does not exist',
+  },
   MESSAGE_NOT_FOUND: {
     status: 404,
     message: 'Message "msg_0f9c2b6e4d1a4f0e9b7c3a2d1e0f4c5b" does not exist',

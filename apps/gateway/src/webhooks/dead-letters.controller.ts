@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiError } from '../common/api-error';
 import { SessionRefDto } from '../operations/operations.controller';
-import { ApiErrorAnswers } from './api-error-answers';
+import { ApiErrors } from '../openapi/api-errors.decorator';
 import { DeadLetterQueryDto, DELIVERY_ID_PATTERN } from './dead-letter.dto';
 import { DeadLettersService } from './dead-letters.service';
 
@@ -26,14 +26,9 @@ const EXAMPLE = {
   replays: 0,
 };
 const BAD_ID = {
-  status: 400,
+  status: 400 as const,
   code: 'VALIDATION_FAILED',
   message: 'id must be a delivery id (<event id>.session or <event id>.global)',
-};
-const NOT_FOUND = {
-  status: 404,
-  code: 'DEAD_LETTER_NOT_FOUND',
-  message: `Dead letter "${EXAMPLE.id}" does not exist`,
 };
 const ID_PARAM = { name: 'id', description: 'The delivery id', example: EXAMPLE.id };
 
@@ -41,7 +36,8 @@ const ID_PARAM = { name: 'id', description: 'The delivery id', example: EXAMPLE.
  * `/api/webhooks/dead-letters`: deliveries given up on (retries exhausted, endpoint gone),
  * kept with every attempt, and replayed with the same event id.
  */
-@ApiTags('webhooks')
+@ApiTags('Webhooks')
+@ApiErrors(401, 429, 503)
 @Controller('api/webhooks/dead-letters')
 export class DeadLettersController {
   constructor(private readonly deadLetters: DeadLettersService) {}
@@ -54,7 +50,7 @@ export class DeadLettersController {
       'A page of dead letters and how many there are. Endpoint URLs are shown without credentials or query string.',
     schema: { example: { deadLetters: [EXAMPLE], total: 1 } },
   })
-  @ApiErrorAnswers({
+  @ApiErrors({
     status: 400,
     code: 'VALIDATION_FAILED',
     message: 'limit must not be greater than 500',
@@ -75,11 +71,12 @@ export class DeadLettersController {
       'Each goes back on the delivery queue with its event unchanged (same `webhook-id`), with a full retry schedule; the endpoint is re-enabled if it had answered 410 Gone.',
   })
   @ApiResponse({ status: 202, description: 'Queued.', schema: { example: { replayed: 12 } } })
-  @ApiErrorAnswers({
-    status: 400,
-    code: 'VALIDATION_FAILED',
-    message: 'session must be a session id',
-  })
+  @ApiErrors(
+    { status: 400, code: 'VALIDATION_FAILED', message: 'session must be a session id' },
+    'INVALID_JSON',
+    413,
+    415,
+  )
   async replaySession(@Body() dto: SessionRefDto) {
     return { replayed: await this.deadLetters.replaySession(dto.session) };
   }
@@ -88,7 +85,7 @@ export class DeadLettersController {
   @ApiOperation({ summary: 'One dead letter, with every delivery attempt' })
   @ApiParam(ID_PARAM)
   @ApiResponse({ status: 200, description: 'The dead letter.', schema: { example: EXAMPLE } })
-  @ApiErrorAnswers(BAD_ID, NOT_FOUND)
+  @ApiErrors(BAD_ID, 'DEAD_LETTER_NOT_FOUND')
   get(@Param('id') id: string) {
     return this.deadLetters.get(checkDeliveryId(id));
   }
@@ -106,7 +103,7 @@ export class DeadLettersController {
     description: 'Queued.',
     schema: { example: { id: EXAMPLE.id, jobId: `${EXAMPLE.id}.r1` } },
   })
-  @ApiErrorAnswers(BAD_ID, NOT_FOUND)
+  @ApiErrors(BAD_ID, 'DEAD_LETTER_NOT_FOUND')
   replay(@Param('id') id: string) {
     return this.deadLetters.replay(checkDeliveryId(id));
   }

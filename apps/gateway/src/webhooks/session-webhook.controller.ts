@@ -1,24 +1,14 @@
 import { Body, Controller, Delete, HttpCode, Param, Put } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { checkSessionId } from '../messages/messages.controller';
-import { ApiErrorAnswers } from './api-error-answers';
+import { ApiErrors } from '../openapi/api-errors.decorator';
+import { ApiSessionIdParam } from '../openapi/api-params';
 import { WebhookEndpointDto } from './webhook-endpoint.dto';
 import { WebhookEndpoints } from './webhook-endpoints.service';
 
-const SESSION_NOT_FOUND = {
-  status: 404,
-  code: 'SESSION_NOT_FOUND',
-  message: 'Session "sales" does not exist',
-};
-const INVALID = {
-  status: 400,
-  code: 'WEBHOOK_SECRET_INVALID',
-  message:
-    'webhook.secret must be "whsec_" followed by the base64 of 24–64 random bytes (leave it out to have one generated)',
-};
-
 /** `/api/sessions/:id/webhook`: a session's endpoint, changed without re-creating the session. */
-@ApiTags('webhooks')
+@ApiTags('Webhooks')
+@ApiErrors(401, 429, 503)
 @Controller('api/sessions')
 export class SessionWebhookController {
   constructor(private readonly endpoints: WebhookEndpoints) {}
@@ -30,7 +20,7 @@ export class SessionWebhookController {
     description:
       'Replaces URL, secret and event types at once (rotate a secret this way). The new secret (generated when none is given) is shown in this answer only. Deliveries already queued go to the new endpoint with the new secret. Re-enables an endpoint that answered 410 Gone.',
   })
-  @ApiParam({ name: 'id', example: 'sales' })
+  @ApiSessionIdParam()
   @ApiResponse({
     status: 200,
     description: 'The endpoint, with its secret (shown once).',
@@ -43,7 +33,15 @@ export class SessionWebhookController {
       },
     },
   })
-  @ApiErrorAnswers(INVALID, SESSION_NOT_FOUND)
+  @ApiErrors(
+    400,
+    'WEBHOOK_SECRET_INVALID',
+    'WEBHOOK_URL_NOT_ALLOWED',
+    'INVALID_JSON',
+    413,
+    415,
+    'SESSION_NOT_FOUND',
+  )
   set(@Param('id') id: string, @Body() dto: WebhookEndpointDto) {
     return this.endpoints.set(checkSessionId(id), dto);
   }
@@ -55,9 +53,9 @@ export class SessionWebhookController {
     description:
       'No more deliveries to it, queued ones included (the global endpoint, if set, still gets its own).',
   })
-  @ApiParam({ name: 'id', example: 'sales' })
+  @ApiSessionIdParam()
   @ApiResponse({ status: 204, description: 'Removed.' })
-  @ApiErrorAnswers(SESSION_NOT_FOUND)
+  @ApiErrors('SESSION_NOT_FOUND')
   async remove(@Param('id') id: string): Promise<void> {
     await this.endpoints.remove(checkSessionId(id));
   }
