@@ -36,6 +36,8 @@ export interface GatewayConfig extends SharedConfig {
   mediaFetchTimeoutMs: number;
   /** WEBHOOK_ALLOW_PRIVATE: accept webhook URLs on loopback or private addresses. */
   webhookAllowPrivate: boolean;
+  /** BULL_BOARD_READ_ONLY: Bull Board shows the queues but allows no action on any of them. */
+  bullBoardReadOnly: boolean;
   /**
    * TRUST_PROXY: whose `X-Forwarded-For` names the client (per-address 401 throttling, logs):
    * false (no one: the peer address counts), true (anyone: only behind a proxy that overwrites
@@ -79,6 +81,7 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     mediaMaxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     mediaFetchTimeoutMs: env.int('MEDIA_FETCH_TIMEOUT_MS', 30000, 100, 600000),
     webhookAllowPrivate: env.bool('WEBHOOK_ALLOW_PRIVATE', false),
+    bullBoardReadOnly: env.bool('BULL_BOARD_READ_ONLY', false),
     trustProxy: readTrustProxy(env),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   };
