@@ -13,15 +13,7 @@ export function queueKindOf(queueName: string | undefined): BoardQueueKind | nul
 
 /** What a board write does, whatever route bull-board serves it on. */
 export type BoardAction =
-  | 'retry'
-  | 'clean'
-  | 'promote'
-  | 'pause'
-  | 'add'
-  | 'empty'
-  | 'edit'
-  | 'tune'
-  | 'schedule';
+  'retry' | 'clean' | 'promote' | 'pause' | 'add' | 'empty' | 'edit' | 'tune' | 'schedule';
 
 /**
  * bull-board's write routes (`<method> <route pattern>`, as its handler hooks name them). A write
@@ -162,7 +154,8 @@ export async function decideBoardAction(
   const kind = queueKindOf(params.queueName);
   if (!kind) return refuse(`${action} is not allowed across queues`);
   const rules = RULES[kind];
-  const why = (): BoardDecision => refuse(`${action} refused: ${REFUSALS[kind][action] ?? 'not allowed on this queue'}`);
+  const why = (): BoardDecision =>
+    refuse(`${action} refused: ${REFUSALS[kind][action] ?? 'not allowed on this queue'}`);
   if (action === 'promote') return rules.promote ? { allowed: true } : why();
   if (action !== 'retry' && action !== 'clean') return why();
   const from = action === 'retry' ? rules.retryFrom : rules.cleanFrom;

@@ -21,3 +21,11 @@ describe('TRUST_PROXY', () => {
     expect(() => load({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
   });
 });
+
+describe('BULL_BOARD_READ_ONLY', () => {
+  it('leaves the board its allowed actions by default, and takes them all away when set', () => {
+    expect(load({}).bullBoardReadOnly).toBe(false);
+    expect(load({ BULL_BOARD_READ_ONLY: 'true' }).bullBoardReadOnly).toBe(true);
+    expect(() => load({ BULL_BOARD_READ_ONLY: 'maybe' })).toThrow(/BULL_BOARD_READ_ONLY/);
+  });
+});
