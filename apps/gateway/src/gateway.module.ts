@@ -14,6 +14,7 @@ import { MessagesModule } from './messages/messages.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { OperationsModule } from './operations/operations.module';
 import { HealthModule } from './health/health.module';
+import { AdminModule } from './admin/admin.module';
 import { IncomingModule } from './incoming/incoming.module';
 import { EventsModule } from './events/events.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
@@ -61,6 +62,7 @@ export class GatewayModule {
         IncomingModule,
         EventsModule,
         WebhooksModule,
+        AdminModule.forRoot(config),
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
