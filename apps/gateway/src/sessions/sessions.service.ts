@@ -78,6 +78,7 @@ export class SessionsService {
     if (!(await this.sessions.create(config))) {
       throw ApiError.conflict('SESSION_EXISTS', `Session "${dto.id}" already exists`);
     }
+    this.logger.info({ sessionId: dto.id, driver }, 'session created');
     return this.get(dto.id);
   }
 
@@ -114,6 +115,7 @@ export class SessionsService {
   async recover(id: string): Promise<void> {
     await this.stored(id);
     await this.control.send(id, { command: 'recover' });
+    this.logger.info({ sessionId: id }, 'session recovery requested');
   }
 
   /**
@@ -144,6 +146,7 @@ export class SessionsService {
     if (owner && !stopping)
       await this.control.send(id, { command: 'stop', logout: false }).catch(() => undefined);
     await this.purgeIfUnowned(id);
+    this.logger.info({ sessionId: id, cancelled, logout }, 'session deleted');
     return { cancelled, logout: logout ? (outcome as LogoutOutcome) : null };
   }
 
