@@ -49,7 +49,7 @@ export function createGatewayLogging(level: string): GatewayLogging {
   // nestjs-pino keeps the current request's logger in its AsyncLocalStorage; a PinoLogger
   // reads it (and builds the one pino-http instance from these same params).
   const context = new PinoLogger(params);
-  return { logger: requestBoundLogger(root, () => context.logger as Logger), params };
+  return { logger: requestBoundLogger(root, () => context.logger), params };
 }
 
 /**
