@@ -8,8 +8,8 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 /**
  * The id of a request: the caller's `X-Request-Id` when it is a sane token (so a proxy's or a
  * client's id follows the request into our logs), a fresh UUID otherwise. A header that is
- * too long, repeated or holds other characters is replaced, never trimmed: a log line must not
- * carry what a caller smuggled into it.
+ * too long, repeated or holds other characters is replaced, never trimmed: the id every line
+ * carries, and the one echoed, is always a short token safe to grep and to put in a header.
  */
 export function requestIdOf(header: string | string[] | undefined): string {
   return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID();
