@@ -43,7 +43,8 @@ function lineFormatter(format, { colorize = false } = {}) {
     messageFormat: (log, messageKey) => {
       const req = log.req;
       const res = log.res;
-      if (req && res) return `${req.method} ${req.url} → ${res.statusCode} (${log.responseTime} ms)`;
+      if (req && res)
+        return `${req.method} ${req.url} → ${res.statusCode} (${log.responseTime} ms)`;
       return `${log.context ? `[${log.context}] ` : ''}${log[messageKey] ?? ''}`;
     },
   });
