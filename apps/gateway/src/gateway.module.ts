@@ -15,6 +15,7 @@ import { SessionsModule } from './sessions/sessions.module';
 import { OperationsModule } from './operations/operations.module';
 import { HealthModule } from './health/health.module';
 import { IncomingModule } from './incoming/incoming.module';
+import { EventsModule } from './events/events.module';
 
 @Module({})
 export class GatewayModule {
@@ -48,6 +49,7 @@ export class GatewayModule {
         OperationsModule,
         HealthModule,
         IncomingModule,
+        EventsModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -14,6 +14,7 @@ import { validationException } from './common/validation';
 import { installJsonBodyParser } from './common/json-body';
 import { renderError } from './common/error-shape';
 import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
+import { setupOpenApi } from './openapi/openapi.setup';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -82,6 +83,7 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
       exceptionFactory: validationException,
     }),
   );
+  setupOpenApi(app);
   app.enableShutdownHooks();
   return app;
 }
