@@ -24,7 +24,12 @@ class GatewayApi {
       this.get('/api/queue-status'),
       this.get('/api/health'),
     ]);
-    return { sessions: sessions.sessions ?? [], queues: queues.sessions ?? {}, health, at: new Date() };
+    return {
+      sessions: sessions.sessions ?? [],
+      queues: queues.sessions ?? {},
+      health,
+      at: new Date(),
+    };
   }
 
   /**

@@ -37,7 +37,8 @@ function render(state, { url, now = Date.now() }) {
     '',
   ];
   const rows = state.rows();
-  if (rows.length === 0) lines.push(state.session ? `no session "${state.session}"` : 'no sessions');
+  if (rows.length === 0)
+    lines.push(state.session ? `no session "${state.session}"` : 'no sessions');
   else
     lines.push(
       ...grid(
@@ -51,7 +52,13 @@ function render(state, { url, now = Date.now() }) {
     lines.push(
       ...grid(
         ['AT', 'SESSION', 'WHAT', 'CODE', 'REASON'],
-        failures.map((f) => [f.at ? clock(f.at) : '-', f.session, f.what, f.code, oneLine(f.reason)]),
+        failures.map((f) => [
+          f.at ? clock(f.at) : '-',
+          f.session,
+          f.what,
+          f.code,
+          oneLine(f.reason),
+        ]),
       ),
     );
   }
