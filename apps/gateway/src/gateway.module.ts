@@ -14,6 +14,7 @@ import { MessagesModule } from './messages/messages.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { OperationsModule } from './operations/operations.module';
 import { HealthModule } from './health/health.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { IncomingModule } from './incoming/incoming.module';
 
 @Module({})
@@ -57,6 +58,7 @@ export class GatewayModule {
         OperationsModule,
         HealthModule,
         IncomingModule,
+        DashboardModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },

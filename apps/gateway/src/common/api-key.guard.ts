@@ -9,6 +9,9 @@ import { ApiError } from './api-error';
 import { AuthFailureLimiter } from './auth-failures';
 import { isPublicRoute } from './public.decorator';
 
+/** The basic-auth challenge a browser answers by asking for credentials (any user, a key). */
+export const BASIC_CHALLENGE = 'Basic realm="wa-gateway", charset="UTF-8"';
+
 export type AuthedRequest = FastifyRequest & { clientId?: string };
 
 /** A stable, non-secret name for an API key: used in Redis keys and logs instead of the key. */
@@ -74,7 +77,7 @@ export class ApiKeyGuard implements CanActivate {
     // or asks for a page. Scripts get the plain 401 (a challenge would not help them).
     const challenge =
       presented?.basic || (req.headers.accept ?? '').includes('text/html')
-        ? { 'WWW-Authenticate': 'Basic realm="wa-gateway", charset="UTF-8"' }
+        ? { 'WWW-Authenticate': BASIC_CHALLENGE }
         : undefined;
     throw new ApiError(
       401,
