@@ -32,6 +32,12 @@ export function rawRequest(
         agent: false,
       },
       (res) => {
+        // An event stream does not end: its status and headers are the answer.
+        if (String(res.headers['content-type']).startsWith('text/event-stream')) {
+          res.destroy();
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: '', json: undefined });
+          return;
+        }
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

@@ -16,6 +16,7 @@ import { OperationsModule } from './operations/operations.module';
 import { HealthModule } from './health/health.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { IncomingModule } from './incoming/incoming.module';
+import { EventsModule } from './events/events.module';
 
 @Module({})
 export class GatewayModule {
@@ -58,6 +59,7 @@ export class GatewayModule {
         OperationsModule,
         HealthModule,
         IncomingModule,
+        EventsModule,
         DashboardModule,
       ],
       providers: [

@@ -12,6 +12,7 @@ import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
 import { validationException } from './common/validation';
 import { installJsonBodyParser } from './common/json-body';
 import { renderError } from './common/error-shape';
+import { setupOpenApi } from './openapi/openapi.setup';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -74,6 +75,7 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
       exceptionFactory: validationException,
     }),
   );
+  setupOpenApi(app);
   app.enableShutdownHooks();
   return app;
 }

@@ -21,3 +21,16 @@ describe('TRUST_PROXY', () => {
     expect(() => load({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
   });
 });
+
+describe('EVENTS_HEARTBEAT_MS', () => {
+  it('pings every 15 s by default and takes another interval', () => {
+    expect(load({}).eventsHeartbeatMs).toBe(15000);
+    expect(load({ EVENTS_HEARTBEAT_MS: '250' }).eventsHeartbeatMs).toBe(250);
+  });
+
+  it('refuses what is not a sensible interval, naming the variable', () => {
+    for (const bad of ['0', '-5', 'soon', '99', '600001']) {
+      expect(() => load({ EVENTS_HEARTBEAT_MS: bad })).toThrow(/EVENTS_HEARTBEAT_MS/);
+    }
+  });
+});

@@ -42,6 +42,8 @@ export interface GatewayConfig extends SharedConfig {
    * the header), or a comma-separated list of proxy addresses / CIDRs.
    */
   trustProxy: boolean | string;
+  /** EVENTS_HEARTBEAT_MS: how often an open `GET /api/events` stream gets a `: ping` comment. */
+  eventsHeartbeatMs: number;
   logLevel: string;
 }
 
@@ -80,6 +82,8 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     mediaFetchTimeoutMs: env.int('MEDIA_FETCH_TIMEOUT_MS', 30000, 100, 600000),
     webhookAllowPrivate: env.bool('WEBHOOK_ALLOW_PRIVATE', false),
     trustProxy: readTrustProxy(env),
+    // Proxies and load balancers close a connection idle for 30-60 s: ping well inside that.
+    eventsHeartbeatMs: env.int('EVENTS_HEARTBEAT_MS', 15000, 100, 600000),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   };
 }

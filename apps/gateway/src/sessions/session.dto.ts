@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsArray,
@@ -15,17 +16,36 @@ import {
 import { SESSION_ID_PATTERN } from '@app/queue';
 import { DRIVER_NAMES, FAULT_TYPES, type DriverName } from '@app/session';
 
+/** Per-account pacing; `{perMinute: 0, minDelayMs: 0, maxDelayMs: 0}` turns it off. */
 export class RateLimitDto {
+  @ApiProperty({
+    description: 'At most this many messages in any 60 s; 0 = no cap',
+    minimum: 0,
+    maximum: 10000,
+    example: 20,
+  })
   @IsInt()
   @Min(0)
   @Max(10000)
   perMinute!: number;
 
+  @ApiProperty({
+    description: 'Shortest random pause between two messages (ms)',
+    minimum: 0,
+    maximum: 3600000,
+    example: 1000,
+  })
   @IsInt()
   @Min(0)
   @Max(3600000)
   minDelayMs!: number;
 
+  @ApiProperty({
+    description: 'Longest random pause between two messages (ms); not below `minDelayMs`',
+    minimum: 0,
+    maximum: 3600000,
+    example: 3000,
+  })
   @IsInt()
   @Min(0)
   @Max(3600000)
@@ -33,6 +53,13 @@ export class RateLimitDto {
 }
 
 export class WebhookDto {
+  @ApiProperty({
+    description:
+      'http(s) URL that receives the events (see the `webhooks` section). Loopback and private addresses are refused (400 `WEBHOOK_URL_NOT_ALLOWED`) unless `WEBHOOK_ALLOW_PRIVATE=true`',
+    format: 'uri',
+    maxLength: 2048,
+    example: 'https://crm.example.com/hooks/whatsapp',
+  })
   // Parsed and checked against the address policy by webhook-url.ts (WHATWG URL parsing, as
   // the delivery will use; class-validator's isURL refuses `http://2130706433/` instead of
   // seeing 127.0.0.1 in it).
@@ -40,46 +67,94 @@ export class WebhookDto {
   @MaxLength(2048)
   url!: string;
 
+  @ApiPropertyOptional({
+    description:
+      'Signing key of the `webhook-signature` header (Standard Webhooks, `whsec_` + base64)',
+    maxLength: 512,
+    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(512)
   secret?: string;
 
+  @ApiPropertyOptional({
+    description: 'Event types to send (all when absent)',
+    type: [String],
+    enum: ['message.status', 'message.received', 'session.status'],
+    example: ['message.status', 'session.status'],
+  })
   @IsOptional()
   @IsArray()
   @IsIn(['message.status', 'message.received', 'session.status'], { each: true })
   events?: string[];
 }
 
+/** How the simulator behaves (driver `simulator` only); each field has a default. */
 export class SimulatorOptionsDto {
+  @ApiPropertyOptional({
+    description: 'Time from start (or a logout) until the simulated owner scans the QR (ms)',
+    minimum: 0,
+    maximum: 600000,
+    default: 300,
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(600000)
   linkAfterMs?: number;
 
+  @ApiPropertyOptional({
+    description: "The simulated account's phone number (digits)",
+    pattern: '^\\d{6,15}$',
+    default: '15550000000',
+  })
   @IsOptional()
   @Matches(/^\d{6,15}$/, { message: 'simulator.phone must be 6–15 digits' })
   phone?: string;
 
+  @ApiPropertyOptional({
+    description: 'Time one send takes (ms)',
+    minimum: 0,
+    maximum: 600000,
+    default: 20,
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(600000)
   sendLatencyMs?: number;
 
+  @ApiPropertyOptional({
+    description: 'Time from sent to the `delivered` ack (ms); -1 = never',
+    minimum: -1,
+    maximum: 3600000,
+    default: 200,
+  })
   @IsOptional()
   @IsInt()
   @Min(-1)
   @Max(3600000)
   deliveredAfterMs?: number;
 
+  @ApiPropertyOptional({
+    description: 'Time from sent to the `read` ack (ms); -1 = never',
+    minimum: -1,
+    maximum: 3600000,
+    default: 1000,
+  })
   @IsOptional()
   @IsInt()
   @Min(-1)
   @Max(3600000)
   readAfterMs?: number;
 
+  @ApiPropertyOptional({
+    description: 'Numbers (digits) the simulator reports as not on WhatsApp',
+    type: [String],
+    default: [],
+    example: ['15559990000'],
+  })
   @IsOptional()
   @IsArray()
   @Matches(/^\d{6,15}$/, {
@@ -90,26 +165,43 @@ export class SimulatorOptionsDto {
 }
 
 export class CreateSessionDto {
+  @ApiProperty({
+    description: 'Your name for the session (one WhatsApp account)',
+    pattern: SESSION_ID_PATTERN.source,
+    example: 'sales',
+  })
   @IsString()
   @Matches(SESSION_ID_PATTERN, { message: 'id must match ^[a-z0-9][a-z0-9_-]{0,63}$' })
   id!: string;
 
+  @ApiPropertyOptional({
+    enum: DRIVER_NAMES,
+    description:
+      '`wwebjs` drives WhatsApp Web in Chromium; `simulator` behaves like WhatsApp without a phone. Default: `DEFAULT_DRIVER`',
+    example: 'simulator',
+  })
   @IsOptional()
   @IsIn(DRIVER_NAMES)
   driver?: DriverName;
 
+  @ApiPropertyOptional({
+    type: () => RateLimitDto,
+    description: 'Default: one message every 1–3 s, at most 20 a minute',
+  })
   @IsOptional()
   @IsObject()
   @ValidateNested()
   @Type(() => RateLimitDto)
   rateLimit?: RateLimitDto;
 
+  @ApiPropertyOptional({ type: () => WebhookDto })
   @IsOptional()
   @IsObject()
   @ValidateNested()
   @Type(() => WebhookDto)
   webhook?: WebhookDto;
 
+  @ApiPropertyOptional({ type: () => SimulatorOptionsDto })
   @IsOptional()
   @IsObject()
   @ValidateNested()
@@ -118,15 +210,32 @@ export class CreateSessionDto {
 }
 
 export class PairingCodeDto {
+  @ApiProperty({
+    description: 'The phone number of the account to link, with its country code',
+    pattern: '^\\+?[\\d\\s()-]{6,24}$',
+    example: '+1 555 000 0000',
+  })
   @IsString()
   @Matches(/^\+?[\d\s()-]{6,24}$/, { message: 'phone must be a phone number' })
   phone!: string;
 }
 
 export class FaultDto {
+  @ApiProperty({
+    enum: FAULT_TYPES,
+    description:
+      'The failure to simulate: the owning worker gets the signals whatsapp-web.js and Chromium give for it',
+    example: 'browser-crash',
+  })
   @IsIn(FAULT_TYPES)
   type!: string;
 
+  @ApiPropertyOptional({
+    description: 'How long it lasts (ms); a `hang` without it lasts until the session is restarted',
+    minimum: 1,
+    maximum: 3600000,
+    example: 5000,
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
