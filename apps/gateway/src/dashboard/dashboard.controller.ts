@@ -1,7 +1,8 @@
 import { Controller, Get, Param, Res, UseFilters } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
+import { ApiErrors } from '../openapi/api-errors.decorator';
 import { BasicChallengeFilter } from './basic-challenge.filter';
 import { DashboardAssets, type DashboardAsset } from './dashboard-assets';
 import { PAGE_HEADERS } from './page-headers';
@@ -12,18 +13,36 @@ import { PAGE_HEADERS } from './page-headers';
  * password), so no spelling of a path reaches a file without credentials. The page's data comes
  * from the API (`/api/sessions`, `/api/events`, …) with the credentials the browser resends.
  */
-@ApiExcludeController()
+@ApiTags('Dashboard')
+@ApiErrors(401, 429)
 @UseFilters(BasicChallengeFilter)
 @Controller()
 export class DashboardController {
   constructor(private readonly assets: DashboardAssets) {}
 
   @Get()
+  @ApiOperation({
+    summary: 'Operator dashboard (HTML page)',
+    description:
+      'The web page for operators: sessions, QR codes, failures, actions. For browsers: ' +
+      'HTTP basic credentials (any user, an API key as password); a 401 always carries ' +
+      '`WWW-Authenticate: Basic`, so the browser asks for them.',
+  })
+  @ApiProduces('text/html')
+  @ApiOkResponse({
+    description: 'The page',
+    content: { 'text/html': { schema: { type: 'string' } } },
+  })
   page(@Res() reply: FastifyReply): FastifyReply {
     return send(reply, this.assets.page);
   }
 
   @Get('dashboard/:file')
+  @ApiOperation({ summary: 'A file of the dashboard page (script, style sheet, icon)' })
+  @ApiParam({ name: 'file', enum: ['dashboard.js', 'dashboard.css', 'favicon.svg'] })
+  @ApiProduces('text/javascript', 'text/css', 'image/svg+xml')
+  @ApiOkResponse({ description: 'The file' })
+  @ApiErrors(401, 429, { status: 404, code: 'NOT_FOUND', message: 'No such dashboard file' })
   file(@Param('file') name: string, @Res() reply: FastifyReply): FastifyReply {
     const asset = this.assets.asset(name);
     if (!asset) throw ApiError.notFound('NOT_FOUND', 'No such dashboard file');

@@ -134,12 +134,28 @@
     }, 300);
   }
 
+  /** Milliseconds since the epoch of an ISO time, 0 when absent. */
+  const timeOf = (iso) => (iso ? Date.parse(iso) || 0 : 0);
+
   function upsertSession(s) {
     let entry = sessions.get(s.id);
     if (!entry) {
       entry = createRow(s.id);
       sessions.set(s.id, entry);
       insertSorted(entry);
+    }
+    // A list read before the latest event can arrive after it: the event's news stands unless
+    // the list is newer. A session no worker owns is shown as the list says (its worker died:
+    // no event tells that).
+    const known = entry.session;
+    const listAt = timeOf(s.updatedAt);
+    if (known && s.worker !== null && listAt < entry.statusAt) {
+      s.status = known.status;
+      s.lastError = known.lastError;
+      s.worker = known.worker;
+      s.queue = { ...s.queue, paused: known.status !== 'ready' };
+    } else {
+      entry.statusAt = listAt;
     }
     entry.session = s;
     renderRow(entry);
@@ -178,7 +194,7 @@
       actions: el('td', { className: 'actions' }),
     };
     const row = el('tr', { 'data-session': id }, ...Object.values(cells));
-    const entry = { id, row, cells, session: null, qr: null };
+    const entry = { id, row, cells, session: null, qr: null, statusAt: 0 };
 
     cells.badge = el('span', { className: 'badge' });
     cells.paused = el('span', { className: 'paused' });
@@ -274,7 +290,7 @@
     );
     const e = s.lastError;
     setText(c.error, e ? `${e.code}: ${e.message} (${ago(e.at)})` : '');
-    c.row.dataset.status = s.status;
+    entry.row.dataset.status = s.status;
   }
 
   // ---- linking: QR code and pairing code ----------------------------------------------------
@@ -438,6 +454,10 @@
     }
     const entry = sessions.get(ev.session);
     if (!entry || !entry.session) return refreshSoon();
+    // Replayed history (or a late duplicate) older than what the list said: not the news.
+    const at = timeOf(ev.timestamp);
+    if (at < entry.statusAt) return;
+    entry.statusAt = at;
     const s = entry.session;
     s.status = d.status;
     s.lastError = d.lastError;
