@@ -88,26 +88,38 @@ describe('operator dashboard in the real Chromium (issue 11)', () => {
     await sys.start(['worker-a']);
     // A realistic state: two linked sessions (one that crashed and recovered, one with a
     // message that failed for a reason of its own) and one waiting for its QR to be scanned.
-    await sys.readySession('alpha', {
+    await sys.readySession('sales', {
       simulator: { notOnWhatsApp: ['15559999999'], phone: '15550001111' },
     });
-    await sys.readySession('beta', { simulator: { phone: '15550002222' } });
-    const linking = await sys.api.createSession('linking', { simulator: { linkAfterMs: 600000 } });
+    await sys.readySession('support', { simulator: { phone: '15550002222' } });
+    const linking = await sys.api.createSession('onboarding', {
+      simulator: { linkAfterMs: 600000 },
+    });
     expect(linking.status).toBe(201);
-    await sys.waitForStatus('linking', 'qr');
+    await sys.waitForStatus('onboarding', 'qr');
     for (const to of ['15551230001', '15551230002']) {
-      const sent = await sys.api.post('/api/sessions/alpha/messages', { to, text: 'hello' });
+      const sent = await sys.api.post('/api/sessions/sales/messages', { to, text: 'hello' });
       await sys.waitForMessage(sent.body.id, ['sent', 'delivered', 'read']);
     }
-    const bad = await sys.api.post('/api/sessions/alpha/messages', {
+    for (const to of ['15551230004', '15551230005']) {
+      const later = new Date(Date.now() + 3600000).toISOString();
+      const scheduled = await sys.api.post('/api/sessions/sales/messages', {
+        to,
+        text: 'later',
+        sendAt: later,
+      });
+      expect(scheduled.status).toBe(202);
+    }
+    const bad = await sys.api.post('/api/sessions/sales/messages', {
       to: '15559999999',
       text: 'hello',
     });
     await sys.waitForMessage(bad.body.id, ['failed']);
     expect(
-      (await sys.api.post('/api/sessions/beta/simulator/faults', { type: 'browser-crash' })).status,
+      (await sys.api.post('/api/sessions/support/simulator/faults', { type: 'browser-crash' }))
+        .status,
     ).toBe(202);
-    await sys.waitForStatus('beta', 'ready');
+    await sys.waitForStatus('support', 'ready');
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -134,19 +146,19 @@ describe('operator dashboard in the real Chromium (issue 11)', () => {
 
   it('loads with credentials: sessions, the QR, failures and links, with no console error and no failed request', async () => {
     const { page, problems } = await open();
-    for (const id of ['alpha', 'beta']) await waitForStatusOnScreen(page, id, 'ready');
-    await waitForStatusOnScreen(page, 'linking', 'qr');
+    for (const id of ['sales', 'support']) await waitForStatusOnScreen(page, id, 'ready');
+    await waitForStatusOnScreen(page, 'onboarding', 'qr');
     await page.waitForFunction(() => {
-      const img = document.querySelector('img[data-qr="linking"]');
+      const img = document.querySelector('img[data-qr="onboarding"]');
       return !!img && img.complete === true && (img.naturalWidth ?? 0) > 0;
     });
     // The failed message (replayed from the stream: it happened before the page opened) and
-    // the crash of beta, with their reasons.
+    // the crash of support, with their reasons.
     await page.waitForFunction(() => {
       const text = document.querySelector('#failure-list')?.textContent ?? '';
       return text.includes('15559999999') && text.includes('BROWSER_CRASHED');
     });
-    const row = await page.$eval('tr[data-session="alpha"]', (tr) => tr.textContent);
+    const row = await page.$eval('tr[data-session="sales"]', (tr) => tr.textContent);
     expect(row).toContain('+15550001111');
     expect(row).toContain('worker-a');
     expect(row).toContain('healthy');
@@ -181,28 +193,28 @@ describe('operator dashboard in the real Chromium (issue 11)', () => {
   it('shows the QR of a session in qr as an image fetched with the page credentials, and gives a pairing code', async () => {
     const { page, problems } = await open();
     await page.waitForFunction(() => {
-      const img = document.querySelector('img[data-qr="linking"]');
+      const img = document.querySelector('img[data-qr="onboarding"]');
       return !!img && img.complete === true && (img.naturalWidth ?? 0) > 0;
     });
-    const img = await page.$eval('img[data-qr="linking"]', (i) => ({
+    const img = await page.$eval('img[data-qr="onboarding"]', (i) => ({
       src: i.src,
       width: i.naturalWidth,
       alt: i.alt,
     }));
     expect(img.src).toMatch(/^blob:/);
     expect(img.width).toBe(320); // the API's PNG, as rendered by the gateway
-    expect(img.alt).toContain('linking');
+    expect(img.alt).toContain('onboarding');
     // No QR card for sessions that are linked.
     expect(
       await page.$$eval('[data-linking]', (cards) =>
         cards.map((c) => c.getAttribute('data-linking')),
       ),
-    ).toEqual(['linking']);
-    await page.type('[data-linking="linking"] input[name="phone"]', '+1 555 123 4567');
-    await page.click('[data-linking="linking"] button[type="submit"]');
+    ).toEqual(['onboarding']);
+    await page.type('[data-linking="onboarding"] input[name="phone"]', '+1 555 123 4567');
+    await page.click('[data-linking="onboarding"] button[type="submit"]');
     await page.waitForFunction(() =>
       /^[0-9A-F]{4}-[0-9A-F]{4}$/.test(
-        document.querySelector('[data-pairing-code="linking"]')?.textContent ?? '',
+        document.querySelector('[data-pairing-code="onboarding"]')?.textContent ?? '',
       ),
     );
     await screenshot(page, 'qr');
@@ -211,22 +223,22 @@ describe('operator dashboard in the real Chromium (issue 11)', () => {
 
   it('recovers a session with its button: recovering then ready on screen, and the API agrees', async () => {
     const { page, problems } = await open();
-    await waitForStatusOnScreen(page, 'alpha', 'ready');
+    await waitForStatusOnScreen(page, 'sales', 'ready');
     // Every status the badge shows, in order (a recovery can pass in a few milliseconds).
     await page.evaluate(() => {
-      const badge = document.querySelector('tr[data-session="alpha"] .badge')!;
+      const badge = document.querySelector('tr[data-session="sales"] .badge')!;
       const seen: string[] = [];
-      window.alphaStatuses = seen;
+      window.salesStatuses = seen;
       new MutationObserver((records) => {
         for (const r of records)
           for (const n of r.addedNodes) if (n.textContent) seen.push(n.textContent);
       }).observe(badge, { childList: true, characterData: true, subtree: true });
     });
-    await page.click('tr[data-session="alpha"] button[data-action="recover"]');
+    await page.click('tr[data-session="sales"] button[data-action="recover"]');
     const seen = await waitFor(
-      'alpha to go recovering then ready on screen',
+      'sales to go recovering then ready on screen',
       async () => {
-        const statuses = await page.evaluate(() => window.alphaStatuses as string[]);
+        const statuses = await page.evaluate(() => window.salesStatuses as string[]);
         const i = statuses.indexOf('recovering');
         return i >= 0 && statuses.slice(i + 1).includes('ready') ? statuses : null;
       },
@@ -234,8 +246,8 @@ describe('operator dashboard in the real Chromium (issue 11)', () => {
       50,
     );
     expect(seen[seen.length - 1]).toBe('ready');
-    expect(await statusOnScreen(page, 'alpha')).toBe('ready');
-    const api = await sys.api.get('/api/sessions/alpha');
+    expect(await statusOnScreen(page, 'sales')).toBe('ready');
+    const api = await sys.api.get('/api/sessions/sales');
     expect(api.body).toMatchObject({ status: 'ready', queue: { paused: false } });
     expect(api.body.lastError?.code).toBe('RECOVERY_REQUESTED');
     expect(await page.$eval('#notice', (n) => n.textContent)).toContain('recovery requested');
@@ -260,7 +272,7 @@ describe('operator dashboard in the real Chromium (issue 11)', () => {
   });
 
   it('finds a message by id, and shows whatever the API echoes as text, never as markup', async () => {
-    const sent = await sys.api.post('/api/sessions/beta/messages', {
+    const sent = await sys.api.post('/api/sessions/support/messages', {
       to: '15551230003',
       text: 'x',
     });
@@ -274,7 +286,7 @@ describe('operator dashboard in the real Chromium (issue 11)', () => {
       sent.body.id,
     );
     const found = await page.$eval('#search-result', (dl) => dl.textContent ?? '');
-    expect(found).toContain('beta');
+    expect(found).toContain('support');
     expect(found).toMatch(/sent|delivered|read/);
 
     const hostile = '<img src=x onerror="window.pwned=1">';

@@ -186,7 +186,7 @@
       id: el('td', { className: 'id' }),
       status: el('td'),
       phone: el('td', { className: 'num' }),
-      worker: el('td'),
+      worker: el('td', { className: 'worker' }),
       health: el('td'),
       memory: el('td', { className: 'num' }),
       queue: el('td', { className: 'num' }),
@@ -199,6 +199,9 @@
     cells.badge = el('span', { className: 'badge' });
     cells.paused = el('span', { className: 'paused' });
     cells.status.append(cells.badge, el('br'), cells.paused);
+    cells.healthy = el('span');
+    cells.checked = el('small');
+    cells.health.append(cells.healthy, cells.checked);
     cells.name = el('span');
     cells.driver = el('small');
     cells.id.append(cells.name, cells.driver);
@@ -276,13 +279,14 @@
     setText(c.phone, s.phone ? `+${s.phone}` : '—');
     setText(c.worker, s.worker || 'none');
     const h = s.health || {};
+    setText(c.healthy, h.healthy ? 'healthy' : 'unhealthy');
+    c.healthy.classList.toggle('unhealthy', !h.healthy);
+    const recoveries = h.recoveries || 0;
     setText(
-      c.health,
-      `${h.healthy ? 'healthy' : 'unhealthy'}` +
-        (h.lastCheckAt ? ` · checked ${ago(h.lastCheckAt)}` : '') +
-        ` · ${h.recoveries || 0} recoveries`,
+      c.checked,
+      (h.lastCheckAt ? `checked ${ago(h.lastCheckAt)}, ` : '') +
+        `${recoveries} ${recoveries === 1 ? 'recovery' : 'recoveries'}`,
     );
-    c.health.classList.toggle('unhealthy', !h.healthy);
     setText(c.memory, typeof s.memoryMb === 'number' && s.memoryMb > 0 ? `${s.memoryMb} MB` : '—');
     setText(
       c.queue,
