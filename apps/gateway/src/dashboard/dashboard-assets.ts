@@ -13,12 +13,17 @@ export interface DashboardAsset {
  * path from a request ever reaches the filesystem, and a missing file stops the gateway at boot
  * instead of answering 404 to an operator mid-incident.
  */
-const FILES: Record<string, string> = {
+const FILES: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
   'dashboard.js': 'text/javascript; charset=utf-8',
   'dashboard.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
 };
+
+/** The files the page loads (`/dashboard/<name>`) with their content types; not the page. */
+export const PAGE_FILES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(FILES).filter(([name]) => name !== 'index.html'),
+);
 
 export class DashboardAssets {
   private readonly files = new Map<string, DashboardAsset>();

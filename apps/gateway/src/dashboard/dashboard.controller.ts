@@ -1,10 +1,10 @@
 import { Controller, Get, Param, Res, UseFilters } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { ApiErrors } from '../openapi/api-errors.decorator';
 import { BasicChallengeFilter } from './basic-challenge.filter';
-import { DashboardAssets, type DashboardAsset } from './dashboard-assets';
+import { DashboardAssets, PAGE_FILES, type DashboardAsset } from './dashboard-assets';
 import { PAGE_HEADERS } from './page-headers';
 
 /**
@@ -28,7 +28,6 @@ export class DashboardController {
       'HTTP basic credentials (any user, an API key as password); a 401 always carries ' +
       '`WWW-Authenticate: Basic`, so the browser asks for them.',
   })
-  @ApiProduces('text/html')
   @ApiOkResponse({
     description: 'The page',
     content: { 'text/html': { schema: { type: 'string' } } },
@@ -39,9 +38,13 @@ export class DashboardController {
 
   @Get('dashboard/:file')
   @ApiOperation({ summary: 'A file of the dashboard page (script, style sheet, icon)' })
-  @ApiParam({ name: 'file', enum: ['dashboard.js', 'dashboard.css', 'favicon.svg'] })
-  @ApiProduces('text/javascript', 'text/css', 'image/svg+xml')
-  @ApiOkResponse({ description: 'The file' })
+  @ApiParam({ name: 'file', enum: Object.keys(PAGE_FILES) })
+  @ApiOkResponse({
+    description: 'The file',
+    content: Object.fromEntries(
+      Object.values(PAGE_FILES).map((type) => [type, { schema: { type: 'string' } }]),
+    ),
+  })
   @ApiErrors(401, 429, { status: 404, code: 'NOT_FOUND', message: 'No such dashboard file' })
   file(@Param('file') name: string, @Res() reply: FastifyReply): FastifyReply {
     const asset = this.assets.asset(name);
