@@ -15,11 +15,12 @@ const swc = [
 
 const shared = {
   rootDir: __dirname,
-  // NestJS 12 and file-type (with its tokenizer packages) ship ES modules only; Node runs them
+  // NestJS 12, file-type (with its tokenizer packages) and content-disposition (under
+  // @fastify/static, which Bull Board serves its assets with) ship ES modules only; Node runs them
   // (require(esm)) but jest does not, so jest compiles them to CommonJS like our own code.
   transform: { '^.+\\.(ts|js|mjs)$': swc },
   transformIgnorePatterns: [
-    '/node_modules/(?!(@nestjs|@fastify|fastify-plugin|file-type|strtok3|token-types|@tokenizer|uint8array-extras|@borewit)/)',
+    '/node_modules/(?!(@nestjs|@fastify|fastify-plugin|file-type|strtok3|token-types|@tokenizer|uint8array-extras|@borewit|content-disposition)/)',
   ],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {

@@ -158,7 +158,7 @@ describe('gateway hardening (issue 8)', () => {
     }
     expect((await sys.api.get('/api/sessions/hooked')).status).toBe(404);
     const ok = await sys.api.createSession('hooked', {
-      webhook: { url: 'https://hooks.example.com/wa', secret: 's' },
+      webhook: { url: 'https://hooks.example.com/wa' },
     });
     expect(ok.status).toBe(201);
     expect(ok.body.webhook).toMatchObject({ url: 'https://hooks.example.com/wa', signed: true });

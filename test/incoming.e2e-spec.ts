@@ -209,7 +209,7 @@ describe('incoming messages (simulator)', () => {
     const created = await sys.api.post('/api/sessions', { id: 'in-real', driver: 'wwebjs' });
     expect(created.status).toBe(201);
     const real = await incoming('in-real', { from: '15551234567', text: 'hi' });
-    expect([real.status, real.body.error.code]).toEqual([409, 'NOT_SIMULATOR']);
+    expect([real.status, real.body.error.code]).toEqual([400, 'NOT_SIMULATOR']);
     await sys.api.delete('/api/sessions/in-real');
   });
 

@@ -26,15 +26,17 @@ describe('secrets and content stay out of the logs when Redis refuses writes', (
   }, 30000);
 
   it('answers 503 REDIS_FULL and logs neither text, media, secrets nor the API key', async () => {
+    const before = `whsec_${Buffer.from('before-7d1e4a-0123456789abcdef').toString('base64')}`;
     await sys.readySession('full', {
-      webhook: { url: 'https://hooks.example.com/x', secret: 'whsec-before-7d1e4a' },
+      webhook: { url: 'https://hooks.example.com/x', secret: before },
     });
     await admin.config('SET', 'maxmemory-policy', 'noeviction');
     await admin.config('SET', 'maxmemory', '1');
 
     const text = 'distinctive-text-5c2b9e41';
     const base64 = Buffer.from('distinctive-media-8f3a0c77-'.repeat(20)).toString('base64');
-    const secret = 'whsec-during-0b6d2f98';
+    // A valid Standard Webhooks secret, so the request gets as far as Redis.
+    const secret = `whsec_${Buffer.from('during-0b6d2f98-0123456789abcdef').toString('base64')}`;
     const answers = [
       await sys.api.post('/api/sessions/full/messages', { to: '15551234567', text }),
       await sys.api.post('/api/sessions/full/messages', {
@@ -80,7 +82,7 @@ describe('secrets and content stay out of the logs when Redis refuses writes', (
       base64,
       base64.slice(0, 40),
       secret,
-      'whsec-before-7d1e4a',
+      before,
       TEST_API_KEY,
       'idem-during-oom',
     ]) {

@@ -14,9 +14,11 @@ import { MessagesModule } from './messages/messages.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { OperationsModule } from './operations/operations.module';
 import { HealthModule } from './health/health.module';
+import { AdminModule } from './admin/admin.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { IncomingModule } from './incoming/incoming.module';
 import { EventsModule } from './events/events.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class GatewayModule {
@@ -60,6 +62,8 @@ export class GatewayModule {
         HealthModule,
         IncomingModule,
         EventsModule,
+        WebhooksModule,
+        AdminModule.forRoot(config),
         DashboardModule,
       ],
       providers: [

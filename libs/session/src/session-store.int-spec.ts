@@ -147,6 +147,23 @@ describe('SessionStore', () => {
       expect(await store.ids()).toContain(config.id);
     });
 
+    it('replaces and removes the webhook of a session, and never brings back a removed one', async () => {
+      const id = await createdSession();
+      const webhook = { url: 'https://example.test/new', secret: 'whsec_new', events: undefined };
+      expect(await store.setWebhook(id, webhook)).toBe(true);
+      expect((await store.get(id))?.config.webhook).toEqual({
+        url: 'https://example.test/new',
+        secret: 'whsec_new',
+      });
+      expect(await store.setWebhook(id, null)).toBe(true);
+      expect((await store.get(id))?.config.webhook).toBeNull();
+
+      await store.remove(id);
+      expect(await store.setWebhook(id, webhook)).toBe(false);
+      expect(await store.setWebhook('no-such-session', webhook)).toBe(false);
+      expect(await redis.exists(keys.session(id), keys.session('no-such-session'))).toBe(0);
+    });
+
     it('returns null for an unknown session', async () => {
       expect(await store.get('no-such-session')).toBeNull();
       expect(await store.exists('no-such-session')).toBe(false);

@@ -89,6 +89,16 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 `;
 
+/**
+ * Sets one configuration field of an existing, complete record; never creates one (a deleted
+ * session stays deleted). KEYS: session. ARGV: field, value. Returns 1 when written.
+ */
+const SET_CONFIG_FIELD_LUA = `
+if redis.call('HEXISTS', KEYS[1], 'driver') == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
 /** A record written but not listed for this long belongs to a create that died. */
 const ABANDONED_CREATE_MS = 10000;
 
@@ -112,6 +122,10 @@ export class SessionStore {
     number
   >;
   private readonly createRecord: LuaCommand<[session: string, ...fields: string[]], number>;
+  private readonly setConfigField: LuaCommand<
+    [session: string, field: string, value: string],
+    number
+  >;
   private readonly takeOverRecord: LuaCommand<
     [session: string, seen: string, ...fields: string[]],
     number
@@ -135,6 +149,10 @@ export class SessionStore {
     this.createRecord = defineLuaCommand(redis, 'waSessionCreate', {
       numberOfKeys: 1,
       lua: CREATE_LUA,
+    });
+    this.setConfigField = defineLuaCommand(redis, 'waSessionSetConfig', {
+      numberOfKeys: 1,
+      lua: SET_CONFIG_FIELD_LUA,
     });
     this.takeOverRecord = defineLuaCommand(redis, 'waSessionTakeOver', {
       numberOfKeys: 1,
@@ -197,6 +215,16 @@ export class SessionStore {
         ...(JSON.parse(h.state ?? '{}') as Partial<SessionState>),
       },
     };
+  }
+
+  /**
+   * Replaces a session's webhook endpoint (null: none); false when the session does not exist.
+   * Deliveries read the endpoint when they are made, so queued ones use the new one.
+   */
+  async setWebhook(id: string, webhook: SessionConfig['webhook']): Promise<boolean> {
+    return (
+      (await this.setConfigField(this.keys.session(id), 'webhook', JSON.stringify(webhook))) === 1
+    );
   }
 
   async exists(id: string): Promise<boolean> {

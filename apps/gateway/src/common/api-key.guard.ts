@@ -8,9 +8,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
 import { ApiError } from './api-error';
 import { AuthFailureLimiter } from './auth-failures';
 import { isPublicRoute } from './public.decorator';
-
-/** The basic-auth challenge a browser answers by asking for credentials (any user, a key). */
-export const BASIC_CHALLENGE = 'Basic realm="wa-gateway", charset="UTF-8"';
+import { isBrowserPage } from './browser-page.decorator';
 
 export type AuthedRequest = FastifyRequest & { clientId?: string };
 
@@ -55,7 +53,21 @@ export class ApiKeyGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (isPublicRoute(this.reflector, context)) return true;
-    const req = context.switchToHttp().getRequest<AuthedRequest>();
+    await this.authenticate(
+      context.switchToHttp().getRequest<AuthedRequest>(),
+      isBrowserPage(this.reflector, context) ? 'always' : 'browser',
+    );
+    return true;
+  }
+
+  /**
+   * The key check itself, for this guard and for routes Nest's guards never see (Bull Board's
+   * Fastify routes): resolves when the request carries a valid key, throws the 429 or 401
+   * `ApiError` otherwise. `challenge` says when a 401 asks for basic credentials: `always` (a
+   * page only a browser opens), or `browser` (only where a browser can answer it: it sent basic
+   * credentials, or asks for a page; scripts get the plain 401).
+   */
+  async authenticate(req: AuthedRequest, challenge: 'always' | 'browser'): Promise<void> {
     const address = req.ip ?? 'unknown';
     // Redis trouble must not turn a 401 into a 503: the key check below holds either way.
     const wait = await this.failures.blockedFor(address).catch(() => 0);
@@ -70,20 +82,18 @@ export class ApiKeyGuard implements CanActivate {
     const presented = presentedKey(req);
     if (presented && this.matches(presented.key)) {
       req.clientId = clientIdOf(presented.key);
-      return true;
+      return;
     }
     await this.failures.record(address).catch(() => undefined);
-    // The basic-auth challenge only where a browser can answer it: it sent basic credentials,
-    // or asks for a page. Scripts get the plain 401 (a challenge would not help them).
-    const challenge =
-      presented?.basic || (req.headers.accept ?? '').includes('text/html')
-        ? { 'WWW-Authenticate': BASIC_CHALLENGE }
-        : undefined;
+    const asks =
+      challenge === 'always' ||
+      presented?.basic ||
+      (req.headers.accept ?? '').includes('text/html');
     throw new ApiError(
       401,
       'UNAUTHORIZED',
       presented ? 'Invalid API key' : 'Missing X-Api-Key header (or basic credentials)',
-      challenge,
+      asks ? { 'WWW-Authenticate': 'Basic realm="wa-gateway", charset="UTF-8"' } : undefined,
     );
   }
 

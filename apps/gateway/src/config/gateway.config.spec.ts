@@ -22,6 +22,14 @@ describe('TRUST_PROXY', () => {
   });
 });
 
+describe('BULL_BOARD_READ_ONLY', () => {
+  it('leaves the board its allowed actions by default, and takes them all away when set', () => {
+    expect(load({}).bullBoardReadOnly).toBe(false);
+    expect(load({ BULL_BOARD_READ_ONLY: 'true' }).bullBoardReadOnly).toBe(true);
+    expect(() => load({ BULL_BOARD_READ_ONLY: 'maybe' })).toThrow(/BULL_BOARD_READ_ONLY/);
+  });
+});
+
 describe('EVENTS_HEARTBEAT_MS', () => {
   it('pings every 15 s by default and takes another interval', () => {
     expect(load({}).eventsHeartbeatMs).toBe(15000);

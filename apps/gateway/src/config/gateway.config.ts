@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, EnvReader, readSharedConfig, type SharedConfig } from '@app/core';
+import { readWebhookRetrySchedule } from '@app/queue';
 import { DRIVER_NAMES, type DriverName } from '@app/session';
 
 /** Everything the gateway reads from the environment, validated once at boot. */
@@ -36,6 +37,10 @@ export interface GatewayConfig extends SharedConfig {
   mediaFetchTimeoutMs: number;
   /** WEBHOOK_ALLOW_PRIVATE: accept webhook URLs on loopback or private addresses. */
   webhookAllowPrivate: boolean;
+  /** WEBHOOK_RETRY_SCHEDULE_MS: the workers' retry delays; a replay job gets as many attempts. */
+  webhookRetryScheduleMs: readonly number[];
+  /** BULL_BOARD_READ_ONLY: Bull Board shows the queues but allows no action on any of them. */
+  bullBoardReadOnly: boolean;
   /**
    * TRUST_PROXY: whose `X-Forwarded-For` names the client (per-address 401 throttling, logs):
    * false (no one: the peer address counts), true (anyone: only behind a proxy that overwrites
@@ -81,6 +86,8 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     mediaMaxBytes: env.int('MEDIA_MAX_BYTES', 16 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     mediaFetchTimeoutMs: env.int('MEDIA_FETCH_TIMEOUT_MS', 30000, 100, 600000),
     webhookAllowPrivate: env.bool('WEBHOOK_ALLOW_PRIVATE', false),
+    webhookRetryScheduleMs: readWebhookRetrySchedule(env),
+    bullBoardReadOnly: env.bool('BULL_BOARD_READ_ONLY', false),
     trustProxy: readTrustProxy(env),
     // Proxies and load balancers close a connection idle for 30-60 s: ping well inside that.
     eventsHeartbeatMs: env.int('EVENTS_HEARTBEAT_MS', 15000, 100, 600000),

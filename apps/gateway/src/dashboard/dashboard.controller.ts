@@ -1,9 +1,9 @@
-import { Controller, Get, Param, Res, UseFilters } from '@nestjs/common';
+import { Controller, Get, Param, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
+import { BrowserPage } from '../common/browser-page.decorator';
 import { ApiErrors } from '../openapi/api-errors.decorator';
-import { BasicChallengeFilter } from './basic-challenge.filter';
 import { DashboardAssets, PAGE_FILES, type DashboardAsset } from './dashboard-assets';
 import { PAGE_HEADERS } from './page-headers';
 
@@ -15,7 +15,7 @@ import { PAGE_HEADERS } from './page-headers';
  */
 @ApiTags('Dashboard')
 @ApiErrors(401, 429)
-@UseFilters(BasicChallengeFilter)
+@BrowserPage()
 @Controller()
 export class DashboardController {
   constructor(private readonly assets: DashboardAssets) {}

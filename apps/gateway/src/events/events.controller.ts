@@ -1,41 +1,12 @@
 import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiHeader,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { SessionStore } from '@app/session';
 import { ApiError } from '../common/api-error';
+import { ApiErrors } from '../openapi/api-errors.decorator';
 import { EventsQueryDto, parseTypes } from './events-query.dto';
 import { EventStreamService } from './event-stream.service';
 import { isStreamPosition } from './stream-position';
-
-/** An error answer's body (the gateway's one error shape), with an example code. */
-function errorContent(code: string, message: string) {
-  return {
-    'application/json': {
-      schema: {
-        type: 'object',
-        properties: {
-          error: {
-            type: 'object',
-            properties: { code: { type: 'string' }, message: { type: 'string' } },
-            required: ['code', 'message'],
-          },
-        },
-        required: ['error'],
-      },
-      example: { error: { code, message } },
-    },
-  };
-}
 
 const STREAM_EXAMPLE = [
   'retry: 3000',
@@ -49,7 +20,8 @@ const STREAM_EXAMPLE = [
   '',
 ].join('\n');
 
-@ApiTags('events')
+@ApiTags('Events')
+@ApiErrors(401, 429, 503)
 @Controller('api')
 export class EventsController {
   constructor(
@@ -81,25 +53,16 @@ export class EventsController {
     description: 'The stream: stays open, one event per blank-line-terminated block',
     content: { 'text/event-stream': { schema: { type: 'string' }, example: STREAM_EXAMPLE } },
   })
-  @ApiBadRequestResponse({
-    description: 'A malformed `session`, `types` or `Last-Event-ID`, or an unknown parameter',
-    content: errorContent('INVALID_LAST_EVENT_ID', 'Last-Event-ID must be a stream position'),
-  })
-  @ApiUnauthorizedResponse({
-    description: 'No API key (X-Api-Key or basic credentials), or a wrong one',
-    content: errorContent('UNAUTHORIZED', 'Invalid API key'),
-  })
-  @ApiNotFoundResponse({
-    description: 'No session with the id given in `session`',
-    content: errorContent('SESSION_NOT_FOUND', 'Session "sales" does not exist'),
-  })
-  @ApiServiceUnavailableResponse({
-    description: 'Redis is unreachable',
-    content: errorContent(
-      'REDIS_UNAVAILABLE',
-      'Redis is unreachable: nothing was stored, try again',
-    ),
-  })
+  @ApiErrors(
+    {
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      message: 'types must be a comma list of message.status, message.received, session.status',
+      description: 'A malformed `session`, `types` or `Last-Event-ID`, or an unknown parameter',
+    },
+    'INVALID_LAST_EVENT_ID',
+    'SESSION_NOT_FOUND',
+  )
   async stream(
     @Query() query: EventsQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,

@@ -1,29 +1,25 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiPayloadTooLargeResponse,
-  ApiBadRequestResponse,
   ApiProduces,
-  ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
+import { ApiErrors } from '../openapi/api-errors.decorator';
+import { ApiSessionIdParam } from '../openapi/api-params';
 import type { FastifyReply } from 'fastify';
 import { checkSessionId } from '../messages/messages.controller';
 import { attachmentDisposition, safeContentType } from './content-disposition';
 import { SimulateIncomingAnswer, SimulateIncomingDto } from './incoming.dto';
 import { IncomingService } from './incoming.service';
 
-const NOT_RUNNING =
-  'SESSION_NOT_RUNNING: no live worker runs the session; SESSION_NOT_READY: it runs but is not ready (both mean: try again later)';
+/** No ready worker runs the session (409: try again later). */
+const WORKER_ERRORS = ['SESSION_NOT_FOUND', 'SESSION_NOT_RUNNING', 'SESSION_NOT_READY'] as const;
 
 /** Incoming messages: the simulator's sandbox sender and the on-demand media download. */
-@ApiTags('incoming')
-@ApiSecurity('apiKey')
+@ApiErrors(401, 429, 503)
 @Controller('api/sessions')
 export class IncomingController {
   constructor(private readonly incoming: IncomingService) {}
@@ -35,17 +31,21 @@ export class IncomingController {
     description:
       'The simulator session receives the message as whatsapp-web.js would deliver it; its `message.received` event is in the event log when this answers.',
   })
-  @ApiParam({ name: 'id', description: 'A simulator session', example: 'sales' })
+  @ApiTags('Simulator')
+  @ApiSessionIdParam()
   @ApiAcceptedResponse({ type: SimulateIncomingAnswer })
-  @ApiBadRequestResponse({
-    description:
-      'Invalid body, sender or media (VALIDATION_FAILED, INVALID_SENDER, INVALID_MEDIA, MEDIA_URL_FORBIDDEN)',
-  })
-  @ApiNotFoundResponse({ description: 'SESSION_NOT_FOUND' })
-  @ApiConflictResponse({
-    description: `NOT_SIMULATOR: the session uses another driver; ${NOT_RUNNING}`,
-  })
-  @ApiPayloadTooLargeResponse({ description: 'MEDIA_TOO_LARGE: media over MEDIA_MAX_BYTES' })
+  @ApiErrors(
+    400,
+    'INVALID_JSON',
+    'INVALID_SENDER',
+    'INVALID_MEDIA',
+    'MEDIA_URL_FORBIDDEN',
+    'NOT_SIMULATOR',
+    ...WORKER_ERRORS,
+    'MEDIA_TOO_LARGE',
+    413,
+    415,
+  )
   simulate(@Param('id') id: string, @Body() dto: SimulateIncomingDto) {
     return this.incoming.simulate(checkSessionId(id), dto);
   }
@@ -56,7 +56,8 @@ export class IncomingController {
     description:
       'Fetched now from WhatsApp by the worker that runs the session (the `message.received` event carries only the metadata); at most MEDIA_MAX_BYTES.',
   })
-  @ApiParam({ name: 'id', example: 'sales' })
+  @ApiTags('Events')
+  @ApiSessionIdParam()
   @ApiParam({
     name: 'waMessageId',
     description: 'data.waMessageId of the message.received event',
@@ -67,11 +68,13 @@ export class IncomingController {
     description: 'The bytes, with their Content-Type and a Content-Disposition naming the file',
     schema: { type: 'string', format: 'binary' },
   })
-  @ApiNotFoundResponse({
-    description: 'SESSION_NOT_FOUND, INCOMING_MESSAGE_NOT_FOUND, NO_MEDIA (the message has none)',
-  })
-  @ApiConflictResponse({ description: NOT_RUNNING })
-  @ApiPayloadTooLargeResponse({ description: 'MEDIA_TOO_LARGE: the media is over MEDIA_MAX_BYTES' })
+  @ApiErrors(
+    ...WORKER_ERRORS,
+    'INCOMING_MESSAGE_NOT_FOUND',
+    'NO_MEDIA',
+    'MEDIA_TOO_LARGE',
+    'MEDIA_UNAVAILABLE',
+  )
   async media(
     @Param('id') id: string,
     @Param('waMessageId') waMessageId: string,

@@ -42,9 +42,10 @@ export class IncomingService {
     const stored = await this.sessions.get(sessionId);
     if (!stored) throw this.sessionNotFound(sessionId);
     if (stored.config.driver !== 'simulator') {
-      throw ApiError.conflict(
-        'NOT_SIMULATOR',
+      // 400 like the other simulator routes (outbox, faults): the request is wrong for this session.
+      throw ApiError.badRequest(
         `Session "${sessionId}" uses driver "${stored.config.driver}": only simulator sessions receive simulated messages`,
+        'NOT_SIMULATOR',
       );
     }
     const chatId = toChatId(dto.from);

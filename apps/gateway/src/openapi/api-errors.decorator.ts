@@ -3,7 +3,7 @@ import { ApiResponse } from '@nestjs/swagger';
 import { ErrorResponse } from './error-response';
 
 /** The statuses the gateway answers errors with (CONTRACT.md, "HTTP API"). */
-export type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
+export type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 502 | 503;
 
 interface KnownError {
   status: ErrorStatus;
@@ -42,8 +42,39 @@ export const ERROR_CODES = {
     message: 'Session "sales" uses driver "wwebjs"; this route is for simulator sessions',
   },
   NOT_SUPPORTED: { status: 400, message: 'The driver of this session cannot do this' },
+  INVALID_SENDER: {
+    status: 400,
+    message: 'from must be a phone number with country code (15551234567, +1 555 123 4567)',
+  },
+  INVALID_MEDIA: { status: 400, message: 'media.base64 is not valid base64' },
+  MEDIA_URL_FORBIDDEN: {
+    status: 400,
+    message: 'media.url is not allowed: loopback address',
+  },
+  INVALID_LAST_EVENT_ID: {
+    status: 400,
+    message: 'Last-Event-ID must be a stream position (<ms>-<seq>)',
+  },
+  INCOMING_MESSAGE_NOT_FOUND: {
+    status: 404,
+    message: 'WhatsApp has no message "false_15551234567@c.us_3EB0A1B2" in this session',
+  },
+  NO_MEDIA: { status: 404, message: 'The message has no media' },
+  MEDIA_UNAVAILABLE: {
+    status: 502,
+    message: 'WhatsApp no longer has the media of this message',
+  },
   UNAUTHORIZED: { status: 401, message: 'Missing X-Api-Key header (or basic credentials)' },
+  WEBHOOK_SECRET_INVALID: {
+    status: 400,
+    message:
+      'webhook.secret must be "whsec_" followed by the base64 of 24–64 random bytes (leave it out to have one generated)',
+  },
   SESSION_NOT_FOUND: { status: 404, message: 'Session "sales" does not exist' },
+  DEAD_LETTER_NOT_FOUND: {
+    status: 404,
+    message: 'Dead letter "evt_0b9c5b1e-7d3f-4f7e-9a51-2c8f0e4d6a10.session" does not exist',
+  },
   MESSAGE_NOT_FOUND: {
     status: 404,
     message: 'Message "msg_0f9c2b6e4d1a4f0e9b7c3a2d1e0f4c5b" does not exist',
@@ -127,6 +158,10 @@ const STATUSES: Record<ErrorStatus, { description: string; codes: ErrorCode[] }>
   429: {
     description: 'Rate limited: retry after `Retry-After` seconds',
     codes: ['RATE_LIMITED', 'TOO_MANY_AUTH_FAILURES'],
+  },
+  502: {
+    description: 'WhatsApp could not give what was asked for (it no longer has it)',
+    codes: ['MEDIA_UNAVAILABLE'],
   },
   503: {
     description: 'Redis is unreachable or full: nothing was stored; retry after `Retry-After`',

@@ -21,6 +21,7 @@ const TAGS: [string, string][] = [
   ['Simulator', 'The sandbox driver: WhatsApp without a phone'],
   ['Operations', "The seed gateway's operations endpoints, and the workers"],
   ['Probes', 'Liveness and readiness for orchestrators; no key'],
+  ['Webhooks', 'Endpoints, and deliveries given up on (dead letters) and their replay'],
   [
     'Events',
     'What the gateway tells you: webhooks (see the `webhooks` section) and the live stream',

@@ -1,5 +1,6 @@
 import type { QueueCounts } from '@app/queue';
 import type { SessionLease, StoredSession } from '@app/session';
+import { webhookView } from '../webhooks/webhook-endpoint';
 
 /** The session object of the contract, composed from config, reported state, lease and queue. */
 export function sessionView(
@@ -22,13 +23,7 @@ export function sessionView(
     memoryMb: owner ? (state.memoryMb ?? null) : null,
     queue: { ...counts, paused: counts.paused || status !== 'ready' },
     rateLimit: config.rateLimit,
-    webhook: config.webhook
-      ? {
-          url: config.webhook.url,
-          events: config.webhook.events ?? null,
-          signed: !!config.webhook.secret,
-        }
-      : null,
+    webhook: webhookView(config.webhook),
     simulator: config.simulator,
     createdAt: config.createdAt,
     updatedAt: state.updatedAt,

@@ -9,12 +9,12 @@ import {
   IsString,
   Matches,
   Max,
-  MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
 import { SESSION_ID_PATTERN } from '@app/queue';
 import { DRIVER_NAMES, FAULT_TYPES, type DriverName } from '@app/session';
+import { WebhookEndpointDto } from '../webhooks/webhook-endpoint.dto';
 
 /** Per-account pacing; `{perMinute: 0, minDelayMs: 0, maxDelayMs: 0}` turns it off. */
 export class RateLimitDto {
@@ -50,44 +50,6 @@ export class RateLimitDto {
   @Min(0)
   @Max(3600000)
   maxDelayMs!: number;
-}
-
-export class WebhookDto {
-  @ApiProperty({
-    description:
-      'http(s) URL that receives the events (see the `webhooks` section). Loopback and private addresses are refused (400 `WEBHOOK_URL_NOT_ALLOWED`) unless `WEBHOOK_ALLOW_PRIVATE=true`',
-    format: 'uri',
-    maxLength: 2048,
-    example: 'https://crm.example.com/hooks/whatsapp',
-  })
-  // Parsed and checked against the address policy by webhook-url.ts (WHATWG URL parsing, as
-  // the delivery will use; class-validator's isURL refuses `http://2130706433/` instead of
-  // seeing 127.0.0.1 in it).
-  @IsString()
-  @MaxLength(2048)
-  url!: string;
-
-  @ApiPropertyOptional({
-    description:
-      'Signing key of the `webhook-signature` header (Standard Webhooks, `whsec_` + base64)',
-    maxLength: 512,
-    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-  })
-  @IsOptional()
-  @IsString()
-  @MaxLength(512)
-  secret?: string;
-
-  @ApiPropertyOptional({
-    description: 'Event types to send (all when absent)',
-    type: [String],
-    enum: ['message.status', 'message.received', 'session.status'],
-    example: ['message.status', 'session.status'],
-  })
-  @IsOptional()
-  @IsArray()
-  @IsIn(['message.status', 'message.received', 'session.status'], { each: true })
-  events?: string[];
 }
 
 /** How the simulator behaves (driver `simulator` only); each field has a default. */
@@ -194,12 +156,16 @@ export class CreateSessionDto {
   @Type(() => RateLimitDto)
   rateLimit?: RateLimitDto;
 
-  @ApiPropertyOptional({ type: () => WebhookDto })
+  @ApiPropertyOptional({
+    type: () => WebhookEndpointDto,
+    description:
+      "Where this session's events go; a secret is generated when none is given and shown once, in this answer",
+  })
   @IsOptional()
   @IsObject()
   @ValidateNested()
-  @Type(() => WebhookDto)
-  webhook?: WebhookDto;
+  @Type(() => WebhookEndpointDto)
+  webhook?: WebhookEndpointDto;
 
   @ApiPropertyOptional({ type: () => SimulatorOptionsDto })
   @IsOptional()

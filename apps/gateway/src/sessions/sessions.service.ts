@@ -19,7 +19,11 @@ import { ApiError } from '../common/api-error';
 import { ControlClient } from '../control/control.client';
 import type { CreateSessionDto, FaultDto } from './session.dto';
 import { sessionView, type SessionView } from './session-view';
-import { checkWebhookUrl } from './webhook-url';
+import {
+  webhookEndpointOf,
+  webhookWithSecret,
+  type WebhookWithSecret,
+} from '../webhooks/webhook-endpoint';
 
 /** What `DELETE /api/sessions/:id?logout=true` could do about the linked device. */
 export interface LogoutOutcome {
@@ -46,7 +50,10 @@ export class SessionsService {
     this.purger = new SessionPurger(redis, keys);
   }
 
-  async create(dto: CreateSessionDto): Promise<SessionView> {
+  /** Creates a session; its answer shows the webhook's secret, the only one that does. */
+  async create(
+    dto: CreateSessionDto,
+  ): Promise<Omit<SessionView, 'webhook'> & { webhook: WebhookWithSecret | null }> {
     const driver = dto.driver ?? this.config.defaultDriver;
     if (dto.simulator && driver !== 'simulator') {
       throw ApiError.badRequest('simulator options are only for driver "simulator"');
@@ -63,13 +70,7 @@ export class SessionsService {
         minDelayMs: rateLimit.minDelayMs,
         maxDelayMs: rateLimit.maxDelayMs,
       },
-      webhook: dto.webhook
-        ? {
-            url: checkWebhookUrl(dto.webhook.url, this.config.webhookAllowPrivate),
-            secret: dto.webhook.secret,
-            events: dto.webhook.events,
-          }
-        : null,
+      webhook: dto.webhook ? webhookEndpointOf(dto.webhook, this.config.webhookAllowPrivate) : null,
       simulator:
         driver === 'simulator' ? { ...DEFAULT_SIMULATOR_OPTIONS, ...(dto.simulator ?? {}) } : null,
       createdAt: new Date().toISOString(),
@@ -78,7 +79,9 @@ export class SessionsService {
     if (!(await this.sessions.create(config))) {
       throw ApiError.conflict('SESSION_EXISTS', `Session "${dto.id}" already exists`);
     }
-    return this.get(dto.id);
+    const view = await this.get(dto.id);
+    // The one answer that shows the secret (generated or given): no later read does.
+    return { ...view, webhook: config.webhook ? webhookWithSecret(config.webhook) : null };
   }
 
   async list(): Promise<SessionView[]> {

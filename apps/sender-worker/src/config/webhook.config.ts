@@ -1,5 +1,5 @@
 import { ConfigError, EVENT_TYPES, refuseUrlHost, type EnvReader, type EventType } from '@app/core';
-import { DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS } from '@app/queue';
+import { readWebhookRetrySchedule } from '@app/queue';
 
 /** The deployment-wide endpoint (WEBHOOK_URL): every session's events, besides its own webhook. */
 export interface GlobalWebhook {
@@ -37,7 +37,7 @@ export function readWebhookSettings(env: EnvReader): WebhookSettings {
     global: readGlobalWebhook(env, allowPrivate),
     allowPrivate,
     timeoutMs: env.int('WEBHOOK_TIMEOUT_MS', 15000, 100, 300000),
-    retryScheduleMs: readSchedule(env),
+    retryScheduleMs: readWebhookRetrySchedule(env),
     concurrency: env.int('WEBHOOK_CONCURRENCY', 16, 1, 1000),
     lockMs: env.int('WEBHOOK_LOCK_MS', 30000, 1000, 600000),
   };
@@ -100,22 +100,4 @@ function readEvents(env: EnvReader): EventType[] | null {
     }
   }
   return list as EventType[];
-}
-
-function readSchedule(env: EnvReader): number[] {
-  const list = env.list('WEBHOOK_RETRY_SCHEDULE_MS');
-  if (list.length === 0) return [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS];
-  if (list.length > 50) {
-    throw new ConfigError('WEBHOOK_RETRY_SCHEDULE_MS', 'must list at most 50 delays');
-  }
-  return list.map((entry) => {
-    const ms = /^\d+$/.test(entry) ? Number(entry) : NaN;
-    if (!Number.isSafeInteger(ms) || ms < 1 || ms > 7 * 86400000) {
-      throw new ConfigError(
-        'WEBHOOK_RETRY_SCHEDULE_MS',
-        `must be a comma-separated list of delays in ms (1 to 604800000), got "${entry}"`,
-      );
-    }
-    return ms;
-  });
 }

@@ -130,6 +130,14 @@ export class RedisKeys {
   webhookDeadLetter(id: string): string {
     return `${this.prefix}:webhook:dead:{${id}}`;
   }
+  /**
+   * STRING: how often a delivery was replayed, in the dead letter's slot. Kept apart from the
+   * dead letter (which a replay removes) so that a delivery dead-lettered again gets a fresh
+   * replay job id instead of one its earlier replay job still holds.
+   */
+  webhookReplayCount(id: string): string {
+    return `${this.prefix}:webhook:dead:{${id}}:replays`;
+  }
   /** ZSET of dead-letter ids by time of death: all of them, and per session. */
   webhookDeadLetters(session?: string): string {
     return session === undefined

@@ -3,6 +3,12 @@ import type { GatewayEvent, RedisKeys } from '@app/core';
 import type { WebhookAttempt, WebhookDeadLetter, WebhookEndpoint } from './webhook.types';
 
 /**
+ * How long a delivery's replay count is kept after its last replay: longer than a replay job
+ * can live (its retries, ≈28 h, then 7 days kept as failed), so its job id is never reused.
+ */
+const REPLAY_COUNT_TTL_SECONDS = 30 * 86400;
+
+/**
  * Dead-lettered webhook deliveries: one HASH each (kept `retentionSeconds`), indexed by time of
  * death globally and per session. The worker writes them; the gateway lists and replays them.
  */
@@ -38,7 +44,10 @@ export class WebhookDeadLetterStore {
   }
 
   async get(id: string): Promise<WebhookDeadLetter | null> {
-    const h = await this.redis.hgetall(this.keys.webhookDeadLetter(id));
+    const [h, replayed] = await Promise.all([
+      this.redis.hgetall(this.keys.webhookDeadLetter(id)),
+      this.redis.get(this.keys.webhookReplayCount(id)),
+    ]);
     if (!h.id) return null;
     return {
       id: h.id,
@@ -48,8 +57,15 @@ export class WebhookDeadLetterStore {
       attempts: JSON.parse(h.attempts) as WebhookAttempt[],
       reason: JSON.parse(h.reason) as WebhookDeadLetter['reason'],
       deadAt: h.deadAt,
-      replays: Number(h.replays ?? 0),
+      // A delivery dead-lettered again after a replay starts a new record: its replays so far
+      // are in the counter that outlives records.
+      replays: Math.max(Number(h.replays ?? 0), Number(replayed ?? 0)),
     };
+  }
+
+  /** How many dead letters there are (of one session when given). */
+  async count(session?: string): Promise<number> {
+    return this.redis.zcard(this.keys.webhookDeadLetters(session));
   }
 
   /** Dead letters, newest first (of one session when given); expired entries are pruned. */
@@ -67,9 +83,29 @@ export class WebhookDeadLetterStore {
     return letters.filter((l): l is WebhookDeadLetter => l !== null);
   }
 
-  /** Counts a replay; returns its number (1 for the first), which names the replay's job. */
-  async countReplay(id: string): Promise<number> {
-    return this.redis.hincrby(this.keys.webhookDeadLetter(id), 'replays', 1);
+  /**
+   * Records that replay number `n` of a dead letter is queued and forgets the dead letter. The
+   * count and the removal are one step (one slot), so a replay call that crashed before it
+   * finishes here and is retried computes the same `n`, hence the same job id. The count
+   * outlives the dead letter (REPLAY_COUNT_TTL_SECONDS) so that the next replay of the same
+   * delivery, dead-lettered again, never reuses a job id its earlier replay job still holds.
+   */
+  async settleReplay(letter: Pick<WebhookDeadLetter, 'id' | 'session'>, n: number): Promise<void> {
+    await this.redis
+      .multi()
+      .set(
+        this.keys.webhookReplayCount(letter.id),
+        String(n),
+        'EX',
+        Math.max(this.retentionSeconds, REPLAY_COUNT_TTL_SECONDS),
+      )
+      .del(this.keys.webhookDeadLetter(letter.id))
+      .exec();
+    // A crash here leaves index entries without a record: list() prunes them.
+    await Promise.all([
+      this.redis.zrem(this.keys.webhookDeadLetters(), letter.id),
+      this.redis.zrem(this.keys.webhookDeadLetters(letter.session), letter.id),
+    ]);
   }
 
   /** Forgets a dead letter (after its replay is queued). */

@@ -1,4 +1,5 @@
 import type { JobsOptions } from 'bullmq';
+import { ConfigError, type EnvReader } from '@app/core';
 import type { WebhookEndpointKind } from './webhook.types';
 
 /**
@@ -16,6 +17,28 @@ export const WEBHOOK_BACKOFF_TYPE = 'webhook-schedule';
 export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = [
   5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
 ];
+
+/**
+ * WEBHOOK_RETRY_SCHEDULE_MS: comma-separated delays (ms, 1 to a week each, at most 50). Read by
+ * the worker (its backoff) and the gateway (a replay's attempts), so both agree.
+ */
+export function readWebhookRetrySchedule(env: EnvReader): number[] {
+  const list = env.list('WEBHOOK_RETRY_SCHEDULE_MS');
+  if (list.length === 0) return [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS];
+  if (list.length > 50) {
+    throw new ConfigError('WEBHOOK_RETRY_SCHEDULE_MS', 'must list at most 50 delays');
+  }
+  return list.map((entry) => {
+    const ms = /^\d+$/.test(entry) ? Number(entry) : NaN;
+    if (!Number.isSafeInteger(ms) || ms < 1 || ms > 7 * 86400000) {
+      throw new ConfigError(
+        'WEBHOOK_RETRY_SCHEDULE_MS',
+        `must be a comma-separated list of delays in ms (1 to 604800000), got "${entry}"`,
+      );
+    }
+    return ms;
+  });
+}
 
 /** How long a failed delivery job stays in BullMQ (Bull Board); its dead letter is the record. */
 export const WEBHOOK_FAILED_JOB_RETENTION_SECONDS = 7 * 86400;
