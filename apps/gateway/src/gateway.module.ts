@@ -15,6 +15,7 @@ import { SessionsModule } from './sessions/sessions.module';
 import { OperationsModule } from './operations/operations.module';
 import { HealthModule } from './health/health.module';
 import { AdminModule } from './admin/admin.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { IncomingModule } from './incoming/incoming.module';
 import { EventsModule } from './events/events.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
@@ -54,6 +55,7 @@ export class GatewayModule {
         EventsModule,
         WebhooksModule,
         AdminModule.forRoot(config),
+        DashboardModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
