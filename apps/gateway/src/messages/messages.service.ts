@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   MessageQueueService,
+  messagesAccepted,
   MessageStore,
   OutboundQueues,
   type MessageContent,
@@ -123,6 +124,7 @@ export class MessagesService {
       for (const m of messages) await this.producer.cancel(m.job.messageId, sessionId);
       throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
     }
+    messagesAccepted.inc({ session: sessionId }, messages.length);
   }
 
   /** 404 for an unknown session, 429 QUEUE_FULL past MAX_QUEUED_PER_SESSION. */
