@@ -18,6 +18,7 @@ import { AdminModule } from './admin/admin.module';
 import { IncomingModule } from './incoming/incoming.module';
 import { EventsModule } from './events/events.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
+import { MetricsModule } from './metrics/metrics.module';
 
 @Module({})
 export class GatewayModule {
@@ -62,6 +63,7 @@ export class GatewayModule {
         IncomingModule,
         EventsModule,
         WebhooksModule,
+        MetricsModule,
         AdminModule.forRoot(config),
       ],
       providers: [

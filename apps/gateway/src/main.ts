@@ -6,13 +6,20 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import { ConfigError, LOGGER, REDIS, redisDurabilityWarnings } from '@app/core';
+import {
+  ConfigError,
+  LOGGER,
+  REDIS,
+  redisDurabilityWarnings,
+  startProcessMetrics,
+} from '@app/core';
 import { GatewayModule } from './gateway.module';
 import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
 import { validationException } from './common/validation';
 import { installJsonBodyParser } from './common/json-body';
 import { renderError } from './common/error-shape';
 import { setupOpenApi } from './openapi/openapi.setup';
+import { installHttpMetrics } from './metrics/http.metrics';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -51,6 +58,7 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
   app.useLogger(app.get(PinoNestLogger));
   const fastify = app.getHttpAdapter().getInstance();
   installJsonBodyParser(fastify);
+  installHttpMetrics(fastify);
   // A body that is not JSON gets 415, whatever parser Fastify or Nest registered for it.
   fastify.addHook('preValidation', async (req: FastifyRequest) => {
     if (!BODY_METHODS.has(req.method)) return;
@@ -82,6 +90,7 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
 
 async function bootstrap(): Promise<void> {
   const config = readConfig();
+  startProcessMetrics();
   const app = await createGateway(config);
   const logger = app.get<Logger>(LOGGER);
   await app.listen(config.port, config.host);

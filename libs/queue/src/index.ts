@@ -4,5 +4,6 @@ export * from './job-options';
 export * from './message-store';
 export * from './message.metrics';
 export * from './outbound-queues';
+export * from './queue-depth';
 export * from './message-queue.service';
 export * from './webhooks';

@@ -283,23 +283,24 @@ export class MessageStore {
       // Back into the unfinished index while its event is on the way (see `session`).
       await this.redis.zadd(this.keys.unfinished(req.session), 'NX', Date.now(), id);
     }
-    const [code, previous, counter, session, event, createdAt, sendAt] = await this.transitionRecord(
-      this.keys.message(id),
-      this.keys.messageHistory(id),
-      this.keys.sendIntent(id),
-      this.keys.messageOutbox(id),
-      req.to,
-      from,
-      JSON.stringify(entry),
-      this.retentionSeconds,
-      final ? '1' : '0',
-      req.ifField?.name ?? '',
-      req.ifField?.value ?? '',
-      intent,
-      req.increment ?? '',
-      JSON.stringify(template),
-      ...fields,
-    );
+    const [code, previous, counter, session, event, createdAt, sendAt] =
+      await this.transitionRecord(
+        this.keys.message(id),
+        this.keys.messageHistory(id),
+        this.keys.sendIntent(id),
+        this.keys.messageOutbox(id),
+        req.to,
+        from,
+        JSON.stringify(entry),
+        this.retentionSeconds,
+        final ? '1' : '0',
+        req.ifField?.name ?? '',
+        req.ifField?.value ?? '',
+        intent,
+        req.increment ?? '',
+        JSON.stringify(template),
+        ...fields,
+      );
     // The change is recorded with its event in the outbox; move the event to the stream. A
     // failure leaves it there (and the message in the unfinished index) for the consistency
     // check: the change itself stands, so it is not the caller's error.
@@ -310,7 +311,13 @@ export class MessageStore {
         )
       : true;
     if (code === 1 && previous !== req.to && session)
-      recordStatusChange({ session, to: req.to, error: req.error, since: clockStart(createdAt, sendAt), at: Date.parse(at) });
+      recordStatusChange({
+        session,
+        to: req.to,
+        error: req.error,
+        since: clockStart(createdAt, sendAt),
+        at: Date.parse(at),
+      });
     if (code !== 1 && fromFinal && req.session) {
       await this.redis.zrem(this.keys.unfinished(req.session), id);
     } else if (code === 1 && final && session && flushed) {

@@ -47,7 +47,10 @@ export class WorkerMetricsService implements OnApplicationBootstrap, OnModuleDes
       this.logger.info({ host, port }, 'metrics served on /metrics');
     } catch (err) {
       // Sending does not depend on metrics: keep running; Prometheus sees the target down.
-      this.logger.error({ err, host, port }, 'metrics server could not listen (WORKER_METRICS_PORT)');
+      this.logger.error(
+        { err, host, port },
+        'metrics server could not listen (WORKER_METRICS_PORT)',
+      );
     }
   }
 

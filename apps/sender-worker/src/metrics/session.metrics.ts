@@ -38,7 +38,7 @@ export const sessionGauges = {
   }),
   memoryLimit: new Gauge({
     name: 'wa_browser_memory_limit_bytes',
-    help: "BROWSER_MEMORY_LIMIT_MB of this worker, in bytes (0: no limit): a browser above it is recycled",
+    help: 'BROWSER_MEMORY_LIMIT_MB of this worker, in bytes (0: no limit): a browser above it is recycled',
     registers: [metricsRegistry],
   }),
 };

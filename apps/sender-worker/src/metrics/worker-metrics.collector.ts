@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { redisUpGauge, withTimeout } from '@app/core';
+import { queueDepth } from '@app/queue';
 import { SESSION_STATUSES, type SessionStatus } from '@app/session';
 import { sessionGauges } from './session.metrics';
 
@@ -13,14 +14,6 @@ export interface OwnedSession {
   readonly memoryMb: number | null;
   /** BullMQ's key of one of the queue's structures (`Queue.toKey`). */
   readonly queue: { toKey(type: string): string };
-}
-
-export interface QueueDepth {
-  waiting: number;
-  active: number;
-  delayed: number;
-  failed: number;
-  paused: boolean;
 }
 
 /**
@@ -49,7 +42,8 @@ export class WorkerMetricsCollector {
     for (const s of sessions) {
       for (const status of SESSION_STATUSES)
         g.status.set({ session: s.sessionId, status }, status === s.status ? 1 : 0);
-      if (s.memoryMb !== null) g.browserMemory.set({ session: s.sessionId }, s.memoryMb * 1024 * 1024);
+      if (s.memoryMb !== null)
+        g.browserMemory.set({ session: s.sessionId }, s.memoryMb * 1024 * 1024);
     }
     // The worker's connection queues commands while Redis is away (it waits outages out):
     // asking then would only pile up commands, one set per scrape.
@@ -76,37 +70,4 @@ export class WorkerMetricsCollector {
       redisUpGauge.set(0);
     }
   }
-}
-
-/**
- * A session queue's counts in one pipeline (its keys share the session's hash tag). The same
- * structures BullMQ's own `getJobCounts` reads: waiting is the wait list, the legacy paused list
- * and the prioritized set.
- */
-export async function queueDepth(
-  redis: Redis,
-  queue: { toKey(type: string): string },
-): Promise<QueueDepth> {
-  const results = await redis
-    .pipeline()
-    .llen(queue.toKey('wait'))
-    .llen(queue.toKey('paused'))
-    .zcard(queue.toKey('prioritized'))
-    .llen(queue.toKey('active'))
-    .zcard(queue.toKey('delayed'))
-    .zcard(queue.toKey('failed'))
-    .hexists(queue.toKey('meta'), 'paused')
-    .exec();
-  if (!results) throw new Error('pipeline not executed');
-  const n = results.map(([err, value]) => {
-    if (err) throw err;
-    return Number(value);
-  });
-  return {
-    waiting: n[0] + n[1] + n[2],
-    active: n[3],
-    delayed: n[4],
-    failed: n[5],
-    paused: n[6] === 1,
-  };
 }

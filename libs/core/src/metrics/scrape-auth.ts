@@ -26,7 +26,10 @@ export function presentedScrapeKey(headers: IncomingHttpHeaders): string | null 
  * (metrics are open, as Prometheus exporters usually are), or when the scrape presents it.
  * Compared as digests, in constant time.
  */
-export function scrapeAllowed(headers: IncomingHttpHeaders, metricsApiKey: string | undefined): boolean {
+export function scrapeAllowed(
+  headers: IncomingHttpHeaders,
+  metricsApiKey: string | undefined,
+): boolean {
   if (!metricsApiKey) return true;
   const presented = presentedScrapeKey(headers);
   if (presented === null) return false;
