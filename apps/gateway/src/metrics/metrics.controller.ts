@@ -1,6 +1,6 @@
-import { Controller, Get, Header, Inject, Req } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { metricsRegistry, scrapeAllowed } from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
 import { ApiError } from '../common/api-error';
@@ -23,7 +23,6 @@ export class MetricsController {
   ) {}
 
   @Get('metrics')
-  @Header('Content-Type', metricsRegistry.contentType)
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Prometheus metrics',
@@ -41,13 +40,19 @@ export class MetricsController {
     message: 'Missing or wrong METRICS_API_KEY',
     description: 'METRICS_API_KEY is set and the scrape did not present it',
   })
-  async metrics(@Req() req: FastifyRequest): Promise<string> {
+  async metrics(
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
     if (!scrapeAllowed(req.headers, this.config.metricsApiKey)) {
       throw new ApiError(401, 'UNAUTHORIZED', 'Missing or wrong METRICS_API_KEY', {
         'WWW-Authenticate': 'Bearer realm="metrics"',
       });
     }
     await this.collector.refresh();
-    return metricsRegistry.metrics();
+    const text = await metricsRegistry.metrics();
+    // Set here, not with @Header: an error answer is JSON.
+    void reply.header('Content-Type', metricsRegistry.contentType);
+    return text;
   }
 }
