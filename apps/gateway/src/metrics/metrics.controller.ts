@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Inject, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { metricsRegistry, scrapeAllowed } from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
@@ -29,7 +29,7 @@ export class MetricsController {
     description:
       "The gateway's metrics in Prometheus text format: HTTP requests by route and status, messages accepted, statuses changed here (cancelled, expired), fleet-wide queue and dead-letter gauges, Redis reachability, Node process metrics. Workers serve their own on WORKER_METRICS_PORT. No key needed unless METRICS_API_KEY is set; then send it as `Authorization: Bearer <key>`, as the password of basic credentials, or as `X-Api-Key`.",
   })
-  @ApiProduces('text/plain')
+  // Only the 200 is text (@ApiProduces would declare the 401 as text as well).
   @ApiOkResponse({
     description: 'Prometheus text exposition format 0.0.4',
     content: { 'text/plain': { schema: { type: 'string' } } },
