@@ -3,18 +3,22 @@
 // - builds the apps if dist/ is missing or older than the sources;
 // - uses the Redis at REDIS_URL, or starts a local redis-server with AOF under ./.data/;
 // - starts one gateway and one worker, the simulator as default driver;
-// - creates a "demo" simulator session and prints the URLs, the API key and a curl to paste.
+// - creates a "demo" simulator session and prints the URLs, the API key and a curl to paste;
+// - shows the apps' JSON log lines readable (pino-pretty; LOG_FORMAT=json shows them as they are).
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
+const readline = require('node:readline');
 const { ensureDependencies } = require('./lib/dependencies');
 const { checkNodeVersion } = require('./lib/node-version');
+const { lineFormatter, logFormat } = require('./lib/log-format');
 
 // Before anything else: an unusable Node is refused with the way to get Node 22.
 checkNodeVersion();
+const formatLine = lineFormatter(logFormat(), { colorize: !!process.stdout.isTTY });
 
 const root = path.join(__dirname, '..');
 const dataDir = path.join(root, '.data');
@@ -112,9 +116,13 @@ function apiKey() {
 
 function startApp(name, script, env) {
   const proc = spawn(process.execPath, [path.join(root, script)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const prefix = (chunk) => chunk.toString().split('\n').filter(Boolean).map((l) => `[${name}] ${l}\n`).join('');
-  proc.stdout.on('data', (c) => process.stdout.write(prefix(c)));
-  proc.stderr.on('data', (c) => process.stderr.write(prefix(c)));
+  // Line by line (a chunk may end mid-line): the apps' JSON lines made readable on stdout.
+  readline.createInterface({ input: proc.stdout }).on('line', (l) => {
+    if (l) process.stdout.write(`[${name}] ${formatLine(l)}`);
+  });
+  readline.createInterface({ input: proc.stderr }).on('line', (l) => {
+    if (l) process.stderr.write(`[${name}] ${l}\n`);
+  });
   proc.on('exit', (code, signal) => {
     if (!stopping) {
       log(`${name} exited (${signal ?? code}); stopping everything`);

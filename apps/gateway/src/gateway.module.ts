@@ -4,9 +4,9 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CoreModule, LOGGER, REDIS, RedisKeys, safeErrSerializer } from '@app/core';
+import { CoreModule, LOGGER, REDIS, RedisKeys } from '@app/core';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config';
-import { createGatewayLogger } from './common/logger';
+import { createGatewayLogging } from './common/logger';
 import { ApiKeyGuard } from './common/api-key.guard';
 import { ApiKeyThrottlerGuard, PrefixedThrottlerStorage } from './common/throttling';
 import { ErrorFilter } from './common/error.filter';
@@ -15,6 +15,7 @@ import { SessionsModule } from './sessions/sessions.module';
 import { OperationsModule } from './operations/operations.module';
 import { HealthModule } from './health/health.module';
 import { AdminModule } from './admin/admin.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { IncomingModule } from './incoming/incoming.module';
 import { EventsModule } from './events/events.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
@@ -24,7 +25,7 @@ import { MetricsModule } from './metrics/metrics.module';
 export class GatewayModule {
   /** The config is read once, in main.ts, so a generated API key is the same everywhere. */
   static forRoot(config: GatewayConfig): DynamicModule {
-    const logger = createGatewayLogger(config.logLevel);
+    const { logger, params: httpLogging } = createGatewayLogging(config.logLevel);
     return {
       module: GatewayModule,
       imports: [
@@ -37,17 +38,8 @@ export class GatewayModule {
           role: 'producer',
           connectionName: 'gateway',
         }),
-        LoggerModule.forRoot({
-          pinoHttp: {
-            logger,
-            // pino-http wraps its own serializers around the standard ones, which copy every
-            // property of an error (ioredis's failed command included): keep ours.
-            serializers: { err: safeErrSerializer },
-            // Successful requests at debug: the send path logs what matters about each message.
-            customLogLevel: (_req, res, err) =>
-              err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
-          },
-        }),
+        // Every line of a request carries its id (common/logger.ts, common/request-id.ts).
+        LoggerModule.forRoot(httpLogging),
         ThrottlerModule.forRootAsync({
           inject: [REDIS, RedisKeys],
           useFactory: (redis: Redis, keys: RedisKeys) => ({
@@ -65,6 +57,7 @@ export class GatewayModule {
         WebhooksModule,
         MetricsModule,
         AdminModule.forRoot(config),
+        DashboardModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },

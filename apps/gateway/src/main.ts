@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ValidationPipe } from '@nestjs/common';
@@ -18,6 +19,7 @@ import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
 import { validationException } from './common/validation';
 import { installJsonBodyParser } from './common/json-body';
 import { renderError } from './common/error-shape';
+import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
 import { setupOpenApi } from './openapi/openapi.setup';
 import { installHttpMetrics } from './metrics/http.metrics';
 
@@ -39,6 +41,8 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    // The request id every log line of the request carries, echoed as X-Request-Id.
+    genReqId: (req: IncomingMessage) => requestIdOf(req.headers[REQUEST_ID_HEADER]),
     // Errors Fastify answers itself, before any route (a path with malformed percent-encoding):
     // in the contract's error shape like every other answer.
     frameworkErrors: (err: Error, _req: FastifyRequest, reply: FastifyReply) => {
@@ -59,6 +63,10 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
   const fastify = app.getHttpAdapter().getInstance();
   installJsonBodyParser(fastify);
   installHttpMetrics(fastify);
+  fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    void reply.header(REQUEST_ID_HEADER, req.id);
+    done();
+  });
   // A body that is not JSON gets 415, whatever parser Fastify or Nest registered for it.
   fastify.addHook('preValidation', async (req: FastifyRequest) => {
     if (!BODY_METHODS.has(req.method)) return;

@@ -8,6 +8,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
 import { ApiError } from './api-error';
 import { AuthFailureLimiter } from './auth-failures';
 import { isPublicRoute } from './public.decorator';
+import { isBrowserPage } from './browser-page.decorator';
 
 export type AuthedRequest = FastifyRequest & { clientId?: string };
 
@@ -52,7 +53,10 @@ export class ApiKeyGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (isPublicRoute(this.reflector, context)) return true;
-    await this.authenticate(context.switchToHttp().getRequest<AuthedRequest>(), 'browser');
+    await this.authenticate(
+      context.switchToHttp().getRequest<AuthedRequest>(),
+      isBrowserPage(this.reflector, context) ? 'always' : 'browser',
+    );
     return true;
   }
 

@@ -2,6 +2,7 @@ import { Catch, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common'
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { renderError } from './error-shape';
+import { pathOf } from './request-id';
 
 /** Renders every exception as `{error: {code, message}}`; logs the unexpected ones. */
 @Catch()
@@ -15,7 +16,12 @@ export class ErrorFilter implements ExceptionFilter {
     const rendered = renderError(exception);
     if (rendered.status >= 500) {
       this.logger.error(
-        { err: exception, method: request.method, url: request.url, status: rendered.status },
+        {
+          err: exception,
+          method: request.method,
+          url: pathOf(request.url),
+          status: rendered.status,
+        },
         'request failed',
       );
     }

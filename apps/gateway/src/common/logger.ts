@@ -1,9 +1,69 @@
+import { RequestMethod } from '@nestjs/common';
 import pino, { type Logger } from 'pino';
-import { safeLoggerOptions } from '@app/core';
+import { PinoLogger, type Params } from 'nestjs-pino';
+import { safeErrSerializer, safeLoggerOptions } from '@app/core';
+import { pathOf } from './request-id';
 
-/** The root structured logger of the gateway (provided as LOGGER by the core module). */
-export function createGatewayLogger(level: string): Logger {
+/** The gateway's loggers: one root, and how HTTP requests are logged (nestjs-pino). */
+export interface GatewayLogging {
+  /**
+   * What services log through (provided as LOGGER by the core module): during a request it
+   * writes through that request's logger, so every line carries the request's `reqId`; outside
+   * one, through the root.
+   */
+  logger: Logger;
+  /** nestjs-pino's `LoggerModule.forRoot` parameters. */
+  params: Params;
+}
+
+export function createGatewayLogging(level: string): GatewayLogging {
   // The shared `err` serializer and redaction list (libs/core): no keys, bodies, content or
   // Redis command arguments, whatever an error or a request carries.
-  return pino({ level, base: { service: 'gateway' }, ...safeLoggerOptions() });
+  const root = pino({ level, base: { service: 'gateway' }, ...safeLoggerOptions() });
+  const params: Params = {
+    // nestjs-pino's default route (`{/*splat}`) matches nothing under the Fastify adapter of
+    // Nest 12, and no request was ever logged; this pattern matches every path, `/` included.
+    forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
+    pinoHttp: {
+      logger: root,
+      // The request's logger binds only `reqId` (Fastify's request id: the caller's
+      // X-Request-Id when sane, see request-id.ts), so every line of the request carries it;
+      // the line that closes the request adds `req` and `res`.
+      quietReqLogger: true,
+      serializers: {
+        // pino-http wraps its own serializers around the standard ones, which copy every
+        // property of an error (ioredis's failed command included): keep ours.
+        err: safeErrSerializer,
+        // Paths only: a query string is the caller's to keep out of our logs.
+        req: (req: { url?: string; query?: unknown }) => ({
+          ...req,
+          url: pathOf(req.url),
+          query: undefined,
+        }),
+      },
+      // Successful requests at debug: the send path logs what matters about each message.
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
+    },
+  };
+  // nestjs-pino keeps the current request's logger in its AsyncLocalStorage; a PinoLogger
+  // reads it (and builds the one pino-http instance from these same params).
+  const context = new PinoLogger(params);
+  return { logger: requestBoundLogger(root, () => context.logger), params };
+}
+
+/**
+ * A pino Logger that writes through `current()` (the request's logger while a request is being
+ * handled) and through `root` otherwise. Services keep injecting a plain pino `Logger`.
+ */
+export function requestBoundLogger(root: Logger, current: () => Logger | undefined): Logger {
+  return new Proxy(root, {
+    get(target, prop) {
+      const logger = current() ?? target;
+      const value: unknown = Reflect.get(logger, prop, logger);
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(logger)
+        : value;
+    },
+  });
 }

@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { LOGGER } from '@app/core';
 import {
   MessageQueueService,
   messagesAccepted,
@@ -41,6 +43,7 @@ export class MessagesService {
     private readonly queues: OutboundQueues,
     private readonly sessions: SessionStore,
     private readonly idempotency: IdempotencyService,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /**
@@ -58,7 +61,7 @@ export class MessagesService {
     // session or the clock say now (QUEUE_FULL, a deleted session, an expiresAt now past).
     if (idempotencyKey) {
       const earlier = await this.idempotency.lookup(clientId, idempotencyKey, fingerprint);
-      if (earlier) return earlier;
+      if (earlier) return this.logAccepted(sessionId, earlier);
     }
     const drafts = dtos.map((dto, i) =>
       this.draft(sessionId, dto, dtos.length > 1 ? `messages[${i}].` : ''),
@@ -66,11 +69,18 @@ export class MessagesService {
     await this.admit(sessionId, drafts.length);
     const fresh = drafts.map(() => newMessageId());
     const write = (ids: string[], resumed: boolean) => this.write(drafts, ids, resumed);
-    if (!idempotencyKey) {
-      await write(fresh, false);
-      return { ids: fresh, replayed: false };
+    if (idempotencyKey) {
+      const accepted = await this.idempotency.run(
+        clientId,
+        idempotencyKey,
+        fingerprint,
+        fresh,
+        write,
+      );
+      return this.logAccepted(sessionId, accepted);
     }
-    return this.idempotency.run(clientId, idempotencyKey, fingerprint, fresh, write);
+    await write(fresh, false);
+    return this.logAccepted(sessionId, { ids: fresh, replayed: false });
   }
 
   async get(id: string): Promise<MessageRecord> {
@@ -99,6 +109,18 @@ export class MessagesService {
         `Message "${id}" is ${outcome.status}: only queued messages can be cancelled`,
       );
     }
+    this.logger.info({ sessionId: record.session, messageId: id }, 'message cancelled');
+  }
+
+  /** One line per request, with every id it answered (a bulk's ids in one list). */
+  private logAccepted(sessionId: string, accepted: Accepted): Accepted {
+    const ids =
+      accepted.ids.length === 1
+        ? { messageId: accepted.ids[0] }
+        : { messageIds: accepted.ids, count: accepted.ids.length };
+    if (accepted.replayed) this.logger.debug({ sessionId, ...ids }, 'idempotent request replayed');
+    else this.logger.info({ sessionId, ...ids }, 'message accepted');
+    return accepted;
   }
 
   private async write(drafts: Draft[], ids: string[], resumed: boolean): Promise<void> {

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { ErrorResponse } from './error-response';
 
 /** The statuses the gateway answers errors with (CONTRACT.md, "HTTP API"). */
@@ -226,23 +226,26 @@ function group(errors: ErrorSpec[]): Map<number, Group> {
 export function ApiErrors(...errors: ErrorSpec[]): MethodDecorator & ClassDecorator {
   const responses = [...group(errors)].map(([status, g]) => {
     const codes = [...g.examples.keys()];
+    const examples = Object.fromEntries(
+      [...g.examples].map(([code, message]) => [
+        code,
+        { summary: code, value: { error: { code, message } } },
+      ]),
+    );
     return ApiResponse({
       status,
       description: codes.length
         ? `${g.description}. Codes: ${codes.map((c) => `\`${c}\``).join(', ')}`
         : g.description,
-      type: ErrorResponse,
+      // Always JSON, also on routes that produce something else when they succeed (the SSE
+      // stream, a media download): `@ApiProduces` would otherwise retype the error answers.
+      content: {
+        'application/json': {
+          schema: { $ref: getSchemaPath(ErrorResponse) },
+          ...(codes.length ? { examples } : {}),
+        },
+      },
       ...(status === 429 || status === 503 ? { headers: RETRY_AFTER } : {}),
-      ...(codes.length
-        ? {
-            examples: Object.fromEntries(
-              [...g.examples].map(([code, message]) => [
-                code,
-                { summary: code, value: { error: { code, message } } },
-              ]),
-            ),
-          }
-        : {}),
     });
   });
   return applyDecorators(...responses);

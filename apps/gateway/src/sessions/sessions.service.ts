@@ -79,6 +79,7 @@ export class SessionsService {
     if (!(await this.sessions.create(config))) {
       throw ApiError.conflict('SESSION_EXISTS', `Session "${dto.id}" already exists`);
     }
+    this.logger.info({ sessionId: dto.id, driver }, 'session created');
     const view = await this.get(dto.id);
     // The one answer that shows the secret (generated or given): no later read does.
     return { ...view, webhook: config.webhook ? webhookWithSecret(config.webhook) : null };
@@ -117,6 +118,7 @@ export class SessionsService {
   async recover(id: string): Promise<void> {
     await this.stored(id);
     await this.control.send(id, { command: 'recover' });
+    this.logger.info({ sessionId: id }, 'session recovery requested');
   }
 
   /**
@@ -147,6 +149,7 @@ export class SessionsService {
     if (owner && !stopping)
       await this.control.send(id, { command: 'stop', logout: false }).catch(() => undefined);
     await this.purgeIfUnowned(id);
+    this.logger.info({ sessionId: id, cancelled, logout }, 'session deleted');
     return { cancelled, logout: logout ? (outcome as LogoutOutcome) : null };
   }
 
