@@ -148,6 +148,8 @@ export function startWorker(env: SystemEnv, workerId: string): AppProcess {
       QUEUE_PREFIX: env.prefix,
       WORKER_ID: workerId,
       LOG_LEVEL: 'warn',
+      // Several workers share this host: no metrics server unless a test gives each its port.
+      WORKER_METRICS_PORT: '0',
       ...env.extra,
     },
     workerId,

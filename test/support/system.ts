@@ -1,6 +1,6 @@
 import { ApiClient } from './api-client';
 import { AppProcess, startGateway, startWorker, type SystemEnv } from './processes';
-import { sharedRedisUrl, uniquePrefix } from './redis-server';
+import { freePort, sharedRedisUrl, uniquePrefix } from './redis-server';
 import { waitFor } from './wait-for';
 
 export const TEST_API_KEY = 'e2e-key-0123456789abcdef';
@@ -9,10 +9,19 @@ export const TEST_API_KEY = 'e2e-key-0123456789abcdef';
 export class TestSystem {
   gateway!: { proc: AppProcess; url: string };
   readonly workers = new Map<string, AppProcess>();
+  /** `GET /metrics` of each worker started with {@link startMeteredWorker}. */
+  readonly workerMetricsUrls = new Map<string, string>();
   api!: ApiClient;
   readonly env: SystemEnv;
 
-  constructor(name: string, opts: { redisUrl?: string; extra?: NodeJS.ProcessEnv } = {}) {
+  private readonly meteredWorkers: boolean;
+
+  /** `workerMetrics`: every worker serves /metrics on a free port of its own. */
+  constructor(
+    name: string,
+    opts: { redisUrl?: string; extra?: NodeJS.ProcessEnv; workerMetrics?: boolean } = {},
+  ) {
+    this.meteredWorkers = opts.workerMetrics ?? false;
     this.env = {
       redisUrl: opts.redisUrl ?? sharedRedisUrl(),
       prefix: uniquePrefix(name),
@@ -24,8 +33,16 @@ export class TestSystem {
   async start(workerIds: string[] = ['worker-a']): Promise<this> {
     this.gateway = await startGateway(this.env);
     this.api = new ApiClient(this.gateway.url, this.env.apiKey);
-    await waitFor('the gateway to reach Redis', async () => (await fetch(`${this.gateway.url}/readyz`)).status === 200, 20000, 100);
-    for (const id of workerIds) this.startWorker(id);
+    await waitFor(
+      'the gateway to reach Redis',
+      async () => (await fetch(`${this.gateway.url}/readyz`)).status === 200,
+      20000,
+      100,
+    );
+    for (const id of workerIds) {
+      if (this.meteredWorkers) await this.startMeteredWorker(id);
+      else this.startWorker(id);
+    }
     return this;
   }
 
@@ -33,6 +50,17 @@ export class TestSystem {
     const proc = startWorker({ ...this.env, extra: { ...this.env.extra, ...extra } }, id);
     this.workers.set(id, proc);
     return proc;
+  }
+
+  /** A worker with its metrics server on a free port (WORKER_METRICS_PORT), on 127.0.0.1. */
+  async startMeteredWorker(id: string, extra: NodeJS.ProcessEnv = {}): Promise<AppProcess> {
+    const port = await freePort();
+    this.workerMetricsUrls.set(id, `http://127.0.0.1:${port}/metrics`);
+    return this.startWorker(id, {
+      WORKER_METRICS_PORT: String(port),
+      WORKER_METRICS_HOST: '127.0.0.1',
+      ...extra,
+    });
   }
 
   async restartGateway(): Promise<void> {

@@ -19,6 +19,7 @@ import { DashboardModule } from './dashboard/dashboard.module';
 import { IncomingModule } from './incoming/incoming.module';
 import { EventsModule } from './events/events.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
+import { MetricsModule } from './metrics/metrics.module';
 
 @Module({})
 export class GatewayModule {
@@ -54,6 +55,7 @@ export class GatewayModule {
         IncomingModule,
         EventsModule,
         WebhooksModule,
+        MetricsModule,
         AdminModule.forRoot(config),
         DashboardModule,
       ],

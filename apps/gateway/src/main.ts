@@ -7,7 +7,13 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import { ConfigError, LOGGER, REDIS, redisDurabilityWarnings } from '@app/core';
+import {
+  ConfigError,
+  LOGGER,
+  REDIS,
+  redisDurabilityWarnings,
+  startProcessMetrics,
+} from '@app/core';
 import { GatewayModule } from './gateway.module';
 import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
 import { validationException } from './common/validation';
@@ -15,6 +21,7 @@ import { installJsonBodyParser } from './common/json-body';
 import { renderError } from './common/error-shape';
 import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
 import { setupOpenApi } from './openapi/openapi.setup';
+import { installHttpMetrics } from './metrics/http.metrics';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -55,6 +62,7 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
   app.useLogger(app.get(PinoNestLogger));
   const fastify = app.getHttpAdapter().getInstance();
   installJsonBodyParser(fastify);
+  installHttpMetrics(fastify);
   fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     void reply.header(REQUEST_ID_HEADER, req.id);
     done();
@@ -90,6 +98,7 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
 
 async function bootstrap(): Promise<void> {
   const config = readConfig();
+  startProcessMetrics();
   const app = await createGateway(config);
   const logger = app.get<Logger>(LOGGER);
   await app.listen(config.port, config.host);

@@ -9,6 +9,7 @@ import { ConsistencyModule } from './consistency/consistency.module';
 import { ControlModule } from './control/control.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
+import { WorkerMetricsModule } from './metrics/metrics.module';
 
 /**
  * The sender worker: no HTTP. Nest stops a module after every module that imports it, and the
@@ -38,6 +39,7 @@ export class SenderWorkerModule {
         ControlModule,
         MaintenanceModule,
         WebhooksModule.forRoot(config),
+        WorkerMetricsModule,
       ],
     };
   }

@@ -18,5 +18,8 @@ export * from './module/tokens';
 // Bounded waits and Lua commands: one helper each, used by every lib and app.
 export * from './util/timeout';
 export * from './redis/lua-command';
+// The process's Prometheus registry (one per process; each app exposes it on /metrics).
+export * from './metrics/process.metrics';
+export * from './metrics/scrape-auth';
 // Last: the core module reaches up to @app/queue and @app/session, which import the exports above.
 export * from './module/core.module';

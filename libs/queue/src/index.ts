@@ -2,6 +2,8 @@ export * from './queue.constants';
 export * from './jobs';
 export * from './job-options';
 export * from './message-store';
+export * from './message.metrics';
 export * from './outbound-queues';
+export * from './queue-depth';
 export * from './message-queue.service';
 export * from './webhooks';

@@ -21,6 +21,7 @@ import type {
   SendMessageJob,
 } from './jobs';
 import type { RedisKeys } from '@app/core';
+import { recordStatusChange } from './message.metrics';
 
 /**
  * Compare-and-set of a message's status, with its history entry, in one atomic step. It is the
@@ -39,8 +40,8 @@ import type { RedisKeys } from '@app/core';
  * list, '*' = any non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition
  * field name ('' = none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON
  * object = replace), counter field to increment ('' = none), event template JSON, then
- * field/value pairs to set. Returns {1, previous, counter, session, event JSON ('' = none)} when
- * applied, {0, current} when the status did not allow it, {-2, current} when the condition field
+ * field/value pairs to set. Returns {1, previous, counter, session, event JSON ('' = none),
+ * createdAt, sendAt} when applied, {0, current} when the status did not allow it, {-2, current} when the condition field
  * did not hold the expected value, {-1} when the record does not exist.
  */
 const TRANSITION_LUA = `
@@ -96,7 +97,8 @@ else
   -- A record written by an older version carries a TTL from its creation: drop it.
   for k = 1, 4 do redis.call('PERSIST', KEYS[k]) end
 end
-return {1, cur, counter, session, event}
+local clock = redis.call('HMGET', KEYS[1], 'createdAt', 'sendAt')
+return {1, cur, counter, session, event, clock[1] or '', clock[2] or ''}
 `;
 
 export interface TransitionResult {
@@ -141,7 +143,7 @@ export interface TransitionRequest {
 export class MessageStore {
   private readonly transitionRecord: LuaCommand<
     [record: string, history: string, intent: string, outbox: string, ...args: (string | number)[]],
-    [number, string, number?, string?, string?]
+    [number, string, number?, string?, string?, string?, string?]
   >;
 
   constructor(
@@ -281,23 +283,24 @@ export class MessageStore {
       // Back into the unfinished index while its event is on the way (see `session`).
       await this.redis.zadd(this.keys.unfinished(req.session), 'NX', Date.now(), id);
     }
-    const [code, previous, counter, session, event] = await this.transitionRecord(
-      this.keys.message(id),
-      this.keys.messageHistory(id),
-      this.keys.sendIntent(id),
-      this.keys.messageOutbox(id),
-      req.to,
-      from,
-      JSON.stringify(entry),
-      this.retentionSeconds,
-      final ? '1' : '0',
-      req.ifField?.name ?? '',
-      req.ifField?.value ?? '',
-      intent,
-      req.increment ?? '',
-      JSON.stringify(template),
-      ...fields,
-    );
+    const [code, previous, counter, session, event, createdAt, sendAt] =
+      await this.transitionRecord(
+        this.keys.message(id),
+        this.keys.messageHistory(id),
+        this.keys.sendIntent(id),
+        this.keys.messageOutbox(id),
+        req.to,
+        from,
+        JSON.stringify(entry),
+        this.retentionSeconds,
+        final ? '1' : '0',
+        req.ifField?.name ?? '',
+        req.ifField?.value ?? '',
+        intent,
+        req.increment ?? '',
+        JSON.stringify(template),
+        ...fields,
+      );
     // The change is recorded with its event in the outbox; move the event to the stream. A
     // failure leaves it there (and the message in the unfinished index) for the consistency
     // check: the change itself stands, so it is not the caller's error.
@@ -307,6 +310,14 @@ export class MessageStore {
           () => false,
         )
       : true;
+    if (code === 1 && previous !== req.to && session)
+      recordStatusChange({
+        session,
+        to: req.to,
+        error: req.error,
+        since: clockStart(createdAt, sendAt),
+        at: Date.parse(at),
+      });
     if (code !== 1 && fromFinal && req.session) {
       await this.redis.zrem(this.keys.unfinished(req.session), id);
     } else if (code === 1 && final && session && flushed) {
@@ -336,4 +347,12 @@ export class MessageStore {
     const values = await this.redis.hmget(this.keys.message(id), ...names);
     return Object.fromEntries(names.map((n, i) => [n, values[i]]));
   }
+}
+
+/** Where accept-to-sent starts: acceptance, or sendAt for a message scheduled later. */
+function clockStart(createdAt: string | undefined, sendAt: string | undefined): number | null {
+  const accepted = createdAt ? Date.parse(createdAt) : NaN;
+  if (Number.isNaN(accepted)) return null;
+  const scheduled = sendAt ? Date.parse(sendAt) : NaN;
+  return Number.isNaN(scheduled) ? accepted : Math.max(accepted, scheduled);
 }

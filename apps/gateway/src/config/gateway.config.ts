@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError, EnvReader, readSharedConfig, type SharedConfig } from '@app/core';
+import {
+  ConfigError,
+  EnvReader,
+  readMetricsApiKey,
+  readSharedConfig,
+  type SharedConfig,
+} from '@app/core';
 import { readWebhookRetrySchedule } from '@app/queue';
 import { DRIVER_NAMES, type DriverName } from '@app/session';
 
@@ -49,6 +55,8 @@ export interface GatewayConfig extends SharedConfig {
   trustProxy: boolean | string;
   /** EVENTS_HEARTBEAT_MS: how often an open `GET /api/events` stream gets a `: ping` comment. */
   eventsHeartbeatMs: number;
+  /** METRICS_API_KEY: when set, `GET /metrics` needs it (bearer, basic password or X-Api-Key). */
+  metricsApiKey: string | undefined;
   logLevel: string;
 }
 
@@ -91,6 +99,7 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     trustProxy: readTrustProxy(env),
     // Proxies and load balancers close a connection idle for 30-60 s: ping well inside that.
     eventsHeartbeatMs: env.int('EVENTS_HEARTBEAT_MS', 15000, 100, 600000),
+    metricsApiKey: readMetricsApiKey(env),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   };
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { LOGGER } from '@app/core';
 import {
   MessageQueueService,
+  messagesAccepted,
   MessageStore,
   OutboundQueues,
   type MessageContent,
@@ -145,6 +146,7 @@ export class MessagesService {
       for (const m of messages) await this.producer.cancel(m.job.messageId, sessionId);
       throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
     }
+    messagesAccepted.inc({ session: sessionId }, messages.length);
   }
 
   /** 404 for an unknown session, 429 QUEUE_FULL past MAX_QUEUED_PER_SESSION. */

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { EnvReader, readSharedConfig, type SharedConfig } from '@app/core';
+import { EnvReader, readMetricsApiKey, readSharedConfig, type SharedConfig } from '@app/core';
 import type { MediaLimits, WwebjsSettings } from '@app/session';
 import { workerProfileFolder } from './profile-folder';
 import { readWebhookSettings, type WebhookSettings } from './webhook.config';
@@ -42,6 +42,12 @@ export interface WorkerConfig extends SharedConfig {
    * stream's resume window), never before the webhook router has routed them.
    */
   eventStreamRetentionMs: number;
+  /** WORKER_METRICS_PORT: port of this worker's `GET /metrics`; 0 = no metrics server. */
+  metricsPort: number;
+  /** WORKER_METRICS_HOST: interface the metrics server listens on. */
+  metricsHost: string;
+  /** METRICS_API_KEY: when set, a scrape must present it. */
+  metricsApiKey: string | undefined;
   logLevel: string;
 }
 
@@ -82,6 +88,9 @@ export function loadWorkerConfig(env = new EnvReader()): WorkerConfig {
     browserRecycleHours: env.int('BROWSER_RECYCLE_HOURS', 0, 0, 24 * 365),
     webhooks: readWebhookSettings(env),
     eventStreamRetentionMs: env.int('EVENT_STREAM_RETENTION_MS', 3600000, 1000, 30 * 86400000),
+    metricsPort: env.int('WORKER_METRICS_PORT', 9464, 0, 65535),
+    metricsHost: env.string('WORKER_METRICS_HOST', '0.0.0.0'),
+    metricsApiKey: readMetricsApiKey(env),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
   };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { createRedis, EventLog, RedisKeys, waitForReady } from '@app/core';
+import { createRedis, EventLog, metricsRegistry, RedisKeys, waitForReady } from '@app/core';
 import {
   DEFAULT_SEND_JOB_POLICY,
   MessageQueueService,
@@ -14,7 +14,6 @@ import {
 import type { FindSentOptions, OutgoingMessage, SendResult, SessionDriver } from '@app/session';
 import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
 import { ConsistencyCheck } from './consistency-check';
-import { workerRegistry } from './consistency.metrics';
 import { RecordSettler } from './record-settler';
 import { MessageStatusService } from '../outbound/message-status.service';
 
@@ -118,7 +117,7 @@ async function stats(): Promise<Record<string, string>> {
 }
 
 async function metric(outcome: string): Promise<number> {
-  const m = await workerRegistry.getSingleMetric('wa_consistency_fixed_total')!.get();
+  const m = await metricsRegistry.getSingleMetric('wa_consistency_fixed_total')!.get();
   return m.values.filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
 }
 

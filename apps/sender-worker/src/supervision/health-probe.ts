@@ -10,6 +10,8 @@ export const PROBE_FAILURES_LOST = 2;
  */
 export class HealthProbe {
   private failures = 0;
+  /** When the current run of failures began (null while the probes pass). */
+  private failingSince: number | null = null;
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -40,11 +42,18 @@ export class HealthProbe {
   /** The session answered: the run of failures is over. */
   passed(): void {
     this.failures = 0;
+    this.failingSince = null;
+  }
+
+  /** The first failure of the current run, if the last probe failed: a loss's first sign. */
+  troubleSince(): number | null {
+    return this.failingSince;
   }
 
   /** Counts one failure; returns how many in a row, and whether that means the session is lost. */
   failed(): { failures: number; lost: boolean } {
     this.failures++;
+    this.failingSince ??= Date.now();
     return { failures: this.failures, lost: this.failures >= PROBE_FAILURES_LOST };
   }
 }

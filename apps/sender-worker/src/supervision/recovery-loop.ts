@@ -4,6 +4,13 @@ import { isAccountSignal } from './circuit-breaker';
 import { notConnected, type HealthProbe } from './health-probe';
 import { nextStep, recoveryDelayMs, type RecoveryStep } from './recovery-policy';
 import { errorOf, recoveringPatch, type SessionStateMachine } from './session-state-machine';
+import type { SupervisionObserver } from './supervision.metrics';
+
+/** A loss's first sign and who saw it, for the detection time. */
+export interface LossDetection {
+  since: number;
+  trigger: 'report' | 'probe';
+}
 
 /** Re-check: probes, this far apart, before the client is restarted. */
 const RECHECK_TRIES = 3;
@@ -62,6 +69,7 @@ export class RecoveryLoop {
     private readonly health: HealthProbe,
     private readonly opts: RecoveryOptions,
     private readonly log: Logger,
+    private readonly observer?: SupervisionObserver,
   ) {}
 
   get active(): boolean {
@@ -69,9 +77,13 @@ export class RecoveryLoop {
   }
 
   /** Starts a recovery from `step`. With `drainFirst` (a recycle) the send in flight ends first. */
-  begin(cause: SessionDriverError, step: RecoveryStep, opts: { drainFirst?: boolean } = {}): void {
+  begin(
+    cause: SessionDriverError,
+    step: RecoveryStep,
+    opts: { drainFirst?: boolean; detected?: LossDetection } = {},
+  ): void {
     if (opts.drainFirst) this.drainFirst = true;
-    this.running = this.run(cause, step)
+    this.running = this.run(cause, step, opts.detected)
       .catch((err: unknown) => this.log.error({ err }, 'recovery crashed'))
       .finally(() => {
         this.running = null;
@@ -103,10 +115,16 @@ export class RecoveryLoop {
     this.stepWaiter?.reject(new Error('stopped'));
   }
 
-  private async run(cause: SessionDriverError, step: RecoveryStep): Promise<void> {
+  private async run(
+    cause: SessionDriverError,
+    step: RecoveryStep,
+    detected?: LossDetection,
+  ): Promise<void> {
     this.attempt = 0;
     this.log.warn({ code: cause.code, err: cause.message, step }, 'session lost; recovering');
+    // Resolves once the change is stored and the queue paused: the loss is then detected.
     await this.machine.apply(recoveringPatch(this.machine.current, cause));
+    if (detected) this.observer?.lossDetected(Date.now() - detected.since, detected.trigger);
     while (!this.host.isStopped()) {
       this.attempt++;
       if (this.attempt > this.opts.recoveryMaxAttempts) {
@@ -120,6 +138,7 @@ export class RecoveryLoop {
       if (this.host.isStopped()) return;
       try {
         await this.runStep(step);
+        this.observer?.recoveryStep(step, 'recovered');
         this.log.info(
           { step, attempt: this.attempt, status: this.machine.current.status },
           'session recovered',
@@ -127,6 +146,7 @@ export class RecoveryLoop {
         return;
       } catch (err) {
         if (this.host.isStopped()) return;
+        this.observer?.recoveryStep(step, 'failed');
         cause = classifyError(err, { duringSend: false });
         // A step that is not possible (e.g. no in-place restart) escalates; a session that
         // cannot be launched at all, or an account signal, stops trying.

@@ -24,6 +24,7 @@ import { Pacing } from '../outbound/pacing';
 import type { MessageStatusService } from '../outbound/message-status.service';
 import type { SendProcessor, SessionLink } from '../outbound/send.processor';
 import { SessionSupervisor } from './session-supervisor';
+import { supervisionMetrics } from './supervision.metrics';
 import { IncomingRecorder } from './incoming-recorder';
 import { errorFromFailedReason, type RecordSettler } from '../consistency/record-settler';
 
@@ -88,6 +89,7 @@ export class SessionRuntime implements SessionLink {
         changed: (state, prev) => this.persist(state, prev),
         ack: (ev) => void this.onAck(ev),
         incoming: (m) => void this.incoming.record(m),
+        observer: supervisionMetrics(config.id),
       },
       {
         recoveryMaxAttempts: c.recoveryMaxAttempts,

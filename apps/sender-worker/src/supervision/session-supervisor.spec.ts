@@ -83,10 +83,13 @@ describe('SessionSupervisor', () => {
   let states: SessionState[];
   let supervisor: SessionSupervisor;
   let nextDriver: () => ScriptedDriver;
+  /** What the supervisor told its observer (metrics), in order. */
+  let observed: string[];
 
   function make(opts: Partial<SupervisorOptions> = {}, createDriver?: () => SessionDriver) {
     drivers = [];
     states = [];
+    observed = [];
     nextDriver = () => new ScriptedDriver();
     supervisor = new SessionSupervisor(
       {
@@ -101,6 +104,10 @@ describe('SessionSupervisor', () => {
           states.push(state);
         },
         ack: () => undefined,
+        observer: {
+          recoveryStep: (step, outcome) => observed.push(`${step}:${outcome}`),
+          lossDetected: (ms, trigger) => observed.push(`detected:${trigger}:${ms >= 0}`),
+        },
       },
       { ...OPTS, ...opts },
       pino({ level: 'silent' }),
@@ -160,6 +167,38 @@ describe('SessionSupervisor', () => {
     await until('ready again', () => status() === 'ready' && drivers.length === 2);
     expect(drivers[0].stopped).toBe(true);
     expect(drivers[1].starts).toBe(1);
+  });
+
+  it('tells its observer when a reported loss was detected and how each recovery step went', async () => {
+    make();
+    nextDriver = () =>
+      Object.assign(new ScriptedDriver(), { restartOutcome: 'unsupported' as const });
+    supervisor.start();
+    await until('ready', () => status() === 'ready');
+    expect(observed).toEqual([]);
+    drivers[0].emit(
+      'lost',
+      new SessionDriverError(SessionErrorCode.SessionClosed, 'session', 'Session closed'),
+    );
+    await until('ready again', () => status() === 'ready' && drivers.length === 2);
+    await until('the step counted', () => observed.length === 3);
+    expect(observed).toEqual([
+      'detected:report:true',
+      'restart-client:failed',
+      'relaunch:recovered',
+    ]);
+  });
+
+  it('dates a loss found by the probes from the first failed probe (trigger probe)', async () => {
+    make({ healthCheckIntervalMs: 20 });
+    supervisor.start();
+    await until('ready', () => status() === 'ready');
+    drivers[0].probeState = 'TIMEOUT';
+    await until('lost by the probe', () => status() === 'recovering');
+    drivers[0].probeState = 'CONNECTED';
+    await until('ready again', () => status() === 'ready');
+    await until('the step counted', () => observed.length === 2);
+    expect(observed).toEqual(['detected:probe:true', 'recheck:recovered']);
   });
 
   it('relaunches at once when the browser itself crashed', async () => {

@@ -13,6 +13,7 @@ import { recycleCause, type RecyclePolicy } from './browser-recycle-policy';
 import { opensCircuit, SendErrorCircuit, type SendOutcome } from './circuit-breaker';
 import { HealthProbe } from './health-probe';
 import { RecoveryLoop, type RecoveryOptions } from './recovery-loop';
+import type { SupervisionObserver } from './supervision.metrics';
 import { firstStep } from './recovery-policy';
 import {
   driverEventPatch,
@@ -38,6 +39,8 @@ export interface SupervisorHooks {
   incoming?(message: IncomingMessage): void;
   /** Resolves once the send in flight (if any) has finished, or after `timeoutMs`. */
   drain?(timeoutMs: number): Promise<void>;
+  /** Told about recovery steps and loss detection (metrics). */
+  observer?: SupervisionObserver;
 }
 
 /**
@@ -90,6 +93,7 @@ export class SessionSupervisor {
       this.health,
       opts,
       log,
+      hooks.observer,
     );
   }
 
@@ -150,7 +154,11 @@ export class SessionSupervisor {
       void this.openCircuit(err);
       return;
     }
-    this.recovery.begin(err, firstStep(err));
+    // The loss's first sign: the first of the failed probes that declared it, or now.
+    const probed = this.health.troubleSince();
+    this.recovery.begin(err, firstStep(err), {
+      detected: { since: probed ?? Date.now(), trigger: probed === null ? 'report' : 'probe' },
+    });
   }
 
   /** `POST …/recover`: recover now, from any state, `failed` included. */

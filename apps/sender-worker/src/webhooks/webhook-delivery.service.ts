@@ -13,6 +13,7 @@ import { WebhookEndpoints } from './webhook-endpoints';
 import { postWebhook, type PostResult } from './webhook-poster';
 import { RETRY_AFTER_STATUSES } from './retry-schedule';
 import { webhookHeaders } from './webhook-signature';
+import { webhookMetrics } from './webhook.metrics';
 
 /** How long a 2xx is remembered, so no later run of the same job posts it again. */
 export const DELIVERED_MARKER_TTL_SECONDS = 6 * 3600;
@@ -107,6 +108,7 @@ export class WebhookDeliveryService {
     if (status !== null && status >= 200 && status < 300) {
       await this.redis.set(marker, '1', 'EX', DELIVERED_MARKER_TTL_SECONDS);
       log.info({ status, durationMs: result.durationMs }, 'webhook delivered');
+      webhookMetrics.delivered(endpoint.kind, event.timestamp);
       return { kind: 'delivered', status };
     }
     const all = [...attempts, attempt];
@@ -127,6 +129,7 @@ export class WebhookDeliveryService {
       });
     }
     await run.saveAttempts(all);
+    webhookMetrics.failedAttempt(endpoint.kind);
     log.warn(
       { status, error: attempt.error, durationMs: attempt.durationMs, attempt: all.length },
       'webhook attempt failed: will retry',
@@ -157,6 +160,7 @@ export class WebhookDeliveryService {
       deadAt: new Date().toISOString(),
     });
     log.warn({ code: reason.code, attempts: attempts.length }, 'webhook dead-lettered');
+    webhookMetrics.deadLettered(endpoint.kind);
     return { kind: 'dead', ...reason };
   }
 }

@@ -1,0 +1,66 @@
+import {
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { LOGGER, metricsRegistry, REDIS, startProcessMetrics } from '@app/core';
+import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
+import { OwnershipModule } from '../ownership/ownership.module';
+import { SessionOwnershipService } from '../ownership/session-ownership.service';
+import { MetricsServer } from './metrics-server';
+import { WorkerMetricsCollector } from './worker-metrics.collector';
+
+/** Serves the worker's metrics on WORKER_METRICS_HOST:WORKER_METRICS_PORT (0 = off). */
+@Injectable()
+export class WorkerMetricsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private server: MetricsServer | null = null;
+
+  constructor(
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly ownership: SessionOwnershipService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { metricsPort: port, metricsHost: host, metricsApiKey: apiKey } = this.config;
+    if (port === 0) return;
+    startProcessMetrics();
+    const collector = new WorkerMetricsCollector(
+      () => this.ownership.owned(),
+      this.redis,
+      this.config.browserMemoryLimitMb,
+    );
+    const server = new MetricsServer(metricsRegistry, {
+      host,
+      port,
+      apiKey,
+      refresh: () => collector.refresh(),
+    });
+    try {
+      await server.listen();
+      this.server = server;
+      this.logger.info({ host, port }, 'metrics served on /metrics');
+    } catch (err) {
+      // Sending does not depend on metrics: keep running; Prometheus sees the target down.
+      this.logger.error(
+        { err, host, port },
+        'metrics server could not listen (WORKER_METRICS_PORT)',
+      );
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.server?.close();
+  }
+}
+
+@Module({
+  imports: [OwnershipModule],
+  providers: [WorkerMetricsService],
+})
+export class WorkerMetricsModule {}
