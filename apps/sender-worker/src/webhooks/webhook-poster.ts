@@ -1,13 +1,12 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { isIP } from 'node:net';
 import {
   AddressRefusedError,
-  bareHost,
   HostUnresolvedError,
-  pinnedLookup,
+  pinnedRequestOptions,
   resolveCheckedAddresses,
   type HostLookup,
+  type ResolvedAddress,
 } from '@app/core';
 import { parseRetryAfter } from './retry-schedule';
 
@@ -61,7 +60,7 @@ export async function postWebhook(
       lookup: opts.lookup,
       signal: controller.signal,
     });
-    const res = await send(url, body, headers, pinnedLookup(addresses), controller.signal);
+    const res = await send(url, body, headers, addresses, controller.signal);
     const status = res.statusCode ?? 0;
     const retryAfter: string | undefined = res.headers['retry-after'];
     return {
@@ -91,17 +90,13 @@ function send(
   url: URL,
   body: string,
   headers: Record<string, string>,
-  lookup: ReturnType<typeof pinnedLookup>,
+  addresses: ResolvedAddress[],
   signal: AbortSignal,
 ): Promise<http.IncomingMessage> {
-  const host = bareHost(url);
   const secure = url.protocol === 'https:';
   const payload = Buffer.from(body, 'utf8');
   const options: https.RequestOptions = {
-    protocol: url.protocol,
-    hostname: host,
-    port: url.port || (secure ? 443 : 80),
-    path: `${url.pathname}${url.search}`,
+    ...pinnedRequestOptions(url, addresses, signal),
     method: 'POST',
     headers: {
       ...headers,
@@ -109,15 +104,7 @@ function send(
       'content-length': String(payload.length),
       'user-agent': USER_AGENT,
     },
-    agent: false,
-    // The socket goes to a checked address; Host and SNI remain the name in the URL.
-    lookup,
-    signal,
   };
-  if (secure && !isIP(host)) options.servername = host;
-  if (url.username || url.password) {
-    options.auth = `${safeDecode(url.username)}:${safeDecode(url.password)}`;
-  }
   return new Promise((resolve, reject) => {
     const req = (secure ? https : http).request(options);
     req.on('error', reject);
@@ -129,14 +116,6 @@ function send(
     });
     req.end(payload);
   });
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /** A network error for a person: its code and message, never the URL (query strings hold keys). */

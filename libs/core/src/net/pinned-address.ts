@@ -1,5 +1,6 @@
 import { promises as dns, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
+import type { RequestOptions } from 'node:https';
 import { withTimeout } from '../util/timeout';
 import { classifyAddress, isAddressAllowed, type AddressClass } from './address-policy';
 
@@ -119,4 +120,42 @@ export function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
       callback(null, wanted[0].address, wanted[0].family ?? 4);
     }
   };
+}
+
+/** Percent-decoded, or as it is when it is not valid percent-encoding. */
+function decodeOrKeep(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * The options of an http(s) request to `url` whose socket goes to one of `addresses` (already
+ * checked): our own socket (no pooled connection to somewhere else), the lookup pinned, and the
+ * Host header and TLS SNI still the name in the URL; credentials in the URL become basic auth.
+ * The caller adds method, headers and its own options.
+ */
+export function pinnedRequestOptions(
+  url: URL,
+  addresses: ResolvedAddress[],
+  signal: AbortSignal,
+): RequestOptions {
+  const host = bareHost(url);
+  const secure = url.protocol === 'https:';
+  const options: RequestOptions = {
+    protocol: url.protocol,
+    hostname: host,
+    port: url.port || (secure ? 443 : 80),
+    path: `${url.pathname}${url.search}`,
+    agent: false,
+    lookup: pinnedLookup(addresses),
+    signal,
+  };
+  if (secure && !isIP(host)) options.servername = host;
+  if (url.username || url.password) {
+    options.auth = `${decodeOrKeep(url.username)}:${decodeOrKeep(url.password)}`;
+  }
+  return options;
 }

@@ -1,18 +1,16 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { isIP } from 'node:net';
 import {
   AddressRefusedError,
-  bareHost,
   HostUnresolvedError,
-  pinnedLookup,
+  pinnedRequestOptions,
   resolveCheckedAddresses,
   type HostLookup,
   type ResolvedAddress,
 } from '@app/core';
 import type { MediaContent } from '@app/queue';
 import { SessionDriverError, SessionErrorCode } from '../session.errors';
-import { cleanFilename, filenameFromUrl, safeDecode } from './file-name';
+import { cleanFilename, filenameFromUrl } from './file-name';
 import type { LoadedMedia, MediaLimits } from './load-media';
 import { describeError, invalidMedia, MEDIA_URL_FORBIDDEN, mediaTooLarge } from './media-errors';
 import { pickMimetype } from './media-type';
@@ -200,29 +198,16 @@ function request(
   signal: AbortSignal,
   inFlight: Set<http.ClientRequest>,
 ): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
-  const host = bareHost(url);
   const secure = url.protocol === 'https:';
   const options: https.RequestOptions = {
-    protocol: url.protocol,
-    hostname: host,
-    port: url.port || (secure ? 443 : 80),
-    path: `${url.pathname}${url.search}`,
+    ...pinnedRequestOptions(url, addresses, signal),
     method: 'GET',
     headers: {
       'user-agent': USER_AGENT,
       accept: '*/*',
       'accept-encoding': 'identity',
     },
-    // Our own socket each time: no pooled connection to somewhere else, nothing left open.
-    agent: false,
-    // The socket goes to a checked address; Host and SNI remain the name in the URL.
-    lookup: pinnedLookup(addresses),
-    signal,
   };
-  if (secure && !isIP(host)) options.servername = host;
-  if (url.username || url.password) {
-    options.auth = `${safeDecode(url.username)}:${safeDecode(url.password)}`;
-  }
   return new Promise((resolve, reject) => {
     const req = (secure ? https : http).request(options);
     inFlight.add(req);
