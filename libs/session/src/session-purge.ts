@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@app/core';
+import { webhookEndpointKey } from '@app/queue';
 
 /**
  * Deletes the given keys only while the session is neither registered (re-created under the
@@ -24,7 +25,8 @@ type NodesClient = { nodes(role: 'master'): Redis[] };
  * final status for MESSAGE_RETENTION_DAYS): its BullMQ queue (jobs with their payloads; the same
  * as `obliterate({force: true})` once no worker consumes it), every `session:{id}:*` key (pacing,
  * WhatsApp id index, number-check cache, lease counter), the simulator's device and outbox, and
- * the whatsapp-web.js login backup. Without the backup and the device a re-created id starts
+ * the whatsapp-web.js login backup, its index of webhook dead letters (the letters themselves
+ * expire), and the disabled mark of its webhook endpoint. Without the backup and the device a re-created id starts
  * with a new QR instead of silently re-linking the old account.
  */
 export class SessionPurger {
@@ -42,7 +44,12 @@ export class SessionPurger {
       this.keys.lease(id),
       ...found,
     )) as number;
-    return result === -1 ? 'recreated' : result === -2 ? 'owned' : 'purged';
+    if (result === -1) return 'recreated';
+    if (result === -2) return 'owned';
+    // Outside the session's slot: a 410 its webhook endpoint answered must not disable the
+    // endpoint of a new session created later under the same id.
+    await this.redis.hdel(this.keys.webhookDisabled(), webhookEndpointKey('session', id));
+    return 'purged';
   }
 
   /**

@@ -138,11 +138,14 @@ export class RedisKeys {
   webhookReplayCount(id: string): string {
     return `${this.prefix}:webhook:dead:{${id}}:replays`;
   }
-  /** ZSET of dead-letter ids by time of death: all of them, and per session. */
+  /**
+   * ZSET of dead-letter ids by time of death: all of them, and per session (in the session's
+   * slot, so the session's purge takes it).
+   */
   webhookDeadLetters(session?: string): string {
     return session === undefined
       ? `${this.prefix}:webhook:dead-letters`
-      : `${this.prefix}:webhook:dead-letters:${session}`;
+      : `${this.prefix}:webhook:dead-letters:{${session}}`;
   }
   /** STRING set once an endpoint answered 2xx for a delivery, so a retry never repeats it. */
   webhookDelivered(deliveryId: string): string {
