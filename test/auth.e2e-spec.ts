@@ -155,6 +155,54 @@ describe('API key on every route, whatever the spelling (issue 8 point 1)', () =
     expect(plain.status).toBe(401);
     expect(plain.headers['www-authenticate']).toBeUndefined();
   });
+
+  it('refuses a change another site makes a browser send with its saved basic credentials (CSRF), and writes nothing', async () => {
+    const basic = `Basic ${Buffer.from(`anyone:${TEST_API_KEY}`).toString('base64')}`;
+    const host = new URL(sys.gateway.url).host;
+    const skip = (k: string) => k.startsWith(`${sys.env.prefix}:throttle:`);
+    const before = await redisSnapshot(redis, sys.env.prefix, skip);
+    // A form or a no-cors fetch from another page: no preflight, credentials sent by the browser.
+    const crossSite: Record<string, string>[] = [
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+    ];
+    for (const headers of crossSite) {
+      for (const [method, path] of [
+        ['POST', '/api/sessions/victim/recover'],
+        ['DELETE', `/api/messages/${messageId}`],
+        ['POST', '/api/clear-queue'],
+      ]) {
+        const res = await rawRequest(sys.gateway.url, method, path, {
+          headers: { authorization: basic, ...headers },
+        });
+        expect([method, path, headers, res.status, res.json?.error?.code]).toEqual([
+          method,
+          path,
+          headers,
+          403,
+          'CROSS_SITE_REQUEST',
+        ]);
+      }
+    }
+    expect(await redisSnapshot(redis, sys.env.prefix, skip)).toEqual(before);
+    // The dashboard's own calls (same origin) and scripts (no browser headers) go through;
+    // so does a cross-site read (its answer is not readable there) and X-Api-Key (a custom
+    // header needs a preflight, which this gateway never grants).
+    const sameOrigin = await rawRequest(sys.gateway.url, 'POST', '/api/sessions/victim/recover', {
+      headers: { authorization: basic, 'sec-fetch-site': 'same-origin', origin: `http://${host}` },
+    });
+    expect(sameOrigin.status).not.toBe(403);
+    const read = await rawRequest(sys.gateway.url, 'GET', '/api/sessions', {
+      headers: { authorization: basic, 'sec-fetch-site': 'cross-site' },
+    });
+    expect(read.status).toBe(200);
+    const byHeader = await rawRequest(sys.gateway.url, 'GET', `/api/messages/${messageId}`, {
+      headers: { 'x-api-key': TEST_API_KEY, 'sec-fetch-site': 'cross-site' },
+    });
+    expect(byHeader.status).toBe(200);
+  });
 });
 
 describe('rate limits on the matched route, and repeated 401s (issue 8 point 1)', () => {

@@ -135,6 +135,18 @@ describe('webhook API: secrets, endpoint changes, dead letters and replay (real 
       expect((await sessions.get('given'))?.config.webhook?.secret).toBe(given);
     });
 
+    it('shows the URL as given only in the answer that set it; reads leave out credentials and query', async () => {
+      const url = 'https://user:pa55@hooks.example.com/in?token=t0k3n';
+      const res = await sys.api.createSession('tokened', { webhook: { url } });
+      expect(res.status).toBe(201);
+      expect(res.body.webhook.url).toBe(url);
+      const read = await sys.api.get('/api/sessions/tokened');
+      expect(read.body.webhook.url).toBe('https://hooks.example.com/in');
+      expect(JSON.stringify((await sys.api.get('/api/sessions')).body)).not.toContain('t0k3n');
+      // Stored as given: deliveries go to the URL with its token.
+      expect((await sessions.get('tokened'))?.config.webhook?.url).toBe(url);
+    });
+
     it('refuses a malformed secret or unknown event types with 400 and creates nothing', async () => {
       const bad = [
         [{ secret: 's' }, 'WEBHOOK_SECRET_INVALID'],
@@ -289,7 +301,15 @@ describe('webhook API: secrets, endpoint changes, dead letters and replay (real 
     });
 
     it('refuses bad queries and ids with 400, and answers 404 for an unknown id', async () => {
-      for (const q of ['limit=501', 'limit=0', 'limit=x', 'offset=-1', 'session=Bad!', 'other=1']) {
+      for (const q of [
+        'limit=501',
+        'limit=0',
+        'limit=x',
+        'offset=-1',
+        'offset=1e21',
+        'session=Bad!',
+        'other=1',
+      ]) {
         const res = await sys.api.get(`/api/webhooks/dead-letters?${q}`);
         expect([q, res.status, res.body.error?.code]).toEqual([q, 400, 'VALIDATION_FAILED']);
       }

@@ -66,7 +66,11 @@ function render(state, { url, now = Date.now() }) {
 }
 
 function oneLine(text) {
-  const s = String(text).replace(/\s+/g, ' ');
+  // Error texts come from outside (WhatsApp, receivers): no escape sequence reaches the terminal.
+  // eslint-disable-next-line no-control-regex
+  const s = String(text)
+    .replace(/\s+/g, ' ')
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
   return s.length > 100 ? `${s.slice(0, 99)}…` : s;
 }
 

@@ -136,4 +136,16 @@ describe('board routes and job data', () => {
       event: { data: { text: '[8 characters]', from: '1555' } },
     });
   });
+
+  it('shows URLs without their credentials or query string (presigned tokens)', () => {
+    expect(
+      redactJobData({
+        content: { media: { url: 'https://u:p@files.example.com/a.pdf?X-Amz-Signature=abc' } },
+        endpoint: { kind: 'session', url: 'https://hooks.example.com/wa?token=t' },
+      }),
+    ).toEqual({
+      content: { media: { url: 'https://files.example.com/a.pdf' } },
+      endpoint: { kind: 'session', url: 'https://hooks.example.com/wa' },
+    });
+  });
 });

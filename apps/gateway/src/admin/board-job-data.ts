@@ -1,5 +1,9 @@
+import { urlForPeople } from '@app/core';
+
 /** Keys whose values are what people wrote or sent (message text, captions, inline files). */
 const CONTENT_KEYS = new Set(['text', 'caption', 'base64']);
+/** Keys holding URLs, whose credentials and query strings (presigned tokens) are not shown. */
+const URL_KEYS = new Set(['url']);
 
 /**
  * What the board shows of a job's data: everything but message content, which is replaced by
@@ -13,9 +17,11 @@ export function redactJobData(data: unknown): unknown {
   return Object.fromEntries(
     Object.entries(data as Record<string, unknown>).map(([key, value]) => [
       key,
-      CONTENT_KEYS.has(key) && typeof value === 'string'
+      typeof value === 'string' && CONTENT_KEYS.has(key)
         ? `[${value.length} characters]`
-        : redactJobData(value),
+        : typeof value === 'string' && URL_KEYS.has(key)
+          ? urlForPeople(value)
+          : redactJobData(value),
     ]),
   );
 }

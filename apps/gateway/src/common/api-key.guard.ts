@@ -17,6 +17,25 @@ export function clientIdOf(apiKey: string): string {
   return createHash('sha256').update(apiKey).digest('hex').slice(0, 16);
 }
 
+/** Methods that change nothing (a cross-site page cannot read their answers either). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Whether a browser sent this request for a page of another site: its Fetch Metadata says so,
+ * or its `Origin` is not this host. Scripts (curl, SDKs) send neither header and pass.
+ */
+export function isCrossSite(req: FastifyRequest): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true; // `null` (a sandboxed frame, a file) or garbage: not this site
+  }
+}
+
 /** The key a request presents: `X-Api-Key`, or the password of HTTP basic credentials. */
 export function presentedKey(req: FastifyRequest): { key: string; basic: boolean } | null {
   const header = req.headers['x-api-key'];
@@ -81,6 +100,15 @@ export class ApiKeyGuard implements CanActivate {
     }
     const presented = presentedKey(req);
     if (presented && this.matches(presented.key)) {
+      // A browser resends saved basic credentials by itself, also on a request another site
+      // makes it send (a form or no-cors fetch needs no preflight): refuse changes from there.
+      if (presented.basic && !SAFE_METHODS.has(req.method) && isCrossSite(req)) {
+        throw new ApiError(
+          403,
+          'CROSS_SITE_REQUEST',
+          'A change sent with browser credentials from another site is refused; send the key as X-Api-Key',
+        );
+      }
       req.clientId = clientIdOf(presented.key);
       return;
     }

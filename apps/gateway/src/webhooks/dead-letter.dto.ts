@@ -6,6 +6,9 @@ import { SESSION_ID_PATTERN } from '@app/queue';
 /** Most dead letters one page lists. */
 export const MAX_DEAD_LETTER_PAGE = 500;
 
+/** Far beyond any list kept (30 days of dead letters), well inside what Redis takes. */
+const MAX_DEAD_LETTER_OFFSET = 1_000_000_000;
+
 export class DeadLetterQueryDto {
   @ApiPropertyOptional({ description: 'Only this session’s dead letters.', example: 'sales' })
   @IsOptional()
@@ -23,6 +26,7 @@ export class DeadLetterQueryDto {
 
   @ApiPropertyOptional({
     minimum: 0,
+    maximum: MAX_DEAD_LETTER_OFFSET,
     default: 0,
     description: 'Dead letters to skip (newest first).',
   })
@@ -30,6 +34,8 @@ export class DeadLetterQueryDto {
   @Type(() => Number)
   @IsInt()
   @Min(0)
+  // Bounded: `1e21` is an integer to class-validator, and not one Redis would take.
+  @Max(MAX_DEAD_LETTER_OFFSET)
   offset?: number;
 }
 

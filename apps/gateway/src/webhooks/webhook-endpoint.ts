@@ -1,3 +1,4 @@
+import { urlForPeople } from '@app/core';
 import type { WebhookConfig } from '@app/session';
 import { generateWebhookSecret, checkWebhookSecret } from './webhook-secret';
 import { checkWebhookUrl } from './webhook-url';
@@ -29,13 +30,22 @@ export function webhookEndpointOf(dto: WebhookEndpointDto, allowPrivate: boolean
   };
 }
 
+/**
+ * The endpoint as reads show it: the URL without credentials or query string (tokens, like the
+ * secret, are shown only in the answer that set them).
+ */
 export function webhookView(webhook: WebhookConfig | null): WebhookView | null {
   return webhook
-    ? { url: webhook.url, events: webhook.events ?? null, signed: !!webhook.secret }
+    ? { url: urlForPeople(webhook.url), events: webhook.events ?? null, signed: !!webhook.secret }
     : null;
 }
 
-/** The view plus the secret, for the one answer that may show it. */
+/** The endpoint as the answer that set it shows it: the URL as given, and the secret. */
 export function webhookWithSecret(webhook: WebhookConfig): WebhookWithSecret {
-  return { ...webhookView(webhook)!, secret: webhook.secret ?? '' };
+  return {
+    url: webhook.url,
+    events: webhook.events ?? null,
+    signed: !!webhook.secret,
+    secret: webhook.secret ?? '',
+  };
 }

@@ -3,9 +3,14 @@ import type { Logger } from 'pino';
 import { EventLog, type GatewayEvent, type MessageReceivedEventData } from '@app/core';
 import type { IncomingMessage } from '@app/session';
 
-/** Tries of one append while Redis does not answer, this far apart at first (doubling). */
-const APPEND_TRIES = 5;
+/**
+ * How long one append keeps trying while Redis does not answer: a failover or a restart from
+ * AOF takes seconds, and whatsapp-web.js fires `message` once (nothing replays it). Gaps start
+ * at 100 ms and double up to 2 s.
+ */
+const APPEND_DEADLINE_MS = 60_000;
 const APPEND_FIRST_GAP_MS = 100;
+const APPEND_MAX_GAP_MS = 2_000;
 
 /**
  * The id of the `message.received` event of one incoming message: derived from the session and
@@ -76,6 +81,7 @@ export class IncomingRecorder {
   private async append(message: IncomingMessage): Promise<RecordOutcome> {
     const fields = { waMessageId: message.waMessageId, type: message.type };
     const event = receivedEvent(this.sessionId, message);
+    const startedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         if (!(await this.holdsLease())) {
@@ -86,14 +92,16 @@ export class IncomingRecorder {
         this.log.info({ ...fields, eventId: event.id, duplicate: !position }, 'message received');
         return position ? 'recorded' : 'duplicate';
       } catch (err) {
-        if (attempt >= APPEND_TRIES) {
+        if (Date.now() - startedAt >= APPEND_DEADLINE_MS) {
           this.log.error(
             { ...fields, eventId: event.id, err },
             'could not record an incoming message',
           );
           return 'failed';
         }
-        await new Promise((r) => setTimeout(r, APPEND_FIRST_GAP_MS * 2 ** (attempt - 1)));
+        await new Promise((r) =>
+          setTimeout(r, Math.min(APPEND_MAX_GAP_MS, APPEND_FIRST_GAP_MS * 2 ** (attempt - 1))),
+        );
       }
     }
   }

@@ -106,7 +106,13 @@ export class WebhookDeliveryService {
     const status = result.kind === 'answered' ? result.status : null;
 
     if (status !== null && status >= 200 && status < 300) {
-      await this.redis.set(marker, '1', 'EX', DELIVERED_MARKER_TTL_SECONDS);
+      // The answer is in: the job completes whatever happens to the marker. Failing the job
+      // here would post the event again although the endpoint took it; the marker only
+      // guards a re-run after a crash, so a blip costs that guard, not a repeat.
+      const marked = await withRetries(() =>
+        this.redis.set(marker, '1', 'EX', DELIVERED_MARKER_TTL_SECONDS),
+      );
+      if (!marked) log.warn('webhook delivered, but its delivered marker could not be stored');
       log.info({ status, durationMs: result.durationMs }, 'webhook delivered');
       webhookMetrics.delivered(endpoint.kind, event.timestamp);
       return { kind: 'delivered', status };
@@ -177,4 +183,17 @@ function attemptOf(result: PostResult): WebhookAttempt {
     return { at, status: result.status, error, durationMs: result.durationMs };
   }
   return { at, status: null, error: result.error, durationMs: result.durationMs };
+}
+
+/** Runs a Redis write up to three times, 100 ms apart; false when every try failed. */
+async function withRetries(write: () => Promise<unknown>): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return true;
+    } catch {
+      if (attempt >= 3) return false;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { GatewayEvent } from '@app/core';
+import { urlForPeople, type GatewayEvent } from '@app/core';
 import type { WebhookEndpoint, WebhookEndpointKind } from '@app/queue';
 import { SessionStore, type WebhookConfig } from '@app/session';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
@@ -55,17 +55,4 @@ export class WebhookEndpoints {
 
 function accepts(events: readonly string[] | null | undefined, type: string): boolean {
   return !events || events.length === 0 || events.includes(type);
-}
-
-/**
- * A URL as jobs, dead letters and logs may show it: scheme, host, port and path. Query strings
- * and credentials often hold tokens, so they are left out.
- */
-export function urlForPeople(raw: string): string {
-  try {
-    const url = new URL(raw);
-    return `${url.protocol}//${url.host}${url.pathname}`;
-  } catch {
-    return '(invalid URL)';
-  }
 }

@@ -23,3 +23,17 @@ export function refuseUrlHost(url: URL, allowPrivate: boolean): HostRefusal {
   if (isAddressAllowed(host, allowPrivate)) return null;
   return `${host} is a ${cls} address`;
 }
+
+/**
+ * A URL as people may see it (API answers after the one that set it, jobs, dead letters, logs,
+ * Bull Board): scheme, host, port and path. Credentials, the query string and the fragment often
+ * hold tokens, so they are left out; an unparsable URL shows as an empty string, never raw.
+ */
+export function urlForPeople(raw: string): string {
+  try {
+    const url = new URL(raw);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return '';
+  }
+}
