@@ -109,3 +109,13 @@ let counter = 0;
 export function uniquePrefix(name: string): string {
   return `t-${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
 }
+
+/** Deletes every key of a test's prefix (SCAN, never KEYS: the shared Redis holds other runs). */
+export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (found.length) await redis.unlink(...found);
+    cursor = next;
+  } while (cursor !== '0');
+}

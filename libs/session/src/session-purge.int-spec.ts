@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { RedisKeys } from '@app/core';
-import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
+import { deleteByPrefix, sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
 import { SessionPurger } from './session-purge';
 
 describe('SessionPurger (real Redis): what a deleted session leaves for webhooks', () => {
@@ -14,8 +14,7 @@ describe('SessionPurger (real Redis): what a deleted session leaves for webhooks
     purger = new SessionPurger(redis, keys);
   });
   afterAll(async () => {
-    const found = await redis.keys(`${prefix}:*`);
-    if (found.length) await redis.del(...found);
+    await deleteByPrefix(redis, prefix);
     await redis.quit();
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createRedis, EventLog, RedisKeys, waitForReady } from '@app/core';
-import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
+import { sharedRedisUrl, uniquePrefix, deleteByPrefix } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait-for';
 import { leaseValue, SessionStore } from './session-store';
 import {
@@ -28,12 +28,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (found.length) await redis.unlink(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteByPrefix(redis, prefix);
   await redis.quit();
 });
 

@@ -12,7 +12,11 @@ import {
   type SendMessageJob,
 } from '@app/queue';
 import type { FindSentOptions, OutgoingMessage, SendResult, SessionDriver } from '@app/session';
-import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
+import {
+  sharedRedisUrl,
+  uniquePrefix,
+  deleteByPrefix,
+} from '../../../../test/support/redis-server';
 import { ConsistencyCheck } from './consistency-check';
 import { RecordSettler } from './record-settler';
 import { MessageStatusService } from '../outbound/message-status.service';
@@ -48,12 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const close of closers) await close();
   await queues.close();
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (found.length) await redis.unlink(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteByPrefix(redis, prefix);
   await redis.quit();
 });
 

@@ -10,7 +10,11 @@ import {
   type WebhookJob,
 } from '@app/queue';
 import { DEFAULT_RATE_LIMIT, SessionStore, type WebhookConfig } from '@app/session';
-import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
+import {
+  sharedRedisUrl,
+  uniquePrefix,
+  deleteByPrefix,
+} from '../../../../test/support/redis-server';
 import {
   verifyStandardWebhook,
   WebhookReceiver,
@@ -40,12 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await receiver.stop();
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (found.length) await redis.unlink(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteByPrefix(redis, prefix);
   await redis.quit();
 });
 

@@ -5,7 +5,11 @@ import pino from 'pino';
 import { createRedis, EventLog, RedisKeys, waitForReady } from '@app/core';
 import { deliveryIdOf, WEBHOOKS_QUEUE, webhookJobOptions, type WebhookJob } from '@app/queue';
 import { DEFAULT_RATE_LIMIT, SessionStore } from '@app/session';
-import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
+import {
+  sharedRedisUrl,
+  uniquePrefix,
+  deleteByPrefix,
+} from '../../../../test/support/redis-server';
 import { waitFor } from '../../../../test/support/wait-for';
 import type { WorkerConfig } from '../config/worker.config';
 import { WebhookEndpoints } from './webhook-endpoints';
@@ -70,12 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await queue.obliterate({ force: true });
   await queue.close();
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (found.length) await redis.unlink(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteByPrefix(redis, prefix);
   await redis.quit();
 });
 

@@ -1,5 +1,9 @@
 import { Redis } from 'ioredis';
-import { sharedRedisUrl, uniquePrefix } from '../../../../test/support/redis-server';
+import {
+  deleteByPrefix,
+  sharedRedisUrl,
+  uniquePrefix,
+} from '../../../../test/support/redis-server';
 import { RedisKeys } from '../redis/redis-keys';
 import { EventLog } from './event-log';
 import type { GatewayEvent } from './event.types';
@@ -15,8 +19,7 @@ describe('EventLog (real Redis)', () => {
     log = new EventLog(redis, keys);
   });
   afterAll(async () => {
-    const found = await redis.keys(`${prefix}:*`);
-    if (found.length) await redis.del(...found);
+    await deleteByPrefix(redis, prefix);
     await redis.quit();
   });
   beforeEach(async () => {
