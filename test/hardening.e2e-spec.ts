@@ -90,7 +90,9 @@ describe('gateway hardening (issue 8)', () => {
     expect(far.status).toBe(400);
     expect(far.body.error.message).toMatch(/sendAt.*MAX_SCHEDULE_DAYS/);
     const inZone = await post({
-      sendAt: '2099-01-01T10:00:00+02:00'.replace('2099', String(new Date().getFullYear() + 1)),
+      // 60 days ahead, written with a +02:00 offset (next year's 1 January is within 30 days
+      // in December: a calendar date here would pass on some days of the year).
+      sendAt: new Date(Date.now() + 60 * 86400000).toISOString().replace('Z', '+02:00'),
     });
     expect(inZone.status).toBe(400); // more than 30 days ahead
     const soon = new Date(Date.now() + 86400000);
