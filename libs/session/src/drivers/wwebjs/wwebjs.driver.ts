@@ -12,7 +12,7 @@ import {
 import { SessionDriverError, SessionErrorCode } from '../../session.errors';
 import { classifyError, isCrashSignal } from '../../error-classifier';
 import { assertChromiumUsable } from './browser/chromium-profile';
-import { killProcessTree, pidsUsingProfile, processTreeRssMb } from './browser/process-tree';
+import { killProcessTree, pidsUsingProfile, processTreeMemoryMb } from './browser/process-tree';
 import { clearStaleSingletonLock } from './browser/profile-lock';
 import { watchBrowser } from './browser/browser-watch';
 import { loadMedia, type MediaLimits } from '../../media';
@@ -239,7 +239,7 @@ export class WwebjsDriver extends SessionDriver {
     }
     // getState() is a page.evaluate: the caller bounds it (a frozen renderer blocks it).
     const state = (await client.getState()) ?? 'UNKNOWN';
-    const memoryMb = this.browserPid ? (processTreeRssMb(this.browserPid) ?? undefined) : undefined;
+    const memoryMb = this.browserPid ? (processTreeMemoryMb(this.browserPid) ?? undefined) : undefined;
     return { state, memoryMb };
   }
 

@@ -6,7 +6,7 @@ import {
   isAlive,
   killProcessTree,
   processGroupOf,
-  processTreeRssMb,
+  processTreeMemoryMb,
 } from './process-tree';
 
 /**
@@ -45,22 +45,22 @@ describe('process-tree', () => {
     expect(descendantPids(parent.pid!)).toContain(zombie);
   });
 
-  it('finds children and grandchildren, and sums their RSS', async () => {
+  it('finds children and grandchildren, and sums their memory', async () => {
     const root = spawnTree('sleep 30 & sh -c "sleep 30 & wait" & wait');
     const tree = await waitFor('the tree of 3 processes', () => {
       const pids = descendantPids(root.pid!);
       return pids.length === 3 ? pids : null;
     });
     expect(tree).not.toContain(root.pid);
-    expect(processTreeRssMb(root.pid!)).toBeGreaterThan(0);
-    // The tree's RSS is more than the root's alone.
-    expect(processTreeRssMb(root.pid!)!).toBeGreaterThan(processTreeRssMb(tree[0])!);
+    expect(processTreeMemoryMb(root.pid!)).toBeGreaterThan(0);
+    // The tree's memory is more than the root's alone.
+    expect(processTreeMemoryMb(root.pid!)!).toBeGreaterThan(processTreeMemoryMb(tree[0])!);
   });
 
-  it('returns null RSS and no descendants for a process that is gone', async () => {
+  it('returns null memory and no descendants for a process that is gone', async () => {
     const child = spawnTree('exit 0');
     await new Promise((resolve) => child.once('exit', resolve));
-    expect(processTreeRssMb(child.pid!)).toBeNull();
+    expect(processTreeMemoryMb(child.pid!)).toBeNull();
     expect(descendantPids(child.pid!)).toEqual([]);
   });
 

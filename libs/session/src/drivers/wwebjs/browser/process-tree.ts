@@ -126,16 +126,29 @@ function rssKb(pid: number): number {
 }
 
 /**
- * Resident memory of `pid` and all its descendants, in MB, or null if `pid` is gone.
- *
- * This is a sum of VmRSS, so pages shared between the processes (the Chromium binary, shared
- * memory) count once per process: for an idle Chromium here it reads ~890 MB while the
- * proportional share (PSS) is ~350 MB. It is a stable, cheap upper bound, good for a threshold
- * and for trends; do not compare it to a cgroup limit one to one.
+ * Proportional set size of one process in kB: its private pages plus its share of every page it
+ * shares (a page mapped by 12 processes counts 1/12 in each). Null when the kernel does not let us
+ * read it (no smaps_rollup before Linux 4.14, or a process we may not inspect).
  */
-export function processTreeRssMb(pid: number): number | null {
+function pssKb(pid: number): number | null {
+  const match = readProc(pid, 'smaps_rollup')?.match(/^Pss:\s+(\d+)\s+kB/m);
+  return match ? Number(match[1]) : null;
+}
+
+/**
+ * Memory of `pid` and all its descendants, in MB, or null if `pid` is gone: the sum of each
+ * process's PSS (RSS for a process whose PSS cannot be read).
+ *
+ * Why PSS and not summed RSS: Chromium is a dozen processes mapping the same binary and shared
+ * memory, so summed RSS counts those pages a dozen times. Measured in the worker image (Docker,
+ * one page per browser): summed RSS 853 MB per browser, PSS 220 MB, while each extra browser
+ * raised the container's memory cgroup by 128 MB. PSS is the figure that adds up: the PSS of
+ * every session plus the worker's own is close to what the container's memory limit counts, so
+ * BROWSER_MEMORY_LIMIT_MB can be set from the container limit (README, sizing).
+ */
+export function processTreeMemoryMb(pid: number): number | null {
   if (!isAlive(pid)) return null;
-  const totalKb = [pid, ...descendantPids(pid)].reduce((sum, p) => sum + rssKb(p), 0);
+  const totalKb = [pid, ...descendantPids(pid)].reduce((sum, p) => sum + (pssKb(p) ?? rssKb(p)), 0);
   return Math.round((totalKb / 1024) * 10) / 10;
 }
 
