@@ -114,6 +114,7 @@ const subjects: [string, () => Subject][] = [
           chromiumPath: process.execPath,
           chromiumArgs: [],
           profileDir: join(dir, 'profile'),
+          webVersionCacheDir: join(dir, '.wwebjs_cache'),
           authStrategy: () => ({}),
           media: MEDIA,
           startTimeoutMs: 1000,

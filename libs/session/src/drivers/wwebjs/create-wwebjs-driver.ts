@@ -45,6 +45,8 @@ export function createWwebjsDriver(ctx: DriverContext, settings: WwebjsSettings)
       runningAsRoot: process.getuid?.() === 0,
     }),
     profileDir,
+    // One cache per worker folder, shared by its sessions (it is keyed by WhatsApp Web version).
+    webVersionCacheDir: join(dataPath, '.wwebjs_cache'),
     authStrategy,
     media: ctx.media ?? MEDIA_DEFAULTS,
     startTimeoutMs: settings.startTimeoutMs,

@@ -86,6 +86,8 @@ export interface WwebjsClientOptions {
     protocolTimeout?: number;
   };
   authTimeoutMs: number;
+  /** Where whatsapp-web.js keeps the WhatsApp Web index.html it ran (its LocalWebCache). */
+  webVersionCache: { type: 'local'; path: string };
   qrMaxRetries: number;
   takeoverOnConflict: boolean;
 }

@@ -46,6 +46,7 @@ describe('WwebjsDriver on the real Chromium', () => {
         chromiumPath: '/usr/bin/chromium',
         chromiumArgs: chromiumArgs({ runningAsRoot: process.getuid?.() === 0 }),
         profileDir: join(dir, 'profile'),
+        webVersionCacheDir: join(dir, '.wwebjs_cache'),
         authStrategy: () => ({}),
         media: { maxBytes: 1 << 20, timeoutMs: 1000, allowPrivate: true },
         startTimeoutMs: 30000,

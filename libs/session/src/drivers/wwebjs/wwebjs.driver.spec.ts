@@ -38,6 +38,7 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
         chromiumPath: process.execPath,
         chromiumArgs: ['--headless'],
         profileDir: join(dir, 'session-sales'),
+        webVersionCacheDir: join(dir, '.wwebjs_cache'),
         authStrategy: () => ({ kind: 'auth' }),
         media: { maxBytes: 1024 * 1024, timeoutMs: 1000, allowPrivate: true },
         startTimeoutMs: 300,
@@ -101,6 +102,8 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
         qrMaxRetries: 0,
         takeoverOnConflict: false,
         authStrategy: { kind: 'auth' },
+        // Not ./.wwebjs_cache in the working directory (read-only /app in the image).
+        webVersionCache: { type: 'local', path: join(dir, '.wwebjs_cache') },
       });
       expect(states[0]).toEqual({ status: 'starting' });
     });

@@ -44,6 +44,12 @@ export interface WwebjsDriverOptions {
   chromiumArgs: string[];
   /** The browser profile of this session (LocalAuth's or RemoteAuth's folder). */
   profileDir: string;
+  /**
+   * whatsapp-web.js's web version cache. Its default is `./.wwebjs_cache` in the working directory,
+   * which in the worker image is the read-only, root-owned /app: the first login would then fail
+   * with EACCES right after `authenticated`. It goes beside the profiles instead.
+   */
+  webVersionCacheDir: string;
   /** Builds the auth strategy (LocalAuth, or our Redis-backed RemoteAuth). */
   authStrategy: () => unknown;
   media: MediaLimits;
@@ -344,6 +350,7 @@ export class WwebjsDriver extends SessionDriver {
         protocolTimeout: 60000,
       },
       authTimeoutMs: 60000,
+      webVersionCache: { type: 'local', path: this.opts.webVersionCacheDir },
       qrMaxRetries: 0,
       takeoverOnConflict: false,
     });
