@@ -107,6 +107,16 @@ describe('metrics, scraped by a real Prometheus', () => {
     }
   });
 
+  it("serves the workers' probes beside /metrics, without the key (what a kubelet calls)", async () => {
+    for (const url of sys.workerMetricsUrls.values()) {
+      for (const probe of ['/healthz', '/readyz']) {
+        const res = await fetch(url.replace(/\/metrics$/, probe));
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({ status: 'ok' });
+      }
+    }
+  });
+
   it('counts what happened to messages exactly once across the fleet, and PromQL says so', async () => {
     for (const id of SESSIONS)
       await sys.readySession(id, { simulator: { notOnWhatsApp: [NOT_ON_WHATSAPP] } });

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { scrapeAllowed } from '@app/core';
 
+const ROUTES = new Set(['/metrics', '/healthz', '/readyz']);
+
 export interface MetricsServerOptions {
   host: string;
   port: number;
@@ -10,11 +12,19 @@ export interface MetricsServerOptions {
   apiKey?: string;
   /** Called before each render: the scrape-time gauges. */
   refresh(): Promise<void>;
+  /** `GET /readyz`: whether this worker can work now (its Redis answers). */
+  ready(): Promise<boolean>;
 }
 
 /**
- * The worker's `GET /metrics`: a bare node:http server (the worker has no HTTP framework and
- * needs none for one read-only route). Anything else is 404; a missing or wrong key 401.
+ * The worker's `GET /metrics`, `GET /healthz` and `GET /readyz`: a bare node:http server (the
+ * worker has no HTTP framework and needs none for three read-only routes). Anything else is 404;
+ * a method other than GET or HEAD 405; a scrape with a missing or wrong key 401.
+ *
+ * The probes need no key, like the gateway's: a kubelet cannot present one, and they reveal
+ * nothing. `/healthz` (liveness) answers from the event loop alone, never from Redis: a Redis
+ * outage must not make an orchestrator restart every worker (their sessions would all move
+ * for nothing). `/readyz` (readiness) is 503 while Redis does not answer.
  */
 export class MetricsServer {
   private server: Server | null = null;
@@ -32,9 +42,27 @@ export class MetricsServer {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { code, message } }));
       };
-      if (path !== '/metrics') return reply(404, 'NOT_FOUND', 'Only GET /metrics is served here');
+      if (!ROUTES.has(path))
+        return reply(404, 'NOT_FOUND', 'Only GET /metrics, /healthz and /readyz are served here');
       if (req.method !== 'GET' && req.method !== 'HEAD')
-        return reply(405, 'METHOD_NOT_ALLOWED', 'Use GET /metrics');
+        return reply(405, 'METHOD_NOT_ALLOWED', `Use GET ${path}`);
+      const ok = (body: object) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(req.method === 'HEAD' ? undefined : JSON.stringify(body));
+      };
+      if (path === '/healthz') return ok({ status: 'ok' });
+      if (path === '/readyz') {
+        this.opts
+          .ready()
+          .catch(() => false)
+          .then((up) =>
+            up
+              ? ok({ status: 'ok', redis: 'up' })
+              : reply(503, 'SERVICE_UNAVAILABLE', 'Redis does not answer'),
+          )
+          .catch(() => undefined);
+        return;
+      }
       if (!scrapeAllowed(req.headers, this.opts.apiKey)) {
         res.setHeader('www-authenticate', 'Bearer realm="metrics"');
         return reply(401, 'UNAUTHORIZED', 'Missing or wrong METRICS_API_KEY');

@@ -12,9 +12,13 @@ import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { OwnershipModule } from '../ownership/ownership.module';
 import { SessionOwnershipService } from '../ownership/session-ownership.service';
 import { MetricsServer } from './metrics-server';
+import { redisAnswers } from './redis-readiness';
 import { WorkerMetricsCollector } from './worker-metrics.collector';
 
-/** Serves the worker's metrics on WORKER_METRICS_HOST:WORKER_METRICS_PORT (0 = off). */
+/**
+ * Serves the worker's metrics and its probes (`/healthz`, `/readyz`) on
+ * WORKER_METRICS_HOST:WORKER_METRICS_PORT (0 = off, and then no probes either).
+ */
 @Injectable()
 export class WorkerMetricsService implements OnApplicationBootstrap, OnModuleDestroy {
   private server: MetricsServer | null = null;
@@ -40,11 +44,12 @@ export class WorkerMetricsService implements OnApplicationBootstrap, OnModuleDes
       port,
       apiKey,
       refresh: () => collector.refresh(),
+      ready: () => redisAnswers(this.redis),
     });
     try {
       await server.listen();
       this.server = server;
-      this.logger.info({ host, port }, 'metrics served on /metrics');
+      this.logger.info({ host, port }, 'metrics served on /metrics (probes on /healthz, /readyz)');
     } catch (err) {
       // Sending does not depend on metrics: keep running; Prometheus sees the target down.
       this.logger.error(
