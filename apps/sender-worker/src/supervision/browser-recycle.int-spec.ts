@@ -6,7 +6,7 @@ import { MessageQueueService, MessageStore, OutboundQueues, type SendMessageJob 
 import { INITIAL_SESSION_STATE, SessionStore, type SessionConfig } from '@app/session';
 import {
   isAlive,
-  processTreeRssMb,
+  processTreeMemoryMb,
 } from '../../../../libs/session/src/drivers/wwebjs/browser/process-tree';
 import { chromiumArgs } from '../../../../libs/session/src/drivers/wwebjs/browser/chromium-profile';
 import { ChromiumBackedClient } from '../../../../test/support/chromium-backed-client';
@@ -33,7 +33,7 @@ async function idleBrowserMb(): Promise<number> {
   });
   const page = (await browser.pages())[0];
   await page.goto('data:text/html,<p>idle</p>');
-  const mb = processTreeRssMb(browser.process()!.pid!) ?? 0;
+  const mb = processTreeMemoryMb(browser.process()!.pid!) ?? 0;
   await browser.close();
   return mb;
 }
