@@ -345,7 +345,7 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
             250,
           );
           // Held by a sendAt past the time down and up take here; sent at the end of the suite.
-          const sendAt = Date.now() + 90000;
+          const sendAt = Date.now() + 60000;
           const r = await api.post<{ ids: string[] }>(`/api/sessions/${HELD}/messages/bulk`, {
             messages: Array.from({ length: 3 }, (_, i) => ({
               to: TO,
@@ -392,8 +392,12 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
           );
           expect((await api.delete('/api/sessions/cmp-browser')).status).toBe(202);
           await waitFor(
-            'the wwebjs session stopped',
-            async () => (await session('cmp-browser')).status === 'stopped',
+            'the wwebjs session stopped and purged',
+            // DELETE stops the session, then purges it: 404 once gone.
+            async () => {
+              const r = await api.get<Session>('/api/sessions/cmp-browser');
+              return r.status === 404 || r.body.status === 'stopped';
+            },
             2 * MINUTE,
             250,
           );
