@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { dockerCli } from './compose-engine';
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command without blocking the event loop (the test sends while Docker kills). */
+export function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const tail = (text: string, lines = 30) => text.trimEnd().split('\n').slice(-lines).join('\n');
+
+/**
+ * One Compose project (Debian's docker-compose 1.29, the file at the repository root) on one
+ * engine, driven as a user would from the command line: its own project name, so its
+ * containers, network and volumes are its own.
+ */
+export class ComposeProject {
+  private readonly file = join(__dirname, '..', '..', 'docker-compose.yml');
+
+  constructor(
+    readonly name: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** `docker-compose -p <name> -f docker-compose.yml <args>`; throws with its output on failure. */
+  async compose(args: string[], timeoutMs = 300000): Promise<string> {
+    const r = await run(
+      'docker-compose',
+      ['-p', this.name, '-f', this.file, ...args],
+      this.env,
+      timeoutMs,
+    );
+    if (r.code !== 0)
+      throw new Error(
+        `docker-compose ${args.join(' ')} failed (exit ${r.code}):\n${tail(r.stdout + r.stderr)}`,
+      );
+    return r.stdout;
+  }
+
+  /** The docker CLI on the same engine (kill, start, inspect, exec). */
+  async docker(args: string[], timeoutMs = 60000): Promise<string> {
+    const r = await run(dockerCli(), args, this.env, timeoutMs);
+    if (r.code !== 0)
+      throw new Error(
+        `docker ${args.join(' ')} failed (exit ${r.code}):\n${tail(r.stdout + r.stderr)}`,
+      );
+    return r.stdout;
+  }
+
+  /** Container ids of a service, running or not. */
+  async containers(service: string): Promise<string[]> {
+    const out = await this.compose(['ps', '-q', service], 60000);
+    return out
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+  }
+
+  /** `docker inspect` of one container. */
+  async inspect(id: string): Promise<{ hostname: string; running: boolean; status: string }> {
+    const [c] = JSON.parse(await this.docker(['inspect', id])) as {
+      Config: { Hostname: string };
+      State: { Running: boolean; Status: string };
+    }[];
+    return { hostname: c.Config.Hostname, running: c.State.Running, status: c.State.Status };
+  }
+
+  /** Processes of a container whose command line names Chromium (from `docker top`). */
+  async chromiumProcesses(id: string): Promise<string[]> {
+    const out = await this.docker(['top', id, '-eo', 'pid,stat,args']);
+    return out
+      .split('\n')
+      .slice(1)
+      .filter((l) => {
+        // A zombie (STAT Z) is already dead, waiting to be reaped: not a running browser.
+        const [, stat = '', ...args] = l.trim().split(/\s+/);
+        return !stat.startsWith('Z') && /chromium/.test(args.join(' '));
+      });
+  }
+
+  /** The last lines of every service's log, for a failure's report. */
+  async logs(lines = 60): Promise<string> {
+    const r = await run(
+      'docker-compose',
+      ['-p', this.name, '-f', this.file, 'logs', '--no-color', '--tail', String(lines)],
+      this.env,
+      60000,
+    );
+    return r.stdout + r.stderr;
+  }
+}
