@@ -260,6 +260,16 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
               MINUTE,
               200,
             );
+            // `docker kill` turns the restart policy off for that container; a crash would not.
+            // Started again like its policy would after a crash: it rejoins as a new worker.
+            await compose().docker(['start', victimContainer.id]);
+            log(`started worker container ${victimContainer.hostname} again`);
+            await waitFor(
+              'two live workers again',
+              async () => (await api.get<{ workers: unknown[] }>('/api/workers')).body.workers.length === 2,
+              MINUTE,
+              250,
+            );
 
             // The Redis container SIGKILLed with a backlog: 503 meanwhile, then everything resumes.
             const [redis] = await compose().containers('redis');
