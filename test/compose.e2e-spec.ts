@@ -152,6 +152,9 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
         await phase('down -v', () =>
           project!.compose(['--profile', 'metrics', 'down', '-v', '--remove-orphans'], 5 * MINUTE),
         );
+        // The engine's data root is kept as the build cache; images a rebuild replaced (dangling)
+        // would pile up in it run after run.
+        await project.docker(['image', 'prune', '-f'], 5 * MINUTE).catch(() => undefined);
       }
     } finally {
       await engine?.stop();
