@@ -210,6 +210,8 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
         phase('check b: kills', async () => {
           const accepted = new Map<string, string[]>(SESSIONS.map((s) => [s, []]));
           const answers = new Map<string, number>();
+          /** Request ids of answers other than 202 and 503, to find their log lines. */
+          const unexpected: string[] = [];
           let stop = false;
           let batch = 0;
           // A steady stream of bulk requests, one session after the other, until told to stop.
@@ -228,6 +230,7 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
                 });
                 status = String(r.status);
                 if (r.status === 202) accepted.get(id)!.push(...r.body.ids);
+                else if (r.status !== 503) unexpected.push(r.headers.get('x-request-id') ?? '?');
               } catch {
                 /* counted below */
               }
@@ -269,7 +272,8 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
             log(`started worker container ${victimContainer.hostname} again`);
             await waitFor(
               'two live workers again',
-              async () => (await api.get<{ workers: unknown[] }>('/api/workers')).body.workers.length === 2,
+              async () =>
+                (await api.get<{ workers: unknown[] }>('/api/workers')).body.workers.length === 2,
               MINUTE,
               250,
             );
@@ -316,6 +320,13 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
           }
           log(`answers: ${JSON.stringify(Object.fromEntries(answers))}`);
           expect(answers.get('503')).toBeGreaterThan(0);
+          if (unexpected.length > 0) {
+            const gatewayLog = await compose().compose(['logs', '--no-color', 'gateway'], MINUTE);
+            const lines = gatewayLog
+              .split('\n')
+              .filter((l) => unexpected.some((id) => l.includes(id)));
+            log(`gateway log of the unexpected answers:\n${lines.join('\n')}`);
+          }
           // Only 202 (stored) and 503 (Redis down, nothing stored): no request of unknown outcome.
           expect([...answers.keys()].sort()).toEqual(['202', '503']);
 

@@ -55,6 +55,37 @@ describe('renderError', () => {
     expect(renderError(refused).status).toBe(503);
   });
 
+  it('answers 503 for a MULTI cut by a dropped connection, whose error lists itself as its cause', () => {
+    // What ioredis's transaction.js does when the connection closes under a MULTI: MULTI, each
+    // queued command and EXEC reject with one Error, which is then pushed onto its own
+    // previousErrors. Seen in the Compose e2e as a 500 (stack overflow) while Redis was killed.
+    const closed = new Error('Connection is closed.') as Error & { previousErrors?: unknown[] };
+    closed.previousErrors = [closed, closed];
+    expect(renderError(closed)).toMatchObject({
+      status: 503,
+      body: { error: { code: 'REDIS_UNAVAILABLE' } },
+    });
+    const aborted = new Error(
+      'EXECABORT Transaction discarded because of previous errors.',
+    ) as Error & {
+      previousErrors?: unknown[];
+    };
+    aborted.previousErrors = [new Error('LOADING Redis is loading the dataset in memory'), aborted];
+    expect(renderError(aborted).status).toBe(503);
+    const full = new Error(
+      'EXECABORT Transaction discarded because of previous errors.',
+    ) as Error & {
+      previousErrors?: unknown[];
+    };
+    full.previousErrors = [full, new Error('OOM command not allowed when used memory > maxmemory')];
+    expect(renderError(full).body.error.code).toBe('REDIS_FULL');
+    const other = new Error('EXECABORT Transaction discarded') as Error & {
+      previousErrors?: unknown[];
+    };
+    other.previousErrors = [other];
+    expect(renderError(other).status).toBe(500);
+  });
+
   it('never leaks an unexpected error', () => {
     const r = renderError(new TypeError('cannot read properties of undefined (reading secret)'));
     expect(r.status).toBe(500);

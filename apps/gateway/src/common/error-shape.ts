@@ -62,23 +62,35 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message?: st
   },
 };
 
+/**
+ * True if `err`, or one of the errors ioredis lists as its causes (`previousErrors` of a failed
+ * MULTI), passes `test`. The causes can hold the error itself: when the connection drops, ioredis
+ * rejects MULTI, every queued command and EXEC with one and the same Error object, then lists it
+ * as a cause of itself (a naive walk recursed until the stack overflowed: a 500 instead of a 503).
+ */
+function anyCause(err: unknown, test: (e: Error) => boolean, seen = new Set<unknown>()): boolean {
+  if (!(err instanceof Error) || seen.has(err)) return false;
+  seen.add(err);
+  if (test(err)) return true;
+  const previous = (err as { previousErrors?: unknown }).previousErrors;
+  return Array.isArray(previous) && previous.some((e) => anyCause(e, test, seen));
+}
+
 /** Redis refused a write for lack of memory (maxmemory with noeviction): nothing was stored. */
 export function isRedisFull(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (/OOM command not allowed/.test(err.message)) return true;
   // A MULTI whose queued commands were refused fails as EXECABORT; ioredis keeps the reasons.
-  const previous = (err as { previousErrors?: unknown }).previousErrors;
-  return Array.isArray(previous) && previous.some((e) => isRedisFull(e));
+  return anyCause(err, (e) => /OOM command not allowed/.test(e.message));
 }
 
 /** Errors that mean Redis did not take the command: nothing was stored. */
 export function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return (
-    err.name === 'MaxRetriesPerRequestError' ||
-    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|Redis not reachable|connect ETIMEDOUT|LOADING|READONLY|CLUSTERDOWN|Command timed out/i.test(
-      err.message,
-    )
+  return anyCause(
+    err,
+    (e) =>
+      e.name === 'MaxRetriesPerRequestError' ||
+      /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|Redis not reachable|connect ETIMEDOUT|LOADING|READONLY|CLUSTERDOWN|Command timed out/i.test(
+        e.message,
+      ),
   );
 }
 
