@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { ensureDependencies } = require('./lib/dependencies');
+const { ensureHostPackages, TEST_PACKAGES } = require('./lib/docker/host-packages');
 
 const root = path.join(__dirname, '..');
 
@@ -46,9 +47,12 @@ async function waitForPort(port, ms) {
 
 async function main() {
   ensureDependencies(root);
-  const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  if (which.status !== 0) {
-    console.error('redis-server is not installed. Install it (Debian/Ubuntu: apt-get install -y redis-server).');
+  // Debian packages the suite drives (redis-server, Chromium, Prometheus, Docker, debootstrap):
+  // installed with apt-get when missing and running as root, else a message naming them.
+  try {
+    ensureHostPackages((line) => process.stdout.write(`${line}\n`), TEST_PACKAGES);
+  } catch (err) {
+    console.error(err.message);
     process.exit(1);
   }
   // Lint first: a floating promise in a queue system loses messages.

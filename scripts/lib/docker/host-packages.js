@@ -1,13 +1,23 @@
 'use strict';
-// Debian packages the Docker-based checks need, installed only when missing (as root, like
-// .ci/run does for redis-server and chromium). The engine is Debian's docker.io (dockerd 20.10),
-// Compose is Debian's docker-compose (v1.29, the Python one), debootstrap builds base images.
+// Debian packages the tests need, installed only when missing (as root; otherwise the error says
+// what to install). The Docker-based checks need Debian's docker.io (dockerd 20.10), its
+// docker-compose (v1.29, the Python one) and debootstrap (base images); the rest of the suite
+// needs redis-server, the real Chromium and Prometheus (with promtool).
 const { spawnSync } = require('node:child_process');
 
-const NEEDED = [
+const DOCKER_PACKAGES = [
   { command: 'dockerd', pkg: 'docker.io' },
   { command: 'docker-compose', pkg: 'docker-compose' },
   { command: 'debootstrap', pkg: 'debootstrap' },
+];
+
+/** Everything `npm test` drives (kubectl is not here: Debian's conflicts with the 1.32 we need). */
+const TEST_PACKAGES = [
+  { command: 'redis-server', pkg: 'redis-server' },
+  { command: 'chromium', pkg: 'chromium' },
+  { command: 'prometheus', pkg: 'prometheus' },
+  { command: 'promtool', pkg: 'prometheus' },
+  ...DOCKER_PACKAGES,
 ];
 
 function has(command) {
@@ -15,8 +25,11 @@ function has(command) {
 }
 
 /** Installs the missing ones with apt-get; throws with the reason when it cannot. */
-function ensureHostPackages(log = (line) => process.stderr.write(`${line}\n`)) {
-  const missing = NEEDED.filter((n) => !has(n.command)).map((n) => n.pkg);
+function ensureHostPackages(
+  log = (line) => process.stderr.write(`${line}\n`),
+  needed = DOCKER_PACKAGES,
+) {
+  const missing = [...new Set(needed.filter((n) => !has(n.command)).map((n) => n.pkg))];
   if (missing.length === 0) return;
   if (process.getuid && process.getuid() !== 0) {
     throw new Error(`missing ${missing.join(', ')}: install them (apt-get install -y ${missing.join(' ')}) or run as root`);
@@ -29,4 +42,4 @@ function ensureHostPackages(log = (line) => process.stderr.write(`${line}\n`)) {
   }
 }
 
-module.exports = { ensureHostPackages };
+module.exports = { ensureHostPackages, DOCKER_PACKAGES, TEST_PACKAGES };
