@@ -10,7 +10,7 @@
  *   gateway  64 keep-alive connections POSTing single messages (every answer must be 202); the
  *            same with a unique Idempotency-Key per request; POST …/messages/bulk of 1000
  *            messages (4 in flight); and single messages again with the gateway in cluster mode
- *            (GATEWAY_WORKERS=2: the scaling factor on both cores).
+ *            (two gateway processes behind one port, node:cluster: the scaling factor on both cores).
  *   AOF off  raw Queue.add and gateway single messages again on a fresh Redis without
  *            persistence: what durability costs each.
  * Targets (issue 13), printed with PASS/FAIL: single ≥ 0.5 × raw Queue.add with p99 ≤ 20 ms;
@@ -34,8 +34,8 @@
  * why not fetch; neither undici nor autocannon is a dependency); BENCH_CLIENT=fetch uses fetch.
  *
  * BENCH_SMOKE=1: every phase lasts 1 s with a short warm-up (a few seconds in all): the run
- * `npm test` makes so the script cannot rot; its figures mean nothing. BENCH_CLUSTER=0 skips the
- * cluster-mode phase. BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node (--cpu-prof).
+ * `npm test` makes so the script cannot rot; its figures mean nothing. BENCH_REPLICAS=0 skips the
+ * two-replica phase. BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node (--cpu-prof).
  *
  * Output: human-readable lines, then one JSON summary as the last line of stdout. Exit code 1 if
  * any request failed or a count check did not match (a missed target is not an error: the
@@ -77,7 +77,8 @@ let worstInterference = 0;
 const INTERFERENCE_WARNING_PERCENT = 25;
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
-const GATEWAY_WORKERS_SCALED = 2;
+/** Gateway processes behind one port in the scaling phase (one per core here). */
+const REPLICAS = 2;
 /** Issue 13's targets, as ratios to raw BullMQ measured in the same run. */
 const TARGETS = { single: 0.5, singleP99Ms: 20, idempotent: 0.4, bulk: 0.7 };
 
@@ -202,21 +203,16 @@ function warmupCount() {
 }
 
 /**
- * Starts a gateway (`workers` processes) on `redis` with a fresh prefix and the bench session,
+ * Starts a gateway (`replicas` processes) on `redis` with a fresh prefix and the bench session,
  * and sends warm-up messages to another session before anything is timed.
  */
-async function startWarmGateway(redis, workers = 1) {
+async function startWarmGateway(redis, replicas = 1) {
   const prefix = uniquePrefix('gw');
-  const gateway = await startGateway({
-    redisUrl: redis.url,
-    prefix,
-    apiKey: API_KEY,
-    env: { GATEWAY_WORKERS: String(workers) },
-  });
+  const gateway = await startGateway({ redisUrl: redis.url, prefix, apiKey: API_KEY, replicas });
   await createSession(gateway.baseUrl, API_KEY, SESSION_ID);
   await createSession(gateway.baseUrl, API_KEY, WARMUP_SESSION);
   // Warm-up with and without keys and in bulk, so every path is compiled before it is timed.
-  const result = await runConcurrently(warmupCount() * workers, IN_FLIGHT, (i) =>
+  const result = await runConcurrently(warmupCount() * replicas, IN_FLIGHT, (i) =>
     sendMessage(gateway.baseUrl, API_KEY, i, {
       sessionId: WARMUP_SESSION,
       idempotent: i % 2 === 1,
@@ -282,9 +278,9 @@ async function measureGateway(redis) {
   }
 }
 
-/** Single messages against a fresh gateway of `workers` processes on `redis`. */
-async function measureSingle(redis, label, workers = 1) {
-  const gateway = await startWarmGateway(redis, workers);
+/** Single messages against a fresh gateway of `replicas` processes on `redis`. */
+async function measureSingle(redis, label, replicas = 1) {
+  const gateway = await startWarmGateway(redis, replicas);
   try {
     const single = report(label, await sendSingles(gateway, false));
     await checkQueued(redis.url, gateway.prefix, single.units);
@@ -344,7 +340,7 @@ function printRatios(main, aofOff, scaled) {
   );
   if (scaled) {
     say(
-      `  gateway ×${GATEWAY_WORKERS_SCALED} workers ÷ 1 process (single)   ${ratio(scaled.rate, main.gw.single.rate)}` +
+      `  gateway ×${REPLICAS} replicas ÷ 1 process (single)   ${ratio(scaled.rate, main.gw.single.rate)}` +
         `   (÷ raw Queue.add ${ratio(scaled.rate, main.raw.add.rate)})`,
     );
   }
@@ -378,15 +374,15 @@ function summary(main, aofOff, scaled, targets, elapsedMs) {
       idempotentP50Ms: round(gw.idempotent.p50, 2),
       idempotentP99Ms: round(gw.idempotent.p99, 2),
       bulkPerSec: round(gw.bulk.rate),
-      clusterWorkers: scaled ? GATEWAY_WORKERS_SCALED : null,
-      clusterSinglePerSec: scaled ? round(scaled.rate) : null,
-      clusterSingleP99Ms: scaled ? round(scaled.p99, 2) : null,
+      replicas: scaled ? REPLICAS : null,
+      replicasSinglePerSec: scaled ? round(scaled.rate) : null,
+      replicasSingleP99Ms: scaled ? round(scaled.p99, 2) : null,
     },
     ratios: {
       singleVsRawAdd: ratio(gw.single.rate, raw.add.rate),
       idempotentVsRawAdd: ratio(gw.idempotent.rate, raw.add.rate),
       bulkVsRawFlowBulk: ratio(gw.bulk.rate, raw.flow.rate),
-      clusterVsSingleProcess: scaled ? ratio(scaled.rate, gw.single.rate) : null,
+      replicasVsOneProcess: scaled ? ratio(scaled.rate, gw.single.rate) : null,
     },
     targets,
     aofOff: {
@@ -425,11 +421,11 @@ async function main() {
   try {
     main.raw = await measureRawBullmq(durable);
     main.gw = await measureGateway(durable);
-    if (process.env.BENCH_CLUSTER !== '0') {
+    if (process.env.BENCH_REPLICAS !== '0') {
       scaled = await measureSingle(
         durable,
-        `gateway ×${GATEWAY_WORKERS_SCALED} workers: single (${IN_FLIGHT} conns)`,
-        GATEWAY_WORKERS_SCALED,
+        `gateway ×${REPLICAS} replicas: single (${IN_FLIGHT} conns)`,
+        REPLICAS,
       );
     }
   } finally {

@@ -10,6 +10,7 @@ const { Redis } = require('ioredis');
 
 const ROOT = path.join(__dirname, '..', '..');
 const GATEWAY_MAIN = path.join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js');
+const REPLICAS_MAIN = path.join(__dirname, 'gateway-replicas.js');
 
 /** Stop functions of everything still running; run in reverse order by stopEverything(). */
 const running = new Set();
@@ -238,8 +239,11 @@ function machineBusyMs() {
   }
 }
 
-/** The built gateway (dist/) as a child process, against the given Redis and key prefix. */
-async function startGateway({ redisUrl, prefix, apiKey, env: extraEnv = {} }) {
+/**
+ * The built gateway (dist/) as a child process, against the given Redis and key prefix;
+ * `replicas` > 1 runs that many gateway processes behind one port (node:cluster).
+ */
+async function startGateway({ redisUrl, prefix, apiKey, replicas = 1 }) {
   if (!fs.existsSync(GATEWAY_MAIN)) {
     throw new Error(
       `${path.relative(ROOT, GATEWAY_MAIN)} is missing: build the gateway first (npm run build)`,
@@ -258,11 +262,13 @@ async function startGateway({ redisUrl, prefix, apiKey, env: extraEnv = {} }) {
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: '100000000',
     MAX_QUEUED_PER_SESSION: '100000000',
-    ...extraEnv,
+    BENCH_GATEWAY_REPLICAS: String(replicas),
   };
   // BENCH_GATEWAY_NODE_ARGS: extra node flags for the gateway only (e.g. --cpu-prof).
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, GATEWAY_MAIN], {
+  // Several replicas: one primary forks them and they share the port (bench/gateway-replicas.js).
+  const entry = replicas > 1 ? [REPLICAS_MAIN, GATEWAY_MAIN] : [GATEWAY_MAIN];
+  const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
