@@ -10,7 +10,7 @@
  *   gateway  64 keep-alive connections POSTing single messages (every answer must be 202); the
  *            same with a unique Idempotency-Key per request; POST …/messages/bulk of 1000
  *            messages (4 in flight); and single messages again with the gateway in cluster mode
- *            (two gateway processes behind one port, node:cluster: the scaling factor on both cores).
+ *            (GATEWAY_WORKERS=2: two gateway processes behind one port, the scaling factor on both cores).
  *   AOF off  raw Queue.add and gateway single messages again on a fresh Redis without
  *            persistence: what durability costs each.
  * Targets (issue 13), printed with PASS/FAIL: single ≥ 0.5 × raw Queue.add with p99 ≤ 20 ms;
@@ -35,7 +35,7 @@
  *
  * BENCH_SMOKE=1: every phase lasts 1 s with a short warm-up (a few seconds in all): the run
  * `npm test` makes so the script cannot rot; its figures mean nothing. BENCH_REPLICAS=0 skips the
- * two-replica phase. BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node (--cpu-prof).
+ * GATEWAY_WORKERS=2 phase. BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node (--cpu-prof).
  *
  * Output: human-readable lines, then one JSON summary as the last line of stdout. Exit code 1 if
  * any request failed or a count check did not match (a missed target is not an error: the
@@ -115,16 +115,23 @@ function report(label, result, { unitsPerCall = 1, unit = 'msg', callName = 'req
   const calls =
     unitsPerCall > 1 ? `, ${round(perSecond(okCalls, result.elapsedMs), 1)} ${callName}/s` : '';
   const cpu = describeCpu(result);
+  // The gateway's CPU per message: unlike a rate, it hardly moves when other load on the
+  // machine takes cores away, so it compares runs (and builds) on a busy machine.
+  const gatewayCpuUs =
+    typeof result.cpuMs.gateway === 'number' && units > 0
+      ? (1000 * result.cpuMs.gateway) / units
+      : null;
+  const perUnit = gatewayCpuUs === null ? '' : `, gateway ${round(gatewayCpuUs)} µs CPU/${unit}`;
   say(
     `  ${label.padEnd(42)} ${String(units).padStart(7)} ${unit} in ${(result.elapsedMs / 1000).toFixed(2).padStart(6)} s` +
       `  → ${String(round(rate)).padStart(6)} ${unit}/s${calls}` +
-      `  (p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms per ${callName}; CPU ${cpu})`,
+      `  (p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms per ${callName}; CPU ${cpu}${perUnit})`,
   );
   if (result.failures.count > 0) {
     problems.failedRequests += result.failures.count;
     say(`    ✗ ${result.failures.count} failed; first: ${result.failures.samples.join(' | ')}`);
   }
-  return { units, rate, p50, p99, failed: result.failures.count };
+  return { units, rate, p50, p99, gatewayCpuUs, failed: result.failures.count };
 }
 
 /**
@@ -340,7 +347,7 @@ function printRatios(main, aofOff, scaled) {
   );
   if (scaled) {
     say(
-      `  gateway ×${REPLICAS} replicas ÷ 1 process (single)   ${ratio(scaled.rate, main.gw.single.rate)}` +
+      `  GATEWAY_WORKERS=${REPLICAS} ÷ 1 process (single)    ${ratio(scaled.rate, main.gw.single.rate)}` +
         `   (÷ raw Queue.add ${ratio(scaled.rate, main.raw.add.rate)})`,
     );
   }
@@ -374,6 +381,10 @@ function summary(main, aofOff, scaled, targets, elapsedMs) {
       idempotentP50Ms: round(gw.idempotent.p50, 2),
       idempotentP99Ms: round(gw.idempotent.p99, 2),
       bulkPerSec: round(gw.bulk.rate),
+      // Gateway CPU per message (µs, all its processes): robust to other load on the machine.
+      singleCpuUsPerMsg: round(gw.single.gatewayCpuUs ?? 0),
+      idempotentCpuUsPerMsg: round(gw.idempotent.gatewayCpuUs ?? 0),
+      bulkCpuUsPerMsg: round(gw.bulk.gatewayCpuUs ?? 0),
       replicas: scaled ? REPLICAS : null,
       replicasSinglePerSec: scaled ? round(scaled.rate) : null,
       replicasSingleP99Ms: scaled ? round(scaled.p99, 2) : null,
@@ -424,7 +435,7 @@ async function main() {
     if (process.env.BENCH_REPLICAS !== '0') {
       scaled = await measureSingle(
         durable,
-        `gateway ×${REPLICAS} replicas: single (${IN_FLIGHT} conns)`,
+        `gateway GATEWAY_WORKERS=${REPLICAS}: single (${IN_FLIGHT} conns)`,
         REPLICAS,
       );
     }

@@ -3,14 +3,16 @@
 // cleanup that stops them whatever happens: normal end, error, SIGINT/SIGTERM.
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { Redis } = require('ioredis');
 
 const ROOT = path.join(__dirname, '..', '..');
-const GATEWAY_MAIN = path.join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js');
-const REPLICAS_MAIN = path.join(__dirname, 'gateway-replicas.js');
+// BENCH_GATEWAY_MAIN: another build's gateway (an A/B comparison against an older commit).
+const GATEWAY_MAIN =
+  process.env.BENCH_GATEWAY_MAIN || path.join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js');
 
 /** Stop functions of everything still running; run in reverse order by stopEverything(). */
 const running = new Set();
@@ -171,6 +173,34 @@ async function waitForHealthy(baseUrl, child, output, timeoutMs) {
   }
 }
 
+/** GET on a connection of its own (so node:cluster may hand it to any gateway process). */
+function statusOnNewConnection(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+  });
+}
+
+/**
+ * /readyz (Redis reachable) answered 200 `times` times in a row on fresh connections: with
+ * several gateway processes, each of them is ready (connections are handed out in turn).
+ */
+async function waitForReady(baseUrl, times, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let inARow = 0;
+  while (inARow < times) {
+    if (Date.now() > deadline) throw new Error(`gateway /readyz not 200 within ${timeoutMs} ms`);
+    if ((await statusOnNewConnection(`${baseUrl}/readyz`)) === 200) inARow++;
+    else {
+      inARow = 0;
+      await sleep(50);
+    }
+  }
+}
+
 let clockTicksPerSecond;
 
 function ticksToMs(ticks) {
@@ -241,7 +271,7 @@ function machineBusyMs() {
 
 /**
  * The built gateway (dist/) as a child process, against the given Redis and key prefix;
- * `replicas` > 1 runs that many gateway processes behind one port (node:cluster).
+ * `replicas` > 1 runs that many gateway processes behind one port (GATEWAY_WORKERS).
  */
 async function startGateway({ redisUrl, prefix, apiKey, replicas = 1 }) {
   if (!fs.existsSync(GATEWAY_MAIN)) {
@@ -262,13 +292,12 @@ async function startGateway({ redisUrl, prefix, apiKey, replicas = 1 }) {
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: '100000000',
     MAX_QUEUED_PER_SESSION: '100000000',
-    BENCH_GATEWAY_REPLICAS: String(replicas),
+    // More than one: the gateway's own cluster mode (node:cluster, the processes share PORT).
+    GATEWAY_WORKERS: String(replicas),
   };
   // BENCH_GATEWAY_NODE_ARGS: extra node flags for the gateway only (e.g. --cpu-prof).
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
-  // Several replicas: one primary forks them and they share the port (bench/gateway-replicas.js).
-  const entry = replicas > 1 ? [REPLICAS_MAIN, GATEWAY_MAIN] : [GATEWAY_MAIN];
-  const child = spawn(process.execPath, [...nodeArgs, ...entry], {
+  const child = spawn(process.execPath, [...nodeArgs, GATEWAY_MAIN], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -285,6 +314,7 @@ async function startGateway({ redisUrl, prefix, apiKey, replicas = 1 }) {
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
     await waitForHealthy(baseUrl, child, output, 30000);
+    await waitForReady(baseUrl, 4 * replicas, 30000);
   } catch (err) {
     await stop();
     throw err;
