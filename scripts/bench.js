@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 /*
  * `npm run bench`: how fast the gateway accepts messages, measured against raw BullMQ in the
- * same run, on the same private Redis.
+ * same run, on the same private Redis, under the conditions of issue 13.
  *
- * What is measured (enqueue only: no sender worker runs, so every accepted message stays queued):
- *   raw      Queue.add of N jobs (64 in flight), and FlowProducer.addBulk of 1000-job batches
- *            (4 in flight), with the gateway's queue name, payload and job options.
- *   gateway  POST /api/sessions/bench/messages N times (64 in flight, keep-alive), the same with
- *            a unique Idempotency-Key per request, and POST …/messages/bulk of 1000 messages
- *            (4 in flight). Every answer must be 202.
- *   durability  the gateway single-message figure again (N/4 messages), each on a fresh Redis
- *            and gateway: without persistence (the reference, same conditions), with
- *            `appendonly yes` + `appendfsync always`, and with `appendfsync everysec`, to state
- *            what durable Redis costs. The main figures above run with persistence off.
+ * Main figures: a private redis-server with `appendonly yes` + `appendfsync always` (what
+ * production runs: a 202 survives a Redis crash). Every timed phase lasts BENCH_SECONDS [10]:
+ *   raw      Queue.add with 64 in flight, and FlowProducer.addBulk of 1000-job batches (4 in
+ *            flight), with the gateway's queue name, payload and job options.
+ *   gateway  64 keep-alive connections POSTing single messages (every answer must be 202); the
+ *            same with a unique Idempotency-Key per request; POST …/messages/bulk of 1000
+ *            messages (4 in flight); and single messages again with the gateway in cluster mode
+ *            (GATEWAY_WORKERS=2: two gateway processes behind one port, the scaling factor on both cores).
+ *   AOF off  raw Queue.add and gateway single messages again on a fresh Redis without
+ *            persistence: what durability costs each.
+ * Targets (issue 13), printed with PASS/FAIL: single ≥ 0.5 × raw Queue.add with p99 ≤ 20 ms;
+ * keyed ≥ 0.4 × raw Queue.add; bulk ≥ 0.7 × raw FlowProducer.addBulk.
  *
  * Why against raw BullMQ: absolute rates depend on the machine, the ratio does not (much). Raw
  * BullMQ is the ceiling of what the gateway can do, since each accepted message ends as one
@@ -28,12 +30,16 @@
  * `others` is the rest of the machine: load from other processes that disturbs the figures
  * (approximate: /proc accounting is per clock tick).
  *
- * HTTP client: node:http with a keep-alive agent (see bench/gateway-client.js for why not fetch);
- * BENCH_CLIENT=fetch uses Node's global fetch instead.
+ * HTTP client: node:http with a keep-alive agent of 64 sockets (see bench/gateway-client.js for
+ * why not fetch; neither undici nor autocannon is a dependency); BENCH_CLIENT=fetch uses fetch.
+ *
+ * BENCH_SMOKE=1: every phase lasts 1 s with a short warm-up (a few seconds in all): the run
+ * `npm test` makes so the script cannot rot; its figures mean nothing. BENCH_REPLICAS=0 skips the
+ * GATEWAY_WORKERS=2 phase. BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node (--cpu-prof).
  *
  * Output: human-readable lines, then one JSON summary as the last line of stdout. Exit code 1 if
- * any request failed or a count check did not match. BENCH_MESSAGES overrides N (default 20000).
- * Needs redis-server on PATH and the built gateway in dist/ (npm run build).
+ * any request failed or a count check did not match (a missed target is not an error: the
+ * figures depend on the machine). Needs redis-server on PATH and the built gateway in dist/.
  */
 'use strict';
 const os = require('node:os');
@@ -55,13 +61,7 @@ const {
   sendBulk,
   sendMessage,
 } = require('./bench/gateway-client');
-const {
-  percentile,
-  perSecond,
-  round,
-  runConcurrently,
-  runConcurrentlyMetered,
-} = require('./bench/load');
+const { percentile, perSecond, round, runConcurrently, runForMetered } = require('./bench/load');
 
 const API_KEY = 'bench-key-0123456789abcdef';
 const IN_FLIGHT = 64;
@@ -76,14 +76,22 @@ let worstInterference = 0;
 /** Above this, the figures were likely disturbed by other load on the machine. */
 const INTERFERENCE_WARNING_PERCENT = 25;
 
-function messageCount() {
-  const raw = process.env.BENCH_MESSAGES;
-  if (raw === undefined || raw === '') return 20000;
+const SMOKE = process.env.BENCH_SMOKE === '1';
+/** Gateway processes behind one port in the scaling phase (one per core here). */
+const REPLICAS = 2;
+/** Issue 13's targets, as ratios to raw BullMQ measured in the same run. */
+const TARGETS = { single: 0.5, singleP99Ms: 20, idempotent: 0.4, bulk: 0.7 };
+
+/** How long each timed phase lasts (BENCH_SECONDS [10]; 1 s in smoke mode). */
+function phaseMs() {
+  if (SMOKE) return 1000;
+  const raw = process.env.BENCH_SECONDS;
+  if (raw === undefined || raw === '') return 10000;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`BENCH_MESSAGES must be a positive integer, got "${raw}"`);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new Error(`BENCH_SECONDS must be a positive number, got "${raw}"`);
   }
-  return n;
+  return Math.round(n * 1000);
 }
 
 /** A QUEUE_PREFIX no other run (or other part of this run) uses. */
@@ -107,16 +115,23 @@ function report(label, result, { unitsPerCall = 1, unit = 'msg', callName = 'req
   const calls =
     unitsPerCall > 1 ? `, ${round(perSecond(okCalls, result.elapsedMs), 1)} ${callName}/s` : '';
   const cpu = describeCpu(result);
+  // The gateway's CPU per message: unlike a rate, it hardly moves when other load on the
+  // machine takes cores away, so it compares runs (and builds) on a busy machine.
+  const gatewayCpuUs =
+    typeof result.cpuMs.gateway === 'number' && units > 0
+      ? (1000 * result.cpuMs.gateway) / units
+      : null;
+  const perUnit = gatewayCpuUs === null ? '' : `, gateway ${round(gatewayCpuUs)} µs CPU/${unit}`;
   say(
     `  ${label.padEnd(42)} ${String(units).padStart(7)} ${unit} in ${(result.elapsedMs / 1000).toFixed(2).padStart(6)} s` +
       `  → ${String(round(rate)).padStart(6)} ${unit}/s${calls}` +
-      `  (p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms per ${callName}; CPU ${cpu})`,
+      `  (p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms per ${callName}; CPU ${cpu}${perUnit})`,
   );
   if (result.failures.count > 0) {
     problems.failedRequests += result.failures.count;
     say(`    ✗ ${result.failures.count} failed; first: ${result.failures.samples.join(' | ')}`);
   }
-  return { units, rate, p50, p99, failed: result.failures.count };
+  return { units, rate, p50, p99, gatewayCpuUs, failed: result.failures.count };
 }
 
 /**
@@ -148,62 +163,72 @@ async function checkQueued(redisUrl, prefix, expected) {
   return false;
 }
 
-async function measureRawBullmq(redis, n) {
-  say(`raw BullMQ (same Redis, no HTTP)`);
+/**
+ * Raw BullMQ on `redis`: Queue.add (64 in flight) and, unless `addOnly`, FlowProducer.addBulk
+ * of 1000-job batches, each for one phase, after a warm-up in another queue (JIT and script
+ * loading are not timed, and counts stay exact).
+ */
+async function measureRawBullmq(redis, { addOnly = false, label = '' } = {}) {
   const prefix = uniquePrefix('raw');
   const common = {
     redisUrl: redis.url,
     prefix,
-    count: n,
     meters: { redis: redis.cpuTimeMs, machine: machineBusyMs },
   };
-  // Warm-up in another queue, so JIT and script loading are not timed and counts stay exact.
   await benchQueueAdd({
     ...common,
-    count: warmupCount(n),
+    count: warmupCount(),
     inFlight: IN_FLIGHT,
     queueName: `out.{${WARMUP_SESSION}}`,
   });
 
   const add = report(
-    `Queue.add (${IN_FLIGHT} in flight)`,
-    await benchQueueAdd({ ...common, inFlight: IN_FLIGHT }),
-    {
-      unit: 'jobs',
-      callName: 'add',
-    },
+    `${label}raw Queue.add (${IN_FLIGHT} in flight)`,
+    await benchQueueAdd({ ...common, durationMs: phaseMs(), inFlight: IN_FLIGHT }),
+    { unit: 'jobs', callName: 'add' },
   );
   await checkQueued(redis.url, prefix, add.units);
+  if (addOnly) return { add };
 
   const flow = report(
-    `FlowProducer.addBulk ×${BULK_SIZE} (${BULK_IN_FLIGHT} in flight)`,
-    await benchFlowAddBulk({ ...common, batchSize: BULK_SIZE, inFlight: BULK_IN_FLIGHT }),
-    { unitsPerCall: n / Math.ceil(n / BULK_SIZE), unit: 'jobs', callName: 'batch' },
+    `${label}raw FlowProducer.addBulk ×${BULK_SIZE} (${BULK_IN_FLIGHT} in flight)`,
+    await benchFlowAddBulk({
+      ...common,
+      durationMs: phaseMs(),
+      batchSize: BULK_SIZE,
+      inFlight: BULK_IN_FLIGHT,
+    }),
+    { unitsPerCall: BULK_SIZE, unit: 'jobs', callName: 'batch' },
   );
   await checkQueued(redis.url, prefix, add.units + flow.units);
   return { add, flow };
 }
 
 /** Requests sent before timing starts (JIT, connection pools, Lua scripts loaded). */
-function warmupCount(n) {
-  return Math.min(2000, Math.max(50, Math.floor(n / 10)));
+function warmupCount() {
+  return SMOKE ? 200 : 3000;
 }
 
 /**
- * Starts a gateway on `redis` with a fresh prefix and the bench session, and sends `warmup`
- * messages to another session before anything is timed.
+ * Starts a gateway (`replicas` processes) on `redis` with a fresh prefix and the bench session,
+ * and sends warm-up messages to another session before anything is timed.
  */
-async function startWarmGateway(redis, warmup) {
+async function startWarmGateway(redis, replicas = 1) {
   const prefix = uniquePrefix('gw');
-  const gateway = await startGateway({ redisUrl: redis.url, prefix, apiKey: API_KEY });
+  const gateway = await startGateway({ redisUrl: redis.url, prefix, apiKey: API_KEY, replicas });
   await createSession(gateway.baseUrl, API_KEY, SESSION_ID);
   await createSession(gateway.baseUrl, API_KEY, WARMUP_SESSION);
-  const result = await runConcurrently(warmup, IN_FLIGHT, (i) =>
-    sendMessage(gateway.baseUrl, API_KEY, i, { sessionId: WARMUP_SESSION }),
+  // Warm-up with and without keys and in bulk, so every path is compiled before it is timed.
+  const result = await runConcurrently(warmupCount() * replicas, IN_FLIGHT, (i) =>
+    sendMessage(gateway.baseUrl, API_KEY, i, {
+      sessionId: WARMUP_SESSION,
+      idempotent: i % 2 === 1,
+    }),
   );
-  if (result.failures.count > 0) {
+  const bulk = await sendBulk(gateway.baseUrl, API_KEY, 0, BULK_SIZE, WARMUP_SESSION);
+  if (result.failures.count > 0 || bulk !== true) {
     throw new Error(
-      `gateway warm-up: ${result.failures.count} requests failed; first: ${result.failures.samples[0]}`,
+      `gateway warm-up: ${result.failures.count} requests failed; first: ${result.failures.samples[0] ?? bulk}`,
     );
   }
   return {
@@ -213,19 +238,17 @@ async function startWarmGateway(redis, warmup) {
   };
 }
 
-function sendSingles(gateway, n, idempotent) {
-  return runConcurrentlyMetered(gateway.meters, n, IN_FLIGHT, (i) =>
+function sendSingles(gateway, idempotent) {
+  return runForMetered(gateway.meters, phaseMs(), IN_FLIGHT, (i) =>
     sendMessage(gateway.baseUrl, API_KEY, i, { idempotent }),
   );
 }
 
-/** Bulk requests of BULK_SIZE messages (the last one smaller when n is not a multiple). */
-async function sendBulks(gateway, n) {
-  const requests = Math.ceil(n / BULK_SIZE);
-  const result = await runConcurrentlyMetered(gateway.meters, requests, BULK_IN_FLIGHT, (r) =>
-    sendBulk(gateway.baseUrl, API_KEY, r * BULK_SIZE, Math.min(BULK_SIZE, n - r * BULK_SIZE)),
+/** Bulk requests of BULK_SIZE messages, BULK_IN_FLIGHT at once, for one phase. */
+function sendBulks(gateway) {
+  return runForMetered(gateway.meters, phaseMs(), BULK_IN_FLIGHT, (r) =>
+    sendBulk(gateway.baseUrl, API_KEY, r * BULK_SIZE, BULK_SIZE),
   );
-  return { result, messagesPerRequest: n / requests };
 }
 
 async function stopGateway(gateway) {
@@ -233,25 +256,28 @@ async function stopGateway(gateway) {
   closeIdleConnections();
 }
 
-async function measureGateway(redis, n) {
-  say(`gateway (HTTP, keep-alive, persistence off)`);
+/** The gateway phases on `redis`: single, keyed, bulk (one gateway process). */
+async function measureGateway(redis) {
   const redisUrl = redis.url;
-  const gateway = await startWarmGateway(redis, warmupCount(n));
+  const gateway = await startWarmGateway(redis);
   try {
     let stored = 0;
     const single = report(
-      `single message (${IN_FLIGHT} in flight)`,
-      await sendSingles(gateway, n, false),
+      `gateway single message (${IN_FLIGHT} conns)`,
+      await sendSingles(gateway, false),
     );
     await checkQueued(redisUrl, gateway.prefix, (stored += single.units));
 
-    const idempotent = report(`single + Idempotency-Key`, await sendSingles(gateway, n, true));
+    const idempotent = report(`gateway single + Idempotency-Key`, await sendSingles(gateway, true));
     await checkQueued(redisUrl, gateway.prefix, (stored += idempotent.units));
 
-    const bulkRun = await sendBulks(gateway, n);
-    const bulk = report(`bulk ×${BULK_SIZE} (${BULK_IN_FLIGHT} in flight)`, bulkRun.result, {
-      unitsPerCall: bulkRun.messagesPerRequest,
-    });
+    const bulk = report(
+      `gateway bulk ×${BULK_SIZE} (${BULK_IN_FLIGHT} in flight)`,
+      await sendBulks(gateway),
+      {
+        unitsPerCall: BULK_SIZE,
+      },
+    );
     await checkQueued(redisUrl, gateway.prefix, (stored += bulk.units));
     return { single, idempotent, bulk };
   } finally {
@@ -259,60 +285,94 @@ async function measureGateway(redis, n) {
   }
 }
 
-const PERSISTENCE_LABELS = {
-  off: 'no persistence',
-  always: 'AOF, appendfsync always',
-  everysec: 'AOF, appendfsync everysec',
-};
-
-/**
- * The gateway single-message figure on a fresh Redis with the given persistence ('off',
- * 'always', 'everysec') and a fresh gateway, warmed up as much as the main one.
- */
-async function measureSingleWithPersistence(persistence, n, warmup) {
-  const redis = await startRedis(persistence);
+/** Single messages against a fresh gateway of `replicas` processes on `redis`. */
+async function measureSingle(redis, label, replicas = 1) {
+  const gateway = await startWarmGateway(redis, replicas);
   try {
-    const gateway = await startWarmGateway(redis, warmup);
-    try {
-      const single = report(
-        `${PERSISTENCE_LABELS[persistence]}: single`,
-        await sendSingles(gateway, n, false),
-      );
-      await checkQueued(redis.url, gateway.prefix, single.units);
-      return single;
-    } finally {
-      await stopGateway(gateway);
-    }
+    const single = report(label, await sendSingles(gateway, false));
+    await checkQueued(redis.url, gateway.prefix, single.units);
+    return single;
   } finally {
-    await redis.stop();
+    await stopGateway(gateway);
   }
-}
-
-function durabilityMessages(n) {
-  return Math.max(1, Math.floor(n / 4));
 }
 
 function ratio(a, b) {
   return b > 0 ? round(a / b, 3) : null;
 }
 
-function printRatios(raw, gw, durability) {
+/** One line per target: the figure, its ratio, the target, PASS or FAIL. */
+function checkTargets(main) {
+  const { raw, gw } = main;
+  const rows = [
+    {
+      name: 'enqueue (single)',
+      ratio: ratio(gw.single.rate, raw.add.rate),
+      target: TARGETS.single,
+      extra: { p99Ms: round(gw.single.p99, 1), targetP99Ms: TARGETS.singleP99Ms },
+    },
+    {
+      name: 'enqueue with Idempotency-Key',
+      ratio: ratio(gw.idempotent.rate, raw.add.rate),
+      target: TARGETS.idempotent,
+    },
+    { name: 'bulk ×1000', ratio: ratio(gw.bulk.rate, raw.flow.rate), target: TARGETS.bulk },
+  ];
+  say('targets (issue 13; ratios to raw BullMQ in this run, Redis with AOF always)');
+  const results = {};
+  for (const row of rows) {
+    let pass = row.ratio !== null && row.ratio >= row.target;
+    let detail = `${String(row.ratio).padEnd(6)} × raw (target ≥ ${row.target})`;
+    if (row.extra) {
+      const p99ok = row.extra.p99Ms <= row.extra.targetP99Ms;
+      pass = pass && p99ok;
+      detail += `, p99 ${row.extra.p99Ms} ms (target ≤ ${row.extra.targetP99Ms})`;
+    }
+    say(`  ${row.name.padEnd(30)} ${detail}  ${pass ? 'PASS' : 'FAIL'}`);
+    results[row.name] = pass ? 'PASS' : 'FAIL';
+  }
+  return results;
+}
+
+function printRatios(main, aofOff, scaled) {
   say('ratios');
-  say(`  gateway single ÷ raw Queue.add            ${ratio(gw.single.rate, raw.add.rate)}`);
-  say(`  gateway idempotent ÷ raw Queue.add        ${ratio(gw.idempotent.rate, raw.add.rate)}`);
-  say(`  gateway bulk ÷ raw FlowProducer.addBulk   ${ratio(gw.bulk.rate, raw.flow.rate)}`);
   say(
-    `  AOF always ÷ no persistence (single)      ${ratio(durability.always.rate, durability.off.rate)}`,
+    `  gateway single ÷ raw Queue.add            ${ratio(main.gw.single.rate, main.raw.add.rate)}`,
   );
   say(
-    `  AOF everysec ÷ no persistence (single)    ${ratio(durability.everysec.rate, durability.off.rate)}`,
+    `  gateway keyed ÷ raw Queue.add             ${ratio(main.gw.idempotent.rate, main.raw.add.rate)}`,
+  );
+  say(
+    `  gateway bulk ÷ raw FlowProducer.addBulk   ${ratio(main.gw.bulk.rate, main.raw.flow.rate)}`,
+  );
+  if (scaled) {
+    say(
+      `  GATEWAY_WORKERS=${REPLICAS} ÷ 1 process (single)    ${ratio(scaled.rate, main.gw.single.rate)}` +
+        `   (÷ raw Queue.add ${ratio(scaled.rate, main.raw.add.rate)})`,
+    );
+  }
+  say(
+    `  AOF off: gateway single ÷ raw Queue.add   ${ratio(aofOff.single.rate, aofOff.raw.add.rate)}`,
+  );
+  say(
+    `  AOF always ÷ AOF off, raw Queue.add       ${ratio(main.raw.add.rate, aofOff.raw.add.rate)}`,
+  );
+  say(
+    `  AOF always ÷ AOF off, gateway single      ${ratio(main.gw.single.rate, aofOff.single.rate)}`,
   );
 }
 
-function summary(n, raw, gw, durability, elapsedMs) {
+function summary(main, aofOff, scaled, targets, elapsedMs) {
+  const { raw, gw } = main;
   return {
-    messages: n,
-    raw: { addPerSec: round(raw.add.rate), flowAddBulkPerSec: round(raw.flow.rate) },
+    phaseSec: phaseMs() / 1000,
+    smoke: SMOKE,
+    redis: 'appendonly yes, appendfsync always',
+    raw: {
+      addPerSec: round(raw.add.rate),
+      addP99Ms: round(raw.add.p99, 2),
+      flowAddBulkPerSec: round(raw.flow.rate),
+    },
     gateway: {
       singlePerSec: round(gw.single.rate),
       singleP50Ms: round(gw.single.p50, 2),
@@ -321,21 +381,28 @@ function summary(n, raw, gw, durability, elapsedMs) {
       idempotentP50Ms: round(gw.idempotent.p50, 2),
       idempotentP99Ms: round(gw.idempotent.p99, 2),
       bulkPerSec: round(gw.bulk.rate),
+      // Gateway CPU per message (µs, all its processes): robust to other load on the machine.
+      singleCpuUsPerMsg: round(gw.single.gatewayCpuUs ?? 0),
+      idempotentCpuUsPerMsg: round(gw.idempotent.gatewayCpuUs ?? 0),
+      bulkCpuUsPerMsg: round(gw.bulk.gatewayCpuUs ?? 0),
+      replicas: scaled ? REPLICAS : null,
+      replicasSinglePerSec: scaled ? round(scaled.rate) : null,
+      replicasSingleP99Ms: scaled ? round(scaled.p99, 2) : null,
     },
     ratios: {
       singleVsRawAdd: ratio(gw.single.rate, raw.add.rate),
       idempotentVsRawAdd: ratio(gw.idempotent.rate, raw.add.rate),
       bulkVsRawFlowBulk: ratio(gw.bulk.rate, raw.flow.rate),
+      replicasVsOneProcess: scaled ? ratio(scaled.rate, gw.single.rate) : null,
     },
-    durability: {
-      messages: durabilityMessages(n),
-      noPersistenceSinglePerSec: round(durability.off.rate),
-      aofAlwaysSinglePerSec: round(durability.always.rate),
-      aofAlwaysSingleP99Ms: round(durability.always.p99, 2),
-      aofEverysecSinglePerSec: round(durability.everysec.rate),
-      aofEverysecSingleP99Ms: round(durability.everysec.p99, 2),
-      aofAlwaysVsNoPersistence: ratio(durability.always.rate, durability.off.rate),
-      aofEverysecVsNoPersistence: ratio(durability.everysec.rate, durability.off.rate),
+    targets,
+    aofOff: {
+      rawAddPerSec: round(aofOff.raw.add.rate),
+      singlePerSec: round(aofOff.single.rate),
+      singleP99Ms: round(aofOff.single.p99, 2),
+      singleVsRawAdd: ratio(aofOff.single.rate, aofOff.raw.add.rate),
+      rawAofAlwaysVsOff: ratio(raw.add.rate, aofOff.raw.add.rate),
+      gatewayAofAlwaysVsOff: ratio(gw.single.rate, aofOff.single.rate),
     },
     inFlight: { single: IN_FLIGHT, bulk: BULK_IN_FLIGHT, bulkSize: BULK_SIZE },
     httpClient: clientKind(),
@@ -350,43 +417,47 @@ function summary(n, raw, gw, durability, elapsedMs) {
 
 async function main() {
   const started = performance.now();
-  const n = messageCount();
   assertRedisServerInstalled();
   installCleanupHandlers();
   say(
-    `wa-gateway enqueue benchmark: ${n} messages per phase, node ${process.version}, ${os.cpus().length} CPUs, ` +
-      `HTTP client ${clientKind()}`,
+    `wa-gateway enqueue benchmark: ${phaseMs() / 1000} s per phase${SMOKE ? ' (smoke)' : ''}, ` +
+      `node ${process.version}, ${os.cpus().length} CPUs, HTTP client ${clientKind()}`,
   );
   say();
 
-  const redis = await startRedis('off');
-  let raw;
-  let gw;
+  say('Redis with appendonly yes, appendfsync always (the main figures)');
+  const durable = await startRedis('always');
+  const main = {};
+  let scaled = null;
   try {
-    raw = await measureRawBullmq(redis, n);
-    say();
-    gw = await measureGateway(redis, n);
+    main.raw = await measureRawBullmq(durable);
+    main.gw = await measureGateway(durable);
+    if (process.env.BENCH_REPLICAS !== '0') {
+      scaled = await measureSingle(
+        durable,
+        `gateway GATEWAY_WORKERS=${REPLICAS}: single (${IN_FLIGHT} conns)`,
+        REPLICAS,
+      );
+    }
   } finally {
-    await redis.stop();
+    await durable.stop();
   }
   say();
 
-  const durableN = durabilityMessages(n);
-  say(
-    `durability (gateway single message, ${durableN} messages, ${IN_FLIGHT} in flight; ` +
-      `fresh Redis and gateway each, the first without persistence as the reference)`,
-  );
-  const durability = {};
-  for (const persistence of ['off', 'always', 'everysec']) {
-    durability[persistence] = await measureSingleWithPersistence(
-      persistence,
-      durableN,
-      warmupCount(n),
-    );
+  say('Redis without persistence (the cost of durability)');
+  const volatile = await startRedis('off');
+  const aofOff = {};
+  try {
+    aofOff.raw = await measureRawBullmq(volatile, { addOnly: true, label: 'AOF off: ' });
+    aofOff.single = await measureSingle(volatile, `AOF off: gateway single (${IN_FLIGHT} conns)`);
+  } finally {
+    await volatile.stop();
   }
   say();
 
-  printRatios(raw, gw, durability);
+  printRatios(main, aofOff, scaled);
+  say();
+  const targets = checkTargets(main);
   const elapsedMs = performance.now() - started;
   const failed = problems.failedRequests > 0 || problems.failedCountChecks > 0;
   if (worstInterference > INTERFERENCE_WARNING_PERCENT) {
@@ -403,7 +474,7 @@ async function main() {
         ? `${problems.failedRequests} failed requests, ${problems.failedCountChecks} failed count checks`
         : 'no errors'),
   );
-  say(JSON.stringify(summary(n, raw, gw, durability, elapsedMs)));
+  say(JSON.stringify(summary(main, aofOff, scaled, targets, elapsedMs)));
   return failed ? 1 : 0;
 }
 

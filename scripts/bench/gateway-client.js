@@ -5,8 +5,8 @@
 // global fetch also pools keep-alive connections, but on this 2-core machine it used ~60-75% of
 // a core at 64 in flight, i.e. it took CPU from the gateway it measures and halved the figure;
 // node:http needs about a third of that. BENCH_CLIENT=fetch runs the same requests with fetch.
-// (The undici package is not in node_modules, so its Agent is not an option without a new
-// dependency.)
+// (Neither undici nor autocannon is in node_modules, so their clients are not an option without
+// a new dependency; this client uses about a fifth of a core at the gateway's rates.)
 const http = require('node:http');
 const { randomUUID } = require('node:crypto');
 
@@ -87,10 +87,10 @@ function sendMessage(baseUrl, apiKey, i, { idempotent = false, sessionId = SESSI
 }
 
 /** Messages [first, first + count) in one bulk request; true on 202, else a reason. */
-function sendBulk(baseUrl, apiKey, first, count) {
+function sendBulk(baseUrl, apiKey, first, count, sessionId = SESSION_ID) {
   const messages = Array.from({ length: count }, (_, k) => message(first + k));
   return postExpecting(
-    `${baseUrl}/api/sessions/${SESSION_ID}/messages/bulk`,
+    `${baseUrl}/api/sessions/${sessionId}/messages/bulk`,
     apiKey,
     { messages },
     202,

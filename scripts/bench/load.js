@@ -49,12 +49,67 @@ async function runConcurrently(total, inFlight, task) {
 }
 
 /**
+ * Like runConcurrently, but for a fixed time instead of a fixed count: `inFlight` lanes call
+ * task(i) with i = 0, 1, 2… until `durationMs` has passed (calls under way then finish and
+ * count). Returns the same figures, with `total` the number of calls made.
+ */
+async function runFor(durationMs, inFlight, task) {
+  const latencies = [];
+  const failures = { count: 0, samples: [] };
+  const noteFailure = (reason) => {
+    failures.count++;
+    if (failures.samples.length < 3 && !failures.samples.includes(reason))
+      failures.samples.push(reason);
+  };
+  let next = 0;
+  const start = performance.now();
+  const deadline = start + durationMs;
+  const lane = async () => {
+    while (performance.now() < deadline) {
+      const i = next++;
+      const t0 = performance.now();
+      try {
+        const outcome = await task(i);
+        if (outcome !== true) noteFailure(outcome || `task ${i} failed`);
+      } catch (err) {
+        noteFailure(
+          err && err.cause
+            ? `${err.message}: ${err.cause.message}`
+            : String(err && err.message ? err.message : err),
+        );
+      }
+      latencies.push(performance.now() - t0);
+    }
+  };
+  const cpuBefore = process.cpuUsage();
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  const elapsedMs = performance.now() - start;
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    total: next,
+    elapsedMs,
+    latencies: Float64Array.from(latencies),
+    failures,
+    cpuMs: { bench: (cpu.user + cpu.system) / 1000 },
+  };
+}
+
+/**
  * runConcurrently, plus the CPU time (ms) other processes used meanwhile: `meters` maps a name
  * to a function returning a process's CPU time so far (or null when unknown).
  */
 async function runConcurrentlyMetered(meters, total, inFlight, task) {
+  return metered(meters, () => runConcurrently(total, inFlight, task));
+}
+
+/** runFor, metered as runConcurrentlyMetered. */
+async function runForMetered(meters, durationMs, inFlight, task) {
+  return metered(meters, () => runFor(durationMs, inFlight, task));
+}
+
+async function metered(meters, run) {
   const before = Object.entries(meters).map(([name, read]) => [name, read, read()]);
-  const result = await runConcurrently(total, inFlight, task);
+  const result = await run();
   for (const [name, read, start] of before) {
     const end = read();
     if (start !== null && end !== null) result.cpuMs[name] = end - start;
@@ -76,4 +131,12 @@ function perSecond(count, elapsedMs) {
 
 const round = (x, digits = 0) => Number(x.toFixed(digits));
 
-module.exports = { percentile, perSecond, round, runConcurrently, runConcurrentlyMetered };
+module.exports = {
+  percentile,
+  perSecond,
+  round,
+  runConcurrently,
+  runConcurrentlyMetered,
+  runFor,
+  runForMetered,
+};

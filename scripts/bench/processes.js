@@ -3,13 +3,16 @@
 // cleanup that stops them whatever happens: normal end, error, SIGINT/SIGTERM.
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { Redis } = require('ioredis');
 
 const ROOT = path.join(__dirname, '..', '..');
-const GATEWAY_MAIN = path.join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js');
+// BENCH_GATEWAY_MAIN: another build's gateway (an A/B comparison against an older commit).
+const GATEWAY_MAIN =
+  process.env.BENCH_GATEWAY_MAIN || path.join(ROOT, 'dist/apps/gateway/apps/gateway/src/main.js');
 
 /** Stop functions of everything still running; run in reverse order by stopEverything(). */
 const running = new Set();
@@ -170,6 +173,34 @@ async function waitForHealthy(baseUrl, child, output, timeoutMs) {
   }
 }
 
+/** GET on a connection of its own (so node:cluster may hand it to any gateway process). */
+function statusOnNewConnection(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+  });
+}
+
+/**
+ * /readyz (Redis reachable) answered 200 `times` times in a row on fresh connections: with
+ * several gateway processes, each of them is ready (connections are handed out in turn).
+ */
+async function waitForReady(baseUrl, times, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let inARow = 0;
+  while (inARow < times) {
+    if (Date.now() > deadline) throw new Error(`gateway /readyz not 200 within ${timeoutMs} ms`);
+    if ((await statusOnNewConnection(`${baseUrl}/readyz`)) === 200) inARow++;
+    else {
+      inARow = 0;
+      await sleep(50);
+    }
+  }
+}
+
 let clockTicksPerSecond;
 
 function ticksToMs(ticks) {
@@ -190,6 +221,31 @@ function cpuTimeMs(pid) {
   } catch {
     return null;
   }
+}
+
+/** Pids of a process's children, from /proc (every thread's children file); [] off Linux. */
+function childPids(pid) {
+  try {
+    return fs
+      .readdirSync(`/proc/${pid}/task`)
+      .flatMap((tid) =>
+        fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/),
+      )
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * CPU time (ms) of a process and its live descendants: the gateway in cluster mode is a primary
+ * and its workers. A worker that exited mid-phase is not counted (none should).
+ */
+function treeCpuTimeMs(pid) {
+  const own = cpuTimeMs(pid);
+  if (own === null) return null;
+  return childPids(pid).reduce((sum, child) => sum + (treeCpuTimeMs(child) ?? 0), own);
 }
 
 /**
@@ -213,8 +269,11 @@ function machineBusyMs() {
   }
 }
 
-/** The built gateway (dist/) as a child process, against the given Redis and key prefix. */
-async function startGateway({ redisUrl, prefix, apiKey }) {
+/**
+ * The built gateway (dist/) as a child process, against the given Redis and key prefix;
+ * `replicas` > 1 runs that many gateway processes behind one port (GATEWAY_WORKERS).
+ */
+async function startGateway({ redisUrl, prefix, apiKey, replicas = 1 }) {
   if (!fs.existsSync(GATEWAY_MAIN)) {
     throw new Error(
       `${path.relative(ROOT, GATEWAY_MAIN)} is missing: build the gateway first (npm run build)`,
@@ -233,8 +292,12 @@ async function startGateway({ redisUrl, prefix, apiKey }) {
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: '100000000',
     MAX_QUEUED_PER_SESSION: '100000000',
+    // More than one: the gateway's own cluster mode (node:cluster, the processes share PORT).
+    GATEWAY_WORKERS: String(replicas),
   };
-  const child = spawn(process.execPath, [GATEWAY_MAIN], {
+  // BENCH_GATEWAY_NODE_ARGS: extra node flags for the gateway only (e.g. --cpu-prof).
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS || '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, GATEWAY_MAIN], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -251,11 +314,12 @@ async function startGateway({ redisUrl, prefix, apiKey }) {
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
     await waitForHealthy(baseUrl, child, output, 30000);
+    await waitForReady(baseUrl, 4 * replicas, 30000);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { baseUrl, stop, output, cpuTimeMs: () => cpuTimeMs(child.pid) };
+  return { baseUrl, stop, output, cpuTimeMs: () => treeCpuTimeMs(child.pid) };
 }
 
 module.exports = {

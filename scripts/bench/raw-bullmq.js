@@ -5,7 +5,14 @@
 const { createHash, randomUUID } = require('node:crypto');
 const { FlowProducer, Queue } = require('bullmq');
 const { Redis } = require('ioredis');
-const { runConcurrentlyMetered } = require('./load');
+const { runConcurrentlyMetered, runForMetered } = require('./load');
+
+/** `count` calls, or as many as fit in `durationMs` when that is given. */
+function runPhase(meters, { count, durationMs }, inFlight, task) {
+  return durationMs
+    ? runForMetered(meters, durationMs, inFlight, task)
+    : runConcurrentlyMetered(meters, count, inFlight, task);
+}
 
 const QUEUE_NAME = 'out.{bench}';
 const JOB_NAME = 'send-message';
@@ -42,11 +49,15 @@ function sendJobOptions(jobId) {
   };
 }
 
-/** Queue.add of `count` jobs, `inFlight` at once (`meters`: see runConcurrentlyMetered). */
+/**
+ * Queue.add of `count` jobs (or for `durationMs`), `inFlight` at once (`meters`: see
+ * runConcurrentlyMetered).
+ */
 async function benchQueueAdd({
   redisUrl,
   prefix,
   count,
+  durationMs,
   inFlight,
   queueName = QUEUE_NAME,
   meters = {},
@@ -55,7 +66,7 @@ async function benchQueueAdd({
   const queue = new Queue(queueName, { connection: redis, prefix });
   queue.on('error', () => undefined);
   try {
-    return await runConcurrentlyMetered(meters, count, inFlight, async (i) => {
+    return await runPhase(meters, { count, durationMs }, inFlight, async (i) => {
       const data = sendJobData(i);
       await queue.add(JOB_NAME, data, sendJobOptions(data.messageId));
       return true;
@@ -67,14 +78,22 @@ async function benchQueueAdd({
 }
 
 /** FlowProducer.addBulk (one MULTI/EXEC per batch, as the gateway's bulk path) of `count` jobs. */
-async function benchFlowAddBulk({ redisUrl, prefix, count, batchSize, inFlight, meters = {} }) {
+async function benchFlowAddBulk({
+  redisUrl,
+  prefix,
+  count,
+  durationMs,
+  batchSize,
+  inFlight,
+  meters = {},
+}) {
   const redis = connect(redisUrl);
   const flows = new FlowProducer({ connection: redis, prefix });
   flows.on('error', () => undefined);
-  const batches = Math.ceil(count / batchSize);
+  const batches = durationMs ? undefined : Math.ceil(count / batchSize);
   try {
-    return await runConcurrentlyMetered(meters, batches, inFlight, async (b) => {
-      const size = Math.min(batchSize, count - b * batchSize);
+    return await runPhase(meters, { count: batches, durationMs }, inFlight, async (b) => {
+      const size = durationMs ? batchSize : Math.min(batchSize, count - b * batchSize);
       const jobs = Array.from({ length: size }, (_, k) => {
         const data = sendJobData(b * batchSize + k);
         return {

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,6 +14,7 @@ import {
   REDIS,
   redisDurabilityWarnings,
   startProcessMetrics,
+  waitForReady,
 } from '@app/core';
 import { GatewayModule } from './gateway.module';
 import { loadGatewayConfig, type GatewayConfig } from './config/gateway.config';
@@ -22,8 +24,11 @@ import { renderError } from './common/error-shape';
 import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id';
 import { setupOpenApi } from './openapi/openapi.setup';
 import { installHttpMetrics } from './metrics/http.metrics';
+import { inGatewayCluster, runPrimary, serveClusterMetrics } from './cluster/gateway-cluster';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+/** GATEWAY_WORKERS > 1: how long a process waits for Redis before it listens anyway. */
+const CLUSTER_READY_WAIT_MS = 10000;
 
 function readConfig(): GatewayConfig {
   try {
@@ -98,14 +103,34 @@ export async function createGateway(config: GatewayConfig): Promise<NestFastifyA
 
 async function bootstrap(): Promise<void> {
   const config = readConfig();
+  if (config.workers > 1 && cluster.isPrimary) {
+    // The primary serves nothing itself: it forks the gateway processes, which share PORT.
+    // The key is made once here, so every process accepts the same one.
+    runPrimary(config.workers, { API_KEYS: config.apiKeys.join(',') }, (line) =>
+      process.stderr.write(`${line}\n`),
+    );
+    printGeneratedKey(config);
+    return;
+  }
+  serveClusterMetrics();
   startProcessMetrics();
   const app = await createGateway(config);
   const logger = app.get<Logger>(LOGGER);
+  if (inGatewayCluster()) {
+    // One of several processes on the port: join it once Redis answers, so connections handed
+    // to this process (a fresh or replaced one) are not answered 503 while the others could
+    // serve them. Bounded: with Redis down it joins anyway and answers 503 like the others.
+    await waitForReady(app.get<Redis>(REDIS), CLUSTER_READY_WAIT_MS).catch(() => undefined);
+  }
   await app.listen(config.port, config.host);
   logger.info({ port: config.port, queuePrefix: config.queuePrefix }, 'gateway listening');
   void redisDurabilityWarnings(app.get<Redis>(REDIS)).then((warnings) => {
     for (const w of warnings) logger.warn({ redis: 'durability' }, w);
   });
+  printGeneratedKey(config);
+}
+
+function printGeneratedKey(config: GatewayConfig): void {
   if (config.apiKeyGenerated) {
     // Printed once, on purpose, for local use; never logged as part of any request.
     process.stdout.write(`\nNo API_KEYS set: generated one for this run: ${config.apiKeys[0]}\n\n`);

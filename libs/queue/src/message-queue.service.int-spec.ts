@@ -124,6 +124,46 @@ describe('MessageQueueService', () => {
       },
     );
 
+    describe('with requireSession', () => {
+      it('writes nothing and answers false when the session does not exist', async () => {
+        const sessionId = newSessionId();
+        const single = newMessage(sessionId);
+        const bulk = [newMessage(sessionId), newMessage(sessionId)];
+
+        expect(await service.enqueue(single, { requireSession: true })).toBe(false);
+        expect(await service.enqueueBulk(bulk, { requireSession: true })).toBe(false);
+
+        for (const m of [single, ...bulk]) {
+          expect(await store.get(m.job.messageId)).toBeNull();
+          expect(await jobExists(sessionId, m.job.messageId)).toBe(false);
+        }
+        expect(await admin.exists(keys.unfinished(sessionId))).toBe(0);
+      });
+
+      it('writes record, index entry, queued event and job when the session exists', async () => {
+        const sessionId = newSessionId();
+        await admin.hset(keys.session(sessionId), 'id', sessionId);
+        const message = newMessage(sessionId);
+
+        expect(await service.enqueue(message, { requireSession: true })).toBe(true);
+
+        const id = message.job.messageId;
+        expect(await store.get(id)).toMatchObject({ id, status: 'queued' });
+        expect(await jobExists(sessionId, id)).toBe(true);
+        expect(await admin.zscore(keys.unfinished(sessionId), id)).not.toBeNull();
+        // The queued event is in the stream and no longer in the message's outbox.
+        expect(await admin.llen(keys.messageOutbox(id))).toBe(0);
+        const entries = await admin.xrange(keys.eventStream(), '-', '+');
+        const events = entries.map(
+          ([, f]) =>
+            JSON.parse(f[f.indexOf('e') + 1]) as { data: { messageId: string; status: string } },
+        );
+        expect(events.filter((e) => e.data.messageId === id).map((e) => e.data.status)).toEqual([
+          'queued',
+        ]);
+      });
+    });
+
     it('delays the job of a scheduled message until its sendAt', async () => {
       const sessionId = newSessionId();
       const sendAt = new Date(Date.now() + 60_000).toISOString();
@@ -303,7 +343,7 @@ describe('MessageQueueService', () => {
     });
 
     it('does nothing for an empty list', async () => {
-      await expect(service.enqueueBulk([])).resolves.toBeUndefined();
+      await expect(service.enqueueBulk([])).resolves.toBe(true);
     });
 
     describe('when the connection is killed while bulks are written', () => {

@@ -10,6 +10,11 @@ export interface NewMessage {
   to: string;
 }
 
+export interface EnqueueOptions {
+  /** Write nothing (and resolve false) unless the session exists. */
+  requireSession?: boolean;
+}
+
 export type CancelOutcome =
   { result: 'cancelled' } | { result: 'not_found' } | { result: 'conflict'; status: MessageStatus };
 
@@ -25,32 +30,53 @@ export class MessageQueueService {
     private readonly policy: SendJobPolicy,
   ) {}
 
-  async enqueue(message: NewMessage): Promise<void> {
-    await this.store.create(message.job, message.to);
-    await this.queues
-      .get(message.job.sessionId)
-      .add(
-        JobName.SendMessage,
-        { ...message.job, version: SEND_JOB_VERSION },
-        sendJobOptions(message.job, this.policy),
-      );
+  /**
+   * Writes one message: record (with its `queued` event in the stream) first, then its job.
+   * With `requireSession`, resolves false and writes nothing when the session does not exist
+   * (checked in the same step that indexes the message: MessageStore.createAll).
+   *
+   * Fold: the event's removal from the outbox runs alongside the job add instead of before it.
+   * The event is in the stream before the job exists either way (so it precedes every later
+   * event of the message); a removal that fails leaves an entry the consistency check finds
+   * already in the stream and drops.
+   */
+  async enqueue(message: NewMessage, options: EnqueueOptions = {}): Promise<boolean> {
+    const created = await this.store.createAll([message], options);
+    if (!created.created) return false;
+    await Promise.all([
+      this.queues
+        .get(message.job.sessionId)
+        .add(
+          JobName.SendMessage,
+          { ...message.job, version: SEND_JOB_VERSION },
+          sendJobOptions(message.job, this.policy),
+        ),
+      created.settled,
+    ]);
+    return true;
   }
 
   /**
    * All or nothing: the jobs go in as one MULTI/EXEC through FlowProducer.addBulk (Queue.addBulk
-   * is a pipeline and can leave half a bulk behind, bullmq#3451).
+   * is a pipeline and can leave half a bulk behind, bullmq#3451). The messages are of one
+   * session; `requireSession` as for {@link enqueue}.
    */
-  async enqueueBulk(messages: NewMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    await this.store.createMany(messages);
-    await this.queues.flows().addBulk(
-      messages.map((m) => ({
-        name: JobName.SendMessage,
-        queueName: outboundQueueName(m.job.sessionId),
-        data: { ...m.job, version: SEND_JOB_VERSION },
-        opts: sendJobOptions(m.job, this.policy),
-      })),
-    );
+  async enqueueBulk(messages: NewMessage[], options: EnqueueOptions = {}): Promise<boolean> {
+    if (messages.length === 0) return true;
+    const created = await this.store.createAll(messages, options);
+    if (!created.created) return false;
+    await Promise.all([
+      this.queues.flows().addBulk(
+        messages.map((m) => ({
+          name: JobName.SendMessage,
+          queueName: outboundQueueName(m.job.sessionId),
+          data: { ...m.job, version: SEND_JOB_VERSION },
+          opts: sendJobOptions(m.job, this.policy),
+        })),
+      ),
+      created.settled,
+    ]);
+    return true;
   }
 
   /** Cancels a message that has not started sending. */

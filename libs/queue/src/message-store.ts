@@ -1,16 +1,12 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   defineLuaCommand,
   EventLog,
   type LuaCommand,
   type MessageStatusEventData,
+  type RecordedEvent,
 } from '@app/core';
 
-async function execOrThrow(pipe: ChainableCommander): Promise<void> {
-  const results = await pipe.exec();
-  if (!results) throw new Error('Redis transaction was not executed');
-  for (const [err] of results) if (err) throw err;
-}
 import type { MessagePriority } from './queue.constants';
 import { FINAL_STATUSES } from './jobs';
 import type {
@@ -101,6 +97,29 @@ local clock = redis.call('HMGET', KEYS[1], 'createdAt', 'sendAt')
 return {1, cur, counter, session, event, clock[1] or '', clock[2] or ''}
 `;
 
+/**
+ * A new message's record, first history entry and `queued` event in its outbox, in one step.
+ * KEYS: record, history, outbox (one slot). ARGV: history entry JSON, event JSON, then the
+ * record's field/value pairs.
+ */
+const CREATE_LUA = `
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('RPUSH', KEYS[3], ARGV[2])
+return 1
+`;
+
+/**
+ * Adds messages to their session's index of unfinished records if the session exists.
+ * KEYS: session hash, unfinished index (one slot). ARGV: score/id pairs. Returns 1, or 0 when
+ * the session does not exist (nothing written).
+ */
+const INDEX_IF_SESSION_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], unpack(ARGV))
+return 1
+`;
+
 export interface TransitionResult {
   applied: boolean;
   /** Status before the call; null when the message does not exist. */
@@ -145,6 +164,21 @@ export class MessageStore {
     [record: string, history: string, intent: string, outbox: string, ...args: (string | number)[]],
     [number, string, number?, string?, string?, string?, string?]
   >;
+  private readonly createRecord: LuaCommand<
+    [
+      record: string,
+      history: string,
+      outbox: string,
+      entry: string,
+      event: string,
+      ...fields: string[],
+    ],
+    number
+  >;
+  private readonly indexIfSessionExists: LuaCommand<
+    [session: string, unfinished: string, ...scoreIdPairs: (string | number)[]],
+    number
+  >;
 
   constructor(
     private readonly redis: Redis,
@@ -156,61 +190,159 @@ export class MessageStore {
       numberOfKeys: 4,
       lua: TRANSITION_LUA,
     });
+    this.createRecord = defineLuaCommand(redis, 'waMessageCreate', {
+      numberOfKeys: 3,
+      lua: CREATE_LUA,
+    });
+    this.indexIfSessionExists = defineLuaCommand(redis, 'waMessageIndexIfSession', {
+      numberOfKeys: 2,
+      lua: INDEX_IF_SESSION_LUA,
+    });
   }
 
   /**
-   * Writes the record of a new message (status `queued`): one MULTI on the message's own slot,
-   * plus its entry in the expiry index when it has an expiresAt (another key, another slot).
-   * No TTL: retention starts when the message reaches a final status.
+   * Writes the record of a new message (status `queued`) and moves its `queued` event to the
+   * stream. No TTL: retention starts when the message reaches a final status.
    */
   async create(job: SendMessageJob, to: string): Promise<void> {
-    const id = job.messageId;
-    const now = job.createdAt;
-    const record: Record<string, string> = {
-      id,
-      session: job.sessionId,
-      to,
-      chatId: job.chatId,
-      status: 'queued',
-      attempts: '0',
-      priority: job.priority,
-      contentHash: job.contentHash,
-      createdAt: now,
-      updatedAt: now,
-    };
-    if (job.sendAt) record.sendAt = job.sendAt;
-    if (job.expiresAt) record.expiresAt = job.expiresAt;
-    const entry: MessageHistoryEntry = { status: 'queued', at: now };
-    const event = JSON.stringify(
-      EventLog.create<MessageStatusEventData>(
-        'message.status',
-        job.sessionId,
-        { messageId: id, status: 'queued', previous: null, to },
-        new Date(now),
-      ),
+    const created = await this.createAll([{ job, to }]);
+    await created.settled;
+  }
+
+  /**
+   * Writes the records of new messages, the producer's path (see
+   * MessageQueueService): resolves once every record is in Redis and its `queued` event in the
+   * stream, or with `created: false` when `requireSession` is set and the session does not
+   * exist (then nothing is written). `settled` is the last step, taking the events out of the
+   * outboxes: the caller may overlap it with its next write (the job), since an event left in
+   * an outbox is only appended again if the stream lacks it (EventLog.repair).
+   *
+   * Round trips, each a single-slot command (Redis Cluster):
+   * 1. the session's slot: the ids into the session's index of unfinished records, in one
+   *    script that first checks the session exists (`requireSession`: the 404 check and the
+   *    index write are one step, so a record is never indexed for a session that is gone);
+   * 2. each message's slot: record, history and outbox entry in one script (atomic, as the
+   *    MULTI it replaces: the record and its `queued` event exist together or not at all),
+   *    with the expiry index (its own key) alongside;
+   * 3. the stream's slot: every `queued` event in one pipeline (one slot, so one node). This
+   *    comes before the job exists, so a worker's later events of the message (`sending`)
+   *    always follow it in the stream.
+   * The index is written before the record: a crash between the two leaves an index entry
+   * without a record, which the consistency check prunes, never a record nobody finds.
+   */
+  async createAll(
+    items: { job: SendMessageJob; to: string }[],
+    { requireSession = false }: { requireSession?: boolean } = {},
+  ): Promise<{ created: boolean; settled: Promise<void> }> {
+    if (items.length === 0) return { created: true, settled: Promise.resolve() };
+    // Each session's index of unfinished records (its slot), as score/id pairs.
+    const index = new Map<string, (string | number)[]>();
+    for (const { job } of items) {
+      let pairs = index.get(job.sessionId);
+      if (!pairs) index.set(job.sessionId, (pairs = []));
+      pairs.push(Date.parse(job.createdAt), job.messageId);
+    }
+    let indexed: Promise<unknown>;
+    if (requireSession) {
+      if (index.size !== 1) throw new Error('requireSession takes the messages of one session');
+      const [[sessionId, pairs]] = index;
+      const exists = await this.indexIfSessionExists(
+        this.keys.session(sessionId),
+        this.keys.unfinished(sessionId),
+        ...pairs,
+      );
+      if (exists !== 1) return { created: false, settled: Promise.resolve() };
+      indexed = Promise.resolve();
+    } else {
+      // Without the session check, the index and the records are independent writes.
+      indexed = Promise.all(
+        [...index].map(([sessionId, pairs]) =>
+          this.redis.zadd(this.keys.unfinished(sessionId), ...pairs),
+        ),
+      );
+    }
+    const expiries: (string | number)[] = [];
+    for (const { job } of items)
+      if (job.expiresAt) expiries.push(Date.parse(job.expiresAt), job.messageId);
+    const events = items.map(({ job, to }) => this.recordEvent(job, to));
+    await Promise.all([
+      indexed,
+      ...items.map(({ job, to }, i) => this.writeRecord(job, to, events[i])),
+      expiries.length ? this.redis.zadd(this.keys.expiries(), ...expiries) : null,
+    ]);
+    // The records are written: their `queued` events may leave the outboxes. A failure leaves
+    // them there for the consistency check (it finds the records through the unfinished index):
+    // the records stand, so it is not the caller's error.
+    const appended = await this.events.appendRecorded(events).then(
+      () => true,
+      () => false,
     );
-    const writes: Promise<unknown>[] = [
-      execOrThrow(
-        this.redis
-          .multi()
-          .hset(this.keys.message(id), record)
-          .rpush(this.keys.messageHistory(id), JSON.stringify(entry))
-          .rpush(this.keys.messageOutbox(id), event),
-      ),
-    ];
-    if (job.expiresAt)
-      writes.push(this.redis.zadd(this.keys.expiries(), Date.parse(job.expiresAt), id));
-    // The session's index of unfinished records (its own slot), for the consistency check.
-    writes.push(this.redis.zadd(this.keys.unfinished(job.sessionId), Date.parse(now), id));
-    await Promise.all(writes);
-    // The record is written: its `queued` event may leave the outbox (a failure here leaves it
-    // for the consistency check, which finds the record through the unfinished index).
-    await this.events.flush(this.keys.messageOutbox(id), event).catch(() => undefined);
+    const settled = appended
+      ? Promise.all(
+          items.map(({ job }, i) =>
+            this.events.forgetRecorded(this.keys.messageOutbox(job.messageId), events[i].json),
+          ),
+        ).then(
+          () => undefined,
+          () => undefined,
+        )
+      : Promise.resolve();
+    return { created: true, settled };
   }
 
   /** Many records at once (each on its own slot: cluster-safe). */
   async createMany(items: { job: SendMessageJob; to: string }[]): Promise<void> {
-    await Promise.all(items.map((m) => this.create(m.job, m.to)));
+    const created = await this.createAll(items);
+    await created.settled;
+  }
+
+  /** The `queued` event of a new message (its id fixed here, before it is recorded). */
+  private recordEvent(job: SendMessageJob, to: string): RecordedEvent {
+    const event = EventLog.create<MessageStatusEventData>(
+      'message.status',
+      job.sessionId,
+      { messageId: job.messageId, status: 'queued', previous: null, to },
+      new Date(job.createdAt),
+    );
+    return { id: event.id, session: event.session, json: JSON.stringify(event) };
+  }
+
+  private async writeRecord(job: SendMessageJob, to: string, event: RecordedEvent): Promise<void> {
+    const id = job.messageId;
+    const now = job.createdAt;
+    const fields: string[] = [
+      'id',
+      id,
+      'session',
+      job.sessionId,
+      'to',
+      to,
+      'chatId',
+      job.chatId,
+      'status',
+      'queued',
+      'attempts',
+      '0',
+      'priority',
+      job.priority,
+      'contentHash',
+      job.contentHash,
+      'createdAt',
+      now,
+      'updatedAt',
+      now,
+    ];
+    if (job.sendAt) fields.push('sendAt', job.sendAt);
+    if (job.expiresAt) fields.push('expiresAt', job.expiresAt);
+    const entry: MessageHistoryEntry = { status: 'queued', at: now };
+    await this.createRecord(
+      this.keys.message(id),
+      this.keys.messageHistory(id),
+      this.keys.messageOutbox(id),
+      JSON.stringify(entry),
+      event.json,
+      ...fields,
+    );
   }
 
   async exists(id: string): Promise<boolean> {

@@ -58,6 +58,11 @@ export interface GatewayConfig extends SharedConfig {
   /** METRICS_API_KEY: when set, `GET /metrics` needs it (bearer, basic password or X-Api-Key). */
   metricsApiKey: string | undefined;
   logLevel: string;
+  /**
+   * GATEWAY_WORKERS: gateway processes on this host sharing PORT (node:cluster). 1 runs no
+   * cluster; more use more cores (one process is CPU-bound on one core under load).
+   */
+  workers: number;
 }
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -101,6 +106,7 @@ export function loadGatewayConfig(env = new EnvReader()): GatewayConfig {
     eventsHeartbeatMs: env.int('EVENTS_HEARTBEAT_MS', 15000, 100, 600000),
     metricsApiKey: readMetricsApiKey(env),
     logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info'),
+    workers: env.int('GATEWAY_WORKERS', 1, 1, 64),
   };
 }
 

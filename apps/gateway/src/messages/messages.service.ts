@@ -57,30 +57,38 @@ export class MessagesService {
     idempotencyKey: string | undefined,
     fingerprint: string,
   ): Promise<Accepted> {
-    // A request answered before is answered the same way, first, whatever the queue, the
-    // session or the clock say now (QUEUE_FULL, a deleted session, an expiresAt now past).
+    const fresh = dtos.map(() => newMessageId());
     if (idempotencyKey) {
-      const earlier = await this.idempotency.lookup(clientId, idempotencyKey, fingerprint);
-      if (earlier) return this.logAccepted(sessionId, earlier);
-    }
-    const drafts = dtos.map((dto, i) =>
-      this.draft(sessionId, dto, dtos.length > 1 ? `messages[${i}].` : ''),
-    );
-    await this.admit(sessionId, drafts.length);
-    const fresh = drafts.map(() => newMessageId());
-    const write = (ids: string[], resumed: boolean) => this.write(drafts, ids, resumed);
-    if (idempotencyKey) {
+      // The key is claimed (or its earlier outcome read) first, in one command, before
+      // validation and admission: a request answered before is answered the same way whatever
+      // the queue, the session or the clock say now (QUEUE_FULL, a deleted session, an
+      // expiresAt now past). A request refused below (4xx) releases the key again
+      // (IdempotencyService.run), so a corrected retry may use it. Fold: this replaced a
+      // separate read of the key before validation, one round trip per keyed request.
       const accepted = await this.idempotency.run(
         clientId,
         idempotencyKey,
         fingerprint,
         fresh,
-        write,
+        async (ids, resumed) => {
+          const drafts = this.drafts(sessionId, dtos);
+          await this.admit(sessionId, drafts.length);
+          await this.write(drafts, ids, resumed);
+        },
       );
       return this.logAccepted(sessionId, accepted);
     }
-    await write(fresh, false);
+    const drafts = this.drafts(sessionId, dtos);
+    await this.admit(sessionId, drafts.length);
+    await this.write(drafts, fresh, false);
     return this.logAccepted(sessionId, { ids: fresh, replayed: false });
+  }
+
+  /** Every message checked before anything is stored: one bad message refuses the request. */
+  private drafts(sessionId: string, dtos: SendMessageDto[]): Draft[] {
+    return dtos.map((dto, i) =>
+      this.draft(sessionId, dto, dtos.length > 1 ? `messages[${i}].` : ''),
+    );
   }
 
   async get(id: string): Promise<MessageRecord> {
@@ -136,11 +144,22 @@ export class MessagesService {
       messages = messages.filter((_, i) => statuses[i] === null || statuses[i] === 'queued');
       if (messages.length === 0) return;
     }
-    if (messages.length === 1) await this.producer.enqueue(messages[0]);
-    else await this.producer.enqueueBulk(messages);
+    // The session's existence is checked in the same step that indexes the messages, before
+    // any record is written (MessageStore.createAll): a session deleted since admit() gets 404
+    // with nothing written.
+    const written =
+      messages.length === 1
+        ? await this.producer.enqueue(messages[0], { requireSession: true })
+        : await this.producer.enqueueBulk(messages, { requireSession: true });
     const sessionId = drafts[0].job.sessionId;
+    if (!written) {
+      this.known.delete(sessionId);
+      throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
+    }
     const k = this.known.get(sessionId);
     if (k) k.unsent += messages.length;
+    // Checked again once the jobs exist: a deletion that started meanwhile may have cleared the
+    // queue before they were added. Either its clearing saw our jobs, or we see it here.
     if (!(await this.sessions.exists(sessionId))) {
       // Deleted while we wrote: cancel what we wrote rather than leave it for nobody.
       for (const m of messages) await this.producer.cancel(m.job.messageId, sessionId);
@@ -149,14 +168,20 @@ export class MessagesService {
     messagesAccepted.inc({ session: sessionId }, messages.length);
   }
 
-  /** 404 for an unknown session, 429 QUEUE_FULL past MAX_QUEUED_PER_SESSION. */
+  /**
+   * 404 for an unknown session, 429 QUEUE_FULL past MAX_QUEUED_PER_SESSION. A session whose
+   * counts were read within SESSION_CACHE_MS is not looked up again here: the write checks its
+   * existence anyway, in the same step that indexes the messages (one round trip less per
+   * message). The lookup stays for the first request of a while, so an unknown session id
+   * never gets as far as a queue count (nor a Queue object in this process).
+   */
   private async admit(sessionId: string, count: number): Promise<void> {
-    if (!(await this.sessions.exists(sessionId))) {
-      this.known.delete(sessionId);
-      throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
-    }
     let k = this.known.get(sessionId);
     if (!k || Date.now() - k.at > SESSION_CACHE_MS) {
+      if (!(await this.sessions.exists(sessionId))) {
+        this.known.delete(sessionId);
+        throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
+      }
       const c = await this.queues.counts(sessionId);
       k = { unsent: c.waiting + c.delayed + c.active, at: Date.now() };
       this.known.set(sessionId, k);

@@ -7,6 +7,18 @@ import { ApiError } from '../common/api-error';
 import { Public } from '../common/public.decorator';
 import { ApiErrors } from '../openapi/api-errors.decorator';
 import { GatewayMetricsCollector } from './gateway-metrics.collector';
+import { clusterMetrics, inGatewayCluster } from '../cluster/gateway-cluster';
+import { fleetGauges } from './fleet.metrics';
+
+/**
+ * Read from Redis by the process that serves the scrape: in a cluster (GATEWAY_WORKERS > 1)
+ * these are rendered by that process alone, the rest is the sum over all processes.
+ */
+const FRESH_PER_SCRAPE = [...Object.values(fleetGauges).map((g) => metricName(g)), 'wa_redis_up'];
+
+function metricName(metric: object): string {
+  return (metric as { name: string }).name;
+}
 
 /**
  * `GET /metrics` for Prometheus. Public to the API key guard (scrapers hold no API key); when
@@ -50,9 +62,17 @@ export class MetricsController {
       });
     }
     await this.collector.refresh();
-    const text = await metricsRegistry.metrics();
+    const text = inGatewayCluster() ? await this.clusterText() : await metricsRegistry.metrics();
     // Set here, not with @Header: an error answer is JSON.
     void reply.header('Content-Type', metricsRegistry.contentType);
     return text;
+  }
+
+  private async clusterText(): Promise<string> {
+    const [others, ...fresh] = await Promise.all([
+      clusterMetrics(FRESH_PER_SCRAPE),
+      ...FRESH_PER_SCRAPE.map((name) => metricsRegistry.getSingleMetricAsString(name)),
+    ]);
+    return `${others.trimEnd()}\n${fresh.filter(Boolean).join('\n')}\n`;
   }
 }

@@ -11,6 +11,13 @@ export interface StreamedEvent {
   event: GatewayEvent;
 }
 
+/** An event as recorded in an outbox: its id and session, and the JSON the outbox holds. */
+export interface RecordedEvent {
+  id: string;
+  session: string;
+  json: string;
+}
+
 /**
  * How far around an outbox entry's timestamp a repair looks for a copy already in the stream
  * (clock skew between the writer and Redis, plus the time the writer took).
@@ -90,6 +97,28 @@ export class EventLog {
   async flush(outbox: string, json: string): Promise<void> {
     const event = JSON.parse(json) as GatewayEvent;
     await this.xadd(event.id, event.session, json);
+    await this.redis.lrem(outbox, 1, json);
+  }
+
+  /**
+   * {@link flush} in two halves, for a writer that overlaps the second with its next step:
+   * appends events recorded in outboxes to the stream (one pipeline: every command is on the
+   * stream's key, so one slot and one node in a Redis Cluster), in the order given.
+   */
+  async appendRecorded(events: RecordedEvent[]): Promise<void> {
+    if (events.length === 1) {
+      await this.xadd(events[0].id, events[0].session, events[0].json);
+      return;
+    }
+    const pipe = this.redis.pipeline();
+    for (const { id, session, json } of events)
+      pipe.xadd(this.keys.eventStream(), '*', 'id', id, 's', session, 'e', json);
+    const results = await pipe.exec();
+    for (const [err] of results ?? []) if (err) throw err;
+  }
+
+  /** The second half of {@link flush}: the event, now in the stream, leaves its outbox. */
+  async forgetRecorded(outbox: string, json: string): Promise<void> {
     await this.redis.lrem(outbox, 1, json);
   }
 
