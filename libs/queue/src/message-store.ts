@@ -32,17 +32,27 @@ import { recordStatusChange } from './message.metrics';
  * send intent have no TTL (a message queued for weeks must stay readable and cancellable); the
  * change that makes it final sets MESSAGE_RETENTION_DAYS on all three, here, atomically.
  *
- * The change's `message.status` event goes into the message's outbox in the same step (see
- * EventLog): the caller's template gets the previous status, session, recipient and WhatsApp id
- * from the record. No event when the status does not change.
+ * The change's `message.status` event is recorded in the same step (see EventLog): the caller's
+ * template gets the previous status, session, recipient and WhatsApp id from the record. No
+ * event when the status does not change. Where it goes depends on the keys given:
  *
- * KEYS: record, history, send intent, event outbox (one slot). ARGV: to, allowed-from (comma
- * list, '*' = any non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition
- * field name ('' = none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON
- * object = replace), counter field to increment ('' = none), event template JSON, then
- * field/value pairs to set. Returns {1, previous, counter, session, event JSON ('' = none),
- * createdAt, sendAt} when applied, {0, current} when the status did not allow it, {-2, current} when the condition field
- * did not hold the expected value, {-1} when the record does not exist.
+ * - 4 keys (Redis Cluster: the stream lives in another slot): into the message's outbox, which
+ *   the caller then flushes to the stream (XADD, LREM: two more round trips);
+ * - 6 keys (one Redis: any key may be touched): straight into the stream, and the final change
+ *   leaves the session's unfinished index here too. The fact and its event are then one atomic
+ *   step (stronger than outbox + flush: no window at all), and the XADD is the script's first
+ *   write, so an XADD that fails (a stream key of another type) changes nothing: Redis does not
+ *   roll a script back, and a record changed without its event is what must never happen.
+ *
+ * KEYS: record, history, send intent, event outbox (one slot), [event stream, the session's
+ * unfinished index]. ARGV: to, allowed-from (comma list, '*' = any non-final), history entry
+ * JSON, ttl seconds, '1' if `to` is final, condition field name ('' = none), its expected value
+ * ('' = absent), intent ('' keep, '-' delete, JSON object = replace), counter field to increment
+ * ('' = none), event template JSON, message id, the session the unfinished index belongs to,
+ * then field/value pairs to set. Returns {1, previous, counter, session, event JSON ('' = none),
+ * createdAt, sendAt, '1' if the event is in the stream and the index updated} when applied,
+ * {0, current} when the status did not allow it, {-2, current} when the condition field did not
+ * hold the expected value, {-1} when the record does not exist.
  */
 const TRANSITION_LUA = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -61,8 +71,25 @@ if ARGV[6] ~= '' then
   if not have then have = '' end
   if have ~= ARGV[7] then return {-2, cur} end
 end
+local inline = #KEYS >= 6
+local session = redis.call('HGET', KEYS[1], 'session') or ''
+local event = ''
+if cur ~= ARGV[1] then
+  local e = cjson.decode(ARGV[10])
+  e.session = session
+  e.data.previous = cur
+  e.data.to = redis.call('HGET', KEYS[1], 'to') or cjson.null
+  -- The WhatsApp id as the record holds it after this change (set or cleared by it, or kept).
+  local wa = redis.call('HGET', KEYS[1], 'waMessageId')
+  for i = 13, #ARGV, 2 do
+    if ARGV[i] == 'waMessageId' then wa = ARGV[i + 1] end
+  end
+  if wa and wa ~= '' then e.data.waMessageId = wa end
+  event = cjson.encode(e)
+  if inline then redis.call('XADD', KEYS[5], '*', 'id', e.id, 's', session, 'e', event) end
+end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-for i = 11, #ARGV, 2 do
+for i = 13, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else
@@ -78,18 +105,7 @@ elseif ARGV[8] ~= '' then
   redis.call('DEL', KEYS[3])
   for k, v in pairs(cjson.decode(ARGV[8])) do redis.call('HSET', KEYS[3], k, v) end
 end
-local session = redis.call('HGET', KEYS[1], 'session') or ''
-local event = ''
-if cur ~= ARGV[1] then
-  local e = cjson.decode(ARGV[10])
-  e.session = session
-  e.data.previous = cur
-  e.data.to = redis.call('HGET', KEYS[1], 'to') or cjson.null
-  local wa = redis.call('HGET', KEYS[1], 'waMessageId')
-  if wa and wa ~= '' then e.data.waMessageId = wa end
-  event = cjson.encode(e)
-  redis.call('RPUSH', KEYS[4], event)
-end
+if event ~= '' and not inline then redis.call('RPUSH', KEYS[4], event) end
 if ARGV[5] == '1' then
   local ttl = tonumber(ARGV[4])
   for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ttl) end
@@ -97,9 +113,25 @@ else
   -- A record written by an older version carries a TTL from its creation: drop it.
   for k = 1, 4 do redis.call('PERSIST', KEYS[k]) end
 end
+local indexed = '0'
+if inline and session == ARGV[12] then
+  if ARGV[5] == '1' then redis.call('ZREM', KEYS[6], ARGV[11]) end
+  indexed = '1'
+end
 local clock = redis.call('HMGET', KEYS[1], 'createdAt', 'sendAt')
-return {1, cur, counter, session, event, clock[1] or '', clock[2] or ''}
+return {1, cur, counter, session, event, clock[1] or '', clock[2] or '', indexed}
 `;
+
+/**
+ * Whether a status change's event goes into the stream inside the change's own script: only on
+ * one Redis (standalone or Sentinel), where a script may touch keys of any slot. Under Redis
+ * Cluster the stream lives in another slot: outbox, then flush.
+ */
+export function eventsInline(redis: Redis): boolean {
+  return (redis as { isCluster?: boolean }).isCluster !== true;
+}
+
+type TransitionReply = [number, string, number?, string?, string?, string?, string?, string?];
 
 export interface TransitionResult {
   applied: boolean;
@@ -143,17 +175,38 @@ export interface TransitionRequest {
 export class MessageStore {
   private readonly transitionRecord: LuaCommand<
     [record: string, history: string, intent: string, outbox: string, ...args: (string | number)[]],
-    [number, string, number?, string?, string?, string?, string?]
+    TransitionReply
+  >;
+  private readonly transitionInline: LuaCommand<
+    [
+      record: string,
+      history: string,
+      intent: string,
+      outbox: string,
+      stream: string,
+      unfinished: string,
+      ...args: (string | number)[],
+    ],
+    TransitionReply
   >;
 
+  /**
+   * `inline` (default: on one Redis, not under Cluster, see {@link eventsInline}) records a
+   * change's event straight into the stream in the change's script; off, through the outbox.
+   */
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly retentionSeconds: number,
     private readonly events: EventLog,
+    private readonly inline = eventsInline(redis),
   ) {
     this.transitionRecord = defineLuaCommand(redis, 'waMessageTransition', {
       numberOfKeys: 4,
+      lua: TRANSITION_LUA,
+    });
+    this.transitionInline = defineLuaCommand(redis, 'waMessageTransitionInline', {
+      numberOfKeys: 6,
       lua: TRANSITION_LUA,
     });
   }
@@ -279,37 +332,53 @@ export class MessageStore {
       new Date(at),
     );
     const fromFinal = req.from !== '*' && req.from.every((s) => FINAL_STATUSES.includes(s));
-    if (fromFinal && req.session) {
-      // Back into the unfinished index while its event is on the way (see `session`).
-      await this.redis.zadd(this.keys.unfinished(req.session), 'NX', Date.now(), id);
+    const keys = [
+      this.keys.message(id),
+      this.keys.messageHistory(id),
+      this.keys.sendIntent(id),
+      this.keys.messageOutbox(id),
+    ] as const;
+    const args = [
+      req.to,
+      from,
+      JSON.stringify(entry),
+      this.retentionSeconds,
+      final ? '1' : '0',
+      req.ifField?.name ?? '',
+      req.ifField?.value ?? '',
+      intent,
+      req.increment ?? '',
+      JSON.stringify(template),
+      id,
+      req.session ?? '',
+      ...fields,
+    ];
+    let reply: TransitionReply;
+    if (this.inline) {
+      // One round trip: the event is in the stream (and a final message out of its session's
+      // unfinished index) in the same atomic step as the change; nothing to flush or repair.
+      // The unfinished index is named by the caller's session (checked against the record's in
+      // the script); without one, it is updated below, as on the outbox path.
+      const unfinished = this.keys.unfinished(req.session ?? '');
+      reply = await this.transitionInline(...keys, this.keys.eventStream(), unfinished, ...args);
+    } else {
+      if (fromFinal && req.session) {
+        // Back into the unfinished index while its event is on the way (see `session`).
+        await this.redis.zadd(this.keys.unfinished(req.session), 'NX', Date.now(), id);
+      }
+      reply = await this.transitionRecord(...keys, ...args);
     }
-    const [code, previous, counter, session, event, createdAt, sendAt] =
-      await this.transitionRecord(
-        this.keys.message(id),
-        this.keys.messageHistory(id),
-        this.keys.sendIntent(id),
-        this.keys.messageOutbox(id),
-        req.to,
-        from,
-        JSON.stringify(entry),
-        this.retentionSeconds,
-        final ? '1' : '0',
-        req.ifField?.name ?? '',
-        req.ifField?.value ?? '',
-        intent,
-        req.increment ?? '',
-        JSON.stringify(template),
-        ...fields,
-      );
-    // The change is recorded with its event in the outbox; move the event to the stream. A
-    // failure leaves it there (and the message in the unfinished index) for the consistency
-    // check: the change itself stands, so it is not the caller's error.
-    const flushed = event
-      ? await this.events.flush(this.keys.messageOutbox(id), event).then(
-          () => true,
-          () => false,
-        )
-      : true;
+    const [code, previous, counter, session, event, createdAt, sendAt, indexed] = reply;
+    // Outbox path: the change is recorded with its event in the outbox; move the event to the
+    // stream. A failure leaves it there (and the message in the unfinished index) for the
+    // consistency check: the change itself stands, so it is not the caller's error.
+    const flushed =
+      event && !this.inline
+        ? await this.events.flush(this.keys.messageOutbox(id), event).then(
+            () => true,
+            () => false,
+          )
+        : true;
     if (code === 1 && previous !== req.to && session)
       recordStatusChange({
         session,
@@ -318,9 +387,9 @@ export class MessageStore {
         since: clockStart(createdAt, sendAt),
         at: Date.parse(at),
       });
-    if (code !== 1 && fromFinal && req.session) {
+    if (code !== 1 && fromFinal && req.session && !this.inline) {
       await this.redis.zrem(this.keys.unfinished(req.session), id);
-    } else if (code === 1 && final && session && flushed) {
+    } else if (code === 1 && final && session && flushed && indexed !== '1') {
       // Out of the session's index of unfinished records (another slot: a second command; a
       // crash in between leaves an entry the consistency check prunes).
       await this.redis.zrem(this.keys.unfinished(session), id);
