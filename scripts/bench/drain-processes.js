@@ -39,8 +39,14 @@ async function startWorker({ redisUrl, prefix, maxSessions, cpuProfDir, logLevel
     DEFAULT_DRIVER: 'simulator',
     LOG_LEVEL: logLevel,
   };
-  const args = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, WORKER_MAIN] : [WORKER_MAIN];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = cpuProfDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, WORKER_MAIN]
+    : [WORKER_MAIN];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   live.add(child);
   child.once('exit', () => live.delete(child));
   const output = [];

@@ -68,10 +68,14 @@ function summarise(file, top = 25) {
       `(${((100 * busy) / Math.max(1, totalSamples)).toFixed(0)}% of the time); % of busy time`,
   );
   lines.push('top frames by self time:');
-  for (const [k, n] of [...frames].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, top))
+  for (const [k, n] of [...frames]
+    .filter(([k]) => k !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top))
     lines.push(`  ${pct(n)}  ${k}`);
   lines.push('self time by package / file:');
-  for (const [k, n] of [...origins].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(n)}  ${k}`);
+  for (const [k, n] of [...origins].sort((a, b) => b[1] - a[1]).slice(0, top))
+    lines.push(`  ${pct(n)}  ${k}`);
   return lines.join('\n');
 }
 
@@ -80,7 +84,9 @@ module.exports = { summarise };
 if (require.main === module) {
   const [target, top] = process.argv.slice(2);
   if (!target) {
-    process.stderr.write('usage: node scripts/bench/drain-profile.js <file.cpuprofile | dir> [top]\n');
+    process.stderr.write(
+      'usage: node scripts/bench/drain-profile.js <file.cpuprofile | dir> [top]\n',
+    );
     process.exit(2);
   }
   process.stdout.write(`${summarise(newestProfile(target), Number(top) || 25)}\n`);

@@ -67,7 +67,8 @@ function intEnv(name, fallback) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be an integer ≥ 0, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${name} must be an integer ≥ 0, got "${raw}"`);
   return n;
 }
 
@@ -220,7 +221,8 @@ async function api(gateway, method, path, body, expected) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  if (res.status !== expected) throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  if (res.status !== expected)
+    throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
   return text ? JSON.parse(text) : null;
 }
 
@@ -294,7 +296,9 @@ async function sendTimes(conn, prefix, ids) {
  */
 async function workerDrain(redis, conn, prefix, ids, total, { worker, cpuProfDir } = {}) {
   const before = await commandCounts(conn);
-  const w = worker ?? (await startWorker({ redisUrl: redis.url, prefix, maxSessions: ids.length + 10, cpuProfDir }));
+  const w =
+    worker ??
+    (await startWorker({ redisUrl: redis.url, prefix, maxSessions: ids.length + 10, cpuProfDir }));
   const meter = cpuMeter({ worker: w.cpuTimeMs, redis: redis.cpuTimeMs });
   await waitFor(`${total} sends`, async () => (await sentCount(conn, prefix, ids)) >= total, {
     worker: w,
@@ -381,7 +385,11 @@ async function memoryPerMessage(redis, gateway, conn, s) {
   const mediaN = s.smoke ? 10 : 100;
   // 100 KB that file-type cannot mistake for another type, sent as application/octet-stream.
   const mediaBytes = Buffer.alloc(100 * 1024, 'x');
-  const media = { base64: mediaBytes.toString('base64'), mimetype: 'application/octet-stream', filename: 'bench.bin' };
+  const media = {
+    base64: mediaBytes.toString('base64'),
+    mimetype: 'application/octet-stream',
+    filename: 'bench.bin',
+  };
   await createSessions(gateway, ['mem-text', 'mem-media']);
   const m0 = await usedMemory(conn);
   await enqueue(gateway, 'mem-text', textN);
@@ -393,7 +401,9 @@ async function memoryPerMessage(redis, gateway, conn, s) {
   const q = new Queue('out.{rawmem}', { connection: conn, prefix });
   const r0 = await usedMemory(conn);
   for (let i = 0; i < textN; i += 1000)
-    await q.addBulk(Array.from({ length: Math.min(1000, textN - i) }, (_, k) => rawJob('rawmem', i + k)));
+    await q.addBulk(
+      Array.from({ length: Math.min(1000, textN - i) }, (_, k) => rawJob('rawmem', i + k)),
+    );
   const r1 = await usedMemory(conn);
   await q.close();
   return {
@@ -407,7 +417,9 @@ async function memoryPerMessage(redis, gateway, conn, s) {
 function workerConnections(beforeIds, clients) {
   const mine = clients.filter((c) => !beforeIds.has(c.id));
   const totMem = mine.map((c) => Number(c['tot-mem'] ?? 0));
-  const blocking = mine.filter((c) => /^(bzpopmin|bzpopmax|blmove|brpoplpush|xread|xreadgroup)$/i.test(c.cmd)).length;
+  const blocking = mine.filter((c) =>
+    /^(bzpopmin|bzpopmax|blmove|brpoplpush|xread|xreadgroup)$/i.test(c.cmd),
+  ).length;
   return {
     count: mine.length,
     blocking,
@@ -442,11 +454,16 @@ async function roundTrips(redis, n) {
   const w = await startWorker({ redisUrl: redis.url, prefix, maxSessions: 5 });
   const poll = connect(redis.url, 'bench-rt-poll');
   // Start counting once the session is ready and sending, stop after the last send's acks.
-  await waitFor('first send', async () => (await poll.llen(outboxKey(prefix, 'rt'))) > 0, { worker: w });
+  await waitFor('first send', async () => (await poll.llen(outboxKey(prefix, 'rt'))) > 0, {
+    worker: w,
+  });
   const first = await poll.llen(outboxKey(prefix, 'rt'));
   counting = true;
   const stopAt = Math.min(n, first + Math.max(10, Math.floor(n / 2)));
-  await waitFor('sends', async () => (await poll.llen(outboxKey(prefix, 'rt'))) >= stopAt, { worker: w, everyMs: 5 });
+  await waitFor('sends', async () => (await poll.llen(outboxKey(prefix, 'rt'))) >= stopAt, {
+    worker: w,
+    everyMs: 5,
+  });
   const last = await poll.llen(outboxKey(prefix, 'rt'));
   counting = false;
   const sends = last - first;
@@ -482,7 +499,11 @@ async function runDrainBench(opts = {}) {
     const raw1 = await rawDrain(redis, ['out.{raw}'], s.messages);
     say(line(`raw Worker, 1 queue`, raw1));
     const sessionIds = Array.from({ length: s.sessions }, (_, i) => `s${i}`);
-    const raw50 = await rawDrain(redis, sessionIds.map((id) => `out.{${id}}`), s.perSession);
+    const raw50 = await rawDrain(
+      redis,
+      sessionIds.map((id) => `out.{${id}}`),
+      s.perSession,
+    );
     say(line(`raw Workers, ${s.sessions} queues`, raw50));
 
     // Ours, one session: queue everything with no worker running, then start one.
@@ -491,7 +512,9 @@ async function runDrainBench(opts = {}) {
     await createSessions(gateway, ['one']);
     await enqueue(gateway, 'one', s.messages);
     await gateway.stop();
-    const d1 = await workerDrain(redis, conn, prefix1, ['one'], s.messages, { cpuProfDir: s.cpuProfDir });
+    const d1 = await workerDrain(redis, conn, prefix1, ['one'], s.messages, {
+      cpuProfDir: s.cpuProfDir,
+    });
     await d1.worker.stop();
     say(line(`worker, 1 session`, d1.result));
     if (d1.result.duplicates || d1.result.messages !== s.messages)
@@ -515,13 +538,22 @@ async function runDrainBench(opts = {}) {
     // How long after the last send the worker was still busy with what the drain left: acks,
     // and routing the drain's events (five per message) through the webhook router.
     d50.result.backlogAfterLastSendMs = await quiesce(conn, prefix50);
-    say(`    events routed and acks applied ${d50.result.backlogAfterLastSendMs + 1500} ms after the last send`);
+    say(
+      `    events routed and acks applied ${d50.result.backlogAfterLastSendMs + 1500} ms after the last send`,
+    );
     if (d50.result.duplicates || d50.result.messages !== total)
-      out.problems.push(`${s.sessions} sessions: ${d50.result.messages} sent, ${d50.result.duplicates} twice`);
+      out.problems.push(
+        `${s.sessions} sessions: ${d50.result.messages} sent, ${d50.result.duplicates} twice`,
+      );
     out.raw = { one: raw1, many: raw50 };
     out.worker = { one: d1.result, many: d50.result };
-    out.ratios = { oneSession: ratio(d1.result.rate, raw1.rate), manySessions: ratio(d50.result.rate, raw50.rate) };
-    say(`  ratios: one session ${out.ratios.oneSession} × raw, ${s.sessions} sessions ${out.ratios.manySessions} × raw`);
+    out.ratios = {
+      oneSession: ratio(d1.result.rate, raw1.rate),
+      manySessions: ratio(d50.result.rate, raw50.rate),
+    };
+    say(
+      `  ratios: one session ${out.ratios.oneSession} × raw, ${s.sessions} sessions ${out.ratios.manySessions} × raw`,
+    );
     say(`  Redis commands per message, ours: ${JSON.stringify(d1.result.topCommands)}`);
     say(`  Redis commands per message, raw:  ${JSON.stringify(raw1.topCommands)}`);
 
@@ -530,7 +562,10 @@ async function runDrainBench(opts = {}) {
       (await sessionStatuses(conn, prefix50, sessionIds)).every((x) => x === 'ready'),
     );
     const clients = await clientList(conn);
-    const connections = workerConnections(clientsBefore, clients.filter((c) => c.name !== 'bench-drain'));
+    const connections = workerConnections(
+      clientsBefore,
+      clients.filter((c) => c.name !== 'bench-drain'),
+    );
     const mem = await info(conn, 'memory');
     out.connections = { ...connections, memClientsNormal: Number(mem.mem_clients_normal) };
     out.workerRssMb = round(worker.rssMb(), 1);
@@ -551,7 +586,8 @@ async function runDrainBench(opts = {}) {
       out.idle.backlogMs.push(await quiesce(conn, prefix50));
       out.idle.afterSecondDrain = await idle(redis, conn, worker, s.idleSeconds);
       say(`  idle, ${2 * total} finished: ${JSON.stringify(out.idle.afterSecondDrain)}`);
-      if (again.result.duplicates) out.problems.push(`second drain: ${again.result.duplicates} twice`);
+      if (again.result.duplicates)
+        out.problems.push(`second drain: ${again.result.duplicates} twice`);
       const sendAt = new Date(Date.now() + 3600_000).toISOString();
       for (const id of sessionIds) await enqueue(gateway, id, s.scheduledPerSession, { sendAt });
       out.idle.backlogMs.push(await quiesce(conn, prefix50));
@@ -560,7 +596,11 @@ async function runDrainBench(opts = {}) {
         `  idle, ${2 * total} finished + ${s.sessions * s.scheduledPerSession} scheduled: ${JSON.stringify(out.idle.withScheduled)}`,
       );
       // Another prefix: this worker must not claim (and send) the memory phase's sessions.
-      const memGateway = await startGateway({ redisUrl: redis.url, prefix: uniquePrefix('mem'), apiKey: API_KEY });
+      const memGateway = await startGateway({
+        redisUrl: redis.url,
+        prefix: uniquePrefix('mem'),
+        apiKey: API_KEY,
+      });
       out.memory = await memoryPerMessage(redis, memGateway, conn, s);
       await memGateway.stop();
       say(
@@ -584,7 +624,9 @@ if (require.main === module) {
   const started = performance.now();
   runDrainBench()
     .then((out) => {
-      say(`finished in ${((performance.now() - started) / 1000).toFixed(1)} s${out.problems.length ? `: ${out.problems.join('; ')}` : ''}`);
+      say(
+        `finished in ${((performance.now() - started) / 1000).toFixed(1)} s${out.problems.length ? `: ${out.problems.join('; ')}` : ''}`,
+      );
       say(JSON.stringify(out));
       process.exitCode = out.problems.length ? 1 : 0;
     })

@@ -571,6 +571,52 @@ describe.each([
     );
   });
 
+  describe('index: the WhatsApp id with the move to sent', () => {
+    const index = (wa: string) => ({
+      key: `${prefix}:test-index:{${SESSION_ID}}:${wa}:${inline}`,
+      early: `${prefix}:test-early:{${SESSION_ID}}:${wa}:${inline}`,
+      ttlSeconds: 60,
+    });
+
+    it('indexes in the same step on one Redis and hands back an ack that came first; under Cluster leaves it to the caller', async () => {
+      const { messageId } = await createMessage();
+      const i = index('wa-index-1');
+      await redis.set(i.early, '2');
+      const t = await store.transition(messageId, {
+        to: 'sent',
+        from: ['queued'],
+        fields: { waMessageId: 'wa-index-1' },
+        session: SESSION_ID,
+        index: i,
+      });
+      expect(t.applied).toBe(true);
+      if (inline) {
+        expect(t.earlyAck).toBe('2');
+        expect(await redis.get(i.key)).toBe(messageId);
+        expect(await redis.ttl(i.key)).toBeGreaterThan(0);
+      } else {
+        expect(t.earlyAck).toBeUndefined();
+        expect(await redis.get(i.key)).toBeNull();
+      }
+    });
+
+    it('indexes nothing when the change does not apply', async () => {
+      const { messageId } = await createMessage();
+      const i = index('wa-index-2');
+      const t = await store.transition(messageId, {
+        to: 'sent',
+        from: ['queued'],
+        fields: { waMessageId: 'wa-index-2' },
+        ifField: { name: 'attemptId', value: 'another-run' },
+        session: SESSION_ID,
+        index: i,
+      });
+      expect(t).toMatchObject({ applied: false, fenced: true });
+      expect(t.earlyAck).toBeUndefined();
+      expect(await redis.get(i.key)).toBeNull();
+    });
+  });
+
   describe('expiries', () => {
     it('lists due messages oldest first, up to the limit, until forgotten', async () => {
       // A prefix of its own: the other tests also index expiries.

@@ -44,13 +44,19 @@ import { recordStatusChange } from './message.metrics';
  *   write, so an XADD that fails (a stream key of another type) changes nothing: Redis does not
  *   roll a script back, and a record changed without its event is what must never happen.
  *
+ * With 8 keys (one Redis, `TransitionRequest.index`), a change that applies also sets the
+ * WhatsApp id index (key 7 = message id, with a TTL) and returns what key 8 holds (an ack that
+ * came before the index): the id is indexed in the same step as `sent`, so an ack finds either
+ * no index and is kept, or the message already `sent`.
+ *
  * KEYS: record, history, send intent, event outbox (one slot), [event stream, the session's
- * unfinished index]. ARGV: to, allowed-from (comma list, '*' = any non-final), history entry
- * JSON, ttl seconds, '1' if `to` is final, condition field name ('' = none), its expected value
- * ('' = absent), intent ('' keep, '-' delete, JSON object = replace), counter field to increment
- * ('' = none), event template JSON, message id, the session the unfinished index belongs to,
- * then field/value pairs to set. Returns {1, previous, counter, session, event JSON ('' = none),
- * createdAt, sendAt, '1' if the event is in the stream and the index updated} when applied,
+ * unfinished index, [WhatsApp id index, early ack]]. ARGV: to, allowed-from (comma list, '*' =
+ * any non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition field name
+ * ('' = none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON object =
+ * replace), counter field to increment ('' = none), event template JSON, message id, the
+ * session the unfinished index belongs to, the index's ttl seconds, then field/value pairs to
+ * set. Returns {1, previous, counter, session, event JSON ('' = none), createdAt, sendAt, '1' if
+ * the event is in the stream and the unfinished index updated, early ack ('' = none)} when applied,
  * {0, current} when the status did not allow it, {-2, current} when the condition field did not
  * hold the expected value, {-1} when the record does not exist.
  */
@@ -81,7 +87,7 @@ if cur ~= ARGV[1] then
   e.data.to = redis.call('HGET', KEYS[1], 'to') or cjson.null
   -- The WhatsApp id as the record holds it after this change (set or cleared by it, or kept).
   local wa = redis.call('HGET', KEYS[1], 'waMessageId')
-  for i = 13, #ARGV, 2 do
+  for i = 14, #ARGV, 2 do
     if ARGV[i] == 'waMessageId' then wa = ARGV[i + 1] end
   end
   if wa and wa ~= '' then e.data.waMessageId = wa end
@@ -89,7 +95,7 @@ if cur ~= ARGV[1] then
   if inline then redis.call('XADD', KEYS[5], '*', 'id', e.id, 's', session, 'e', event) end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-for i = 13, #ARGV, 2 do
+for i = 14, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else
@@ -118,8 +124,13 @@ if inline and session == ARGV[12] then
   if ARGV[5] == '1' then redis.call('ZREM', KEYS[6], ARGV[11]) end
   indexed = '1'
 end
+local early = ''
+if #KEYS >= 8 then
+  redis.call('SET', KEYS[7], ARGV[11], 'EX', ARGV[13])
+  early = redis.call('GET', KEYS[8]) or ''
+end
 local clock = redis.call('HMGET', KEYS[1], 'createdAt', 'sendAt')
-return {1, cur, counter, session, event, clock[1] or '', clock[2] or '', indexed}
+return {1, cur, counter, session, event, clock[1] or '', clock[2] or '', indexed, early}
 `;
 
 /**
@@ -131,7 +142,17 @@ export function eventsInline(redis: Redis): boolean {
   return (redis as { isCluster?: boolean }).isCluster !== true;
 }
 
-type TransitionReply = [number, string, number?, string?, string?, string?, string?, string?];
+type TransitionReply = [
+  number,
+  string,
+  number?,
+  string?,
+  string?,
+  string?,
+  string?,
+  string?,
+  string?,
+];
 
 export interface TransitionResult {
   applied: boolean;
@@ -141,6 +162,11 @@ export interface TransitionResult {
   fenced: boolean;
   /** The incremented counter's new value (0 without `increment`). */
   counter: number;
+  /**
+   * Set when the change applied and `index` was written in its step (one Redis): what the
+   * early-ack key held ('' = nothing). Undefined: the caller indexes (Cluster, or not applied).
+   */
+  earlyAck?: string;
 }
 
 export interface TransitionRequest {
@@ -165,6 +191,12 @@ export interface TransitionRequest {
    * a crash in between leaves it where the consistency check repairs it.
    */
   session?: string;
+  /**
+   * On one Redis, with a change that applies: `SET key <message id> EX ttlSeconds` and read
+   * `early`, in the same step (the WhatsApp id index of a `sent` message and an ack that came
+   * first; session slot). Under Cluster it is ignored: the caller indexes after the change.
+   */
+  index?: { key: string; early: string; ttlSeconds: number };
 }
 
 /**
@@ -175,6 +207,20 @@ export interface TransitionRequest {
 export class MessageStore {
   private readonly transitionRecord: LuaCommand<
     [record: string, history: string, intent: string, outbox: string, ...args: (string | number)[]],
+    TransitionReply
+  >;
+  private readonly transitionIndexed: LuaCommand<
+    [
+      record: string,
+      history: string,
+      intent: string,
+      outbox: string,
+      stream: string,
+      unfinished: string,
+      index: string,
+      early: string,
+      ...args: (string | number)[],
+    ],
     TransitionReply
   >;
   private readonly transitionInline: LuaCommand<
@@ -207,6 +253,10 @@ export class MessageStore {
     });
     this.transitionInline = defineLuaCommand(redis, 'waMessageTransitionInline', {
       numberOfKeys: 6,
+      lua: TRANSITION_LUA,
+    });
+    this.transitionIndexed = defineLuaCommand(redis, 'waMessageTransitionIndexed', {
+      numberOfKeys: 8,
       lua: TRANSITION_LUA,
     });
   }
@@ -351,6 +401,7 @@ export class MessageStore {
       JSON.stringify(template),
       id,
       req.session ?? '',
+      req.index?.ttlSeconds ?? 0,
       ...fields,
     ];
     let reply: TransitionReply;
@@ -360,7 +411,16 @@ export class MessageStore {
       // The unfinished index is named by the caller's session (checked against the record's in
       // the script); without one, it is updated below, as on the outbox path.
       const unfinished = this.keys.unfinished(req.session ?? '');
-      reply = await this.transitionInline(...keys, this.keys.eventStream(), unfinished, ...args);
+      reply = req.index
+        ? await this.transitionIndexed(
+            ...keys,
+            this.keys.eventStream(),
+            unfinished,
+            req.index.key,
+            req.index.early,
+            ...args,
+          )
+        : await this.transitionInline(...keys, this.keys.eventStream(), unfinished, ...args);
     } else {
       if (fromFinal && req.session) {
         // Back into the unfinished index while its event is on the way (see `session`).
@@ -368,7 +428,7 @@ export class MessageStore {
       }
       reply = await this.transitionRecord(...keys, ...args);
     }
-    const [code, previous, counter, session, event, createdAt, sendAt, indexed] = reply;
+    const [code, previous, counter, session, event, createdAt, sendAt, indexed, early] = reply;
     // Outbox path: the change is recorded with its event in the outbox; move the event to the
     // stream. A failure leaves it there (and the message in the unfinished index) for the
     // consistency check: the change itself stands, so it is not the caller's error.
@@ -399,6 +459,7 @@ export class MessageStore {
       previous: code === -1 ? null : (previous as MessageStatus),
       fenced: code === -2,
       counter: Number(counter ?? 0),
+      ...(code === 1 && this.inline && req.index ? { earlyAck: early ?? '' } : {}),
     };
   }
 

@@ -81,7 +81,27 @@ export class AckIndex {
       messageId,
       this.retentionSeconds,
     );
-    return (value !== null && STATUS_OF[value]) || null;
+    return AckIndex.earlyStatus(value);
+  }
+
+  /**
+   * The index keys of a WhatsApp id, for a caller that writes the index in a step of its own
+   * (`MessageStore.transition`'s `index`, with the move to `sent`), as {@link index} would.
+   */
+  indexKeys(
+    sessionId: string,
+    waMessageId: string,
+  ): { key: string; early: string; ttlSeconds: number } {
+    return {
+      key: this.keys.waMessage(sessionId, waMessageId),
+      early: this.keys.earlyAck(sessionId, waMessageId),
+      ttlSeconds: this.retentionSeconds,
+    };
+  }
+
+  /** What an early-ack key held, as an ack status (null: none). */
+  static earlyStatus(value: string | null | undefined): AckStatus | null {
+    return (value !== null && value !== undefined && STATUS_OF[value]) || null;
   }
 
   /** Drops an early ack once it has been applied. */

@@ -131,8 +131,15 @@ class InMemoryRecords implements MessageRecords, SendIntents {
     this.expiries.delete(id);
   }
 
-  async indexSent(sessionId: string, waMessageId: string, messageId: string): Promise<void> {
-    this.waIndex.set(`${sessionId}:${waMessageId}`, messageId);
+  async markSent(
+    sessionId: string,
+    id: string,
+    waMessageId: string,
+    req: TransitionRequest,
+  ): Promise<TransitionResult> {
+    const t = await this.transition(sessionId, id, req);
+    if (!t.fenced) this.waIndex.set(`${sessionId}:${waMessageId}`, id);
+    return t;
   }
 
   async openIntent(id: string): Promise<SendIntent | null> {

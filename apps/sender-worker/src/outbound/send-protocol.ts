@@ -59,8 +59,16 @@ export interface MessageRecords {
     req: TransitionRequest,
   ): Promise<TransitionResult>;
   forgetExpiry(messageId: string): Promise<void>;
-  /** Indexes a sent message's WhatsApp id (an ack that came first applies then). */
-  indexSent(sessionId: string, waMessageId: string, messageId: string): Promise<void>;
+  /**
+   * The compare-and-set to `sent` (`req`) and the WhatsApp id's index (an ack that came first
+   * applies then), in one step where Redis allows it; nothing is indexed when `fenced`.
+   */
+  markSent(
+    sessionId: string,
+    messageId: string,
+    waMessageId: string,
+    req: TransitionRequest,
+  ): Promise<TransitionResult>;
 }
 
 /** What reconciliation reads: the open intent, and which message a WhatsApp id belongs to. */
@@ -428,7 +436,8 @@ export class SendProtocol {
     fence: string,
   ): Promise<boolean> {
     const { data, session } = run;
-    const t = await this.records.transition(data.sessionId, data.messageId, {
+    // `sent` and the WhatsApp id's index in one step (one Redis; two under Cluster).
+    const t = await this.records.markSent(data.sessionId, data.messageId, waMessageId, {
       to: 'sent',
       from: ['queued', 'sending'],
       error: null,
@@ -437,12 +446,10 @@ export class SendProtocol {
       intent: null,
     });
     if (t.fenced) return false;
-    // What follows the `sent` record, together (one round trip; independent keys): the WhatsApp
-    // id indexed in the session's slot (an ack that came first applies then), the expiry index
-    // (only a message with an expiresAt is in it) and pacing. None of them can undo the send or
-    // the record; each ran after the record's change before, and still does.
+    // Then, together (independent keys, and only what applies): the expiry index (only a
+    // message with an expiresAt is in it) and pacing. Neither can undo the send or the record;
+    // each ran after the record's change before, and still does.
     await Promise.all([
-      this.records.indexSent(data.sessionId, waMessageId, data.messageId),
       data.expiresAt ? this.records.forgetExpiry(data.messageId) : undefined,
       session.pacing.recordSend(data.messageId),
     ]);
