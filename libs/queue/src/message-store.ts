@@ -94,14 +94,20 @@ if cur ~= ARGV[1] then
   event = cjson.encode(e)
   if inline then redis.call('XADD', KEYS[5], '*', 'id', e.id, 's', session, 'e', event) end
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1])
+-- One HSET (and at most one HDEL) for all fields: each redis.call costs Redis time, and a
+-- send's changes set up to six fields each.
+local set = {'status', ARGV[1]}
+local unset = {}
 for i = 14, #ARGV, 2 do
   if ARGV[i + 1] == '' then
-    redis.call('HDEL', KEYS[1], ARGV[i])
+    unset[#unset + 1] = ARGV[i]
   else
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    set[#set + 1] = ARGV[i]
+    set[#set + 1] = ARGV[i + 1]
   end
 end
+redis.call('HSET', KEYS[1], unpack(set))
+if #unset > 0 then redis.call('HDEL', KEYS[1], unpack(unset)) end
 local counter = 0
 if ARGV[9] ~= '' then counter = redis.call('HINCRBY', KEYS[1], ARGV[9], 1) end
 redis.call('RPUSH', KEYS[2], ARGV[3])
@@ -109,7 +115,12 @@ if ARGV[8] == '-' then
   redis.call('DEL', KEYS[3])
 elseif ARGV[8] ~= '' then
   redis.call('DEL', KEYS[3])
-  for k, v in pairs(cjson.decode(ARGV[8])) do redis.call('HSET', KEYS[3], k, v) end
+  local intent = {}
+  for k, v in pairs(cjson.decode(ARGV[8])) do
+    intent[#intent + 1] = k
+    intent[#intent + 1] = v
+  end
+  if #intent > 0 then redis.call('HSET', KEYS[3], unpack(intent)) end
 end
 if event ~= '' and not inline then redis.call('RPUSH', KEYS[4], event) end
 if ARGV[5] == '1' then
