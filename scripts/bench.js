@@ -52,6 +52,7 @@ const {
   startRedis,
   stopEverything,
 } = require('./bench/processes');
+const { runDrainBench } = require('./bench/drain');
 const { benchFlowAddBulk, benchQueueAdd, countQueuedJobs } = require('./bench/raw-bullmq');
 const {
   SESSION_ID,
@@ -458,6 +459,23 @@ async function main() {
   printRatios(main, aofOff, scaled);
   say();
   const targets = checkTargets(main);
+
+  // The worker's side (scripts/bench/drain.js: drain of one and of 50 sessions, idle cost,
+  // memory, connections). Its own smoke run is test/bench-drain.e2e-spec.ts; BENCH_DRAIN=0 skips.
+  let drain = null;
+  if (!SMOKE && process.env.BENCH_DRAIN !== '0') {
+    say();
+    drain = await runDrainBench();
+    for (const [name, value] of [
+      ['drain, one session', drain.ratios.oneSession],
+      ['drain, many sessions', drain.ratios.manySessions],
+    ]) {
+      const pass = value !== null && value >= 0.5;
+      targets[name] = pass ? 'PASS' : 'FAIL';
+      say(`  ${name.padEnd(30)} ${String(value).padEnd(6)} × raw (target ≥ 0.5)  ${targets[name]}`);
+    }
+    if (drain.problems.length > 0) problems.failedCountChecks += drain.problems.length;
+  }
   const elapsedMs = performance.now() - started;
   const failed = problems.failedRequests > 0 || problems.failedCountChecks > 0;
   if (worstInterference > INTERFERENCE_WARNING_PERCENT) {
@@ -474,7 +492,7 @@ async function main() {
         ? `${problems.failedRequests} failed requests, ${problems.failedCountChecks} failed count checks`
         : 'no errors'),
   );
-  say(JSON.stringify(summary(main, aofOff, scaled, targets, elapsedMs)));
+  say(JSON.stringify({ ...summary(main, aofOff, scaled, targets, elapsedMs), drain }));
   return failed ? 1 : 0;
 }
 

@@ -63,7 +63,17 @@ async function historyStatuses(id: string): Promise<MessageStatus[]> {
   return record!.history.map((h) => h.status);
 }
 
-describe('MessageStore', () => {
+// Both ways a status change records its event: straight into the stream in the change's own
+// script (one Redis, the default there) and through the message's outbox (Redis Cluster, where
+// the stream is in another slot; test/redis-cluster.e2e-spec.ts runs it on a real cluster).
+describe.each([
+  ['events in the script (one Redis)', true],
+  ['events through the outbox (as under Cluster)', false],
+])('MessageStore, %s', (_path, inline) => {
+  beforeAll(() => {
+    store = new MessageStore(redis, keys, RETENTION_SECONDS, new EventLog(redis, keys), inline);
+  });
+
   describe('create and get', () => {
     it('creates a queued record that get returns in full', async () => {
       const job = await createMessage({ priority: 'high' });
@@ -485,28 +495,125 @@ describe('MessageStore', () => {
       });
     });
 
-    it('keeps an acked message in the unfinished index until its event is in the stream', async () => {
-      const { messageId } = await createMessage();
-      await store.transition(messageId, { to: 'sent', from: ['queued'] });
-      expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).toBeNull();
-      // The flush fails (a broken stream key type stands in for Redis failing between steps).
-      await redis.rename(keys.eventStream(), `${keys.eventStream()}:aside`);
-      await redis.set(keys.eventStream(), 'not a stream');
-      try {
-        const t = await store.transition(messageId, {
-          to: 'delivered',
-          from: ['sent'],
-          session: SESSION_ID,
+    (inline ? it.skip : it)(
+      'keeps an acked message in the unfinished index until its event is in the stream',
+      async () => {
+        const { messageId } = await createMessage();
+        await store.transition(messageId, { to: 'sent', from: ['queued'] });
+        expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).toBeNull();
+        // The flush fails (a broken stream key type stands in for Redis failing between steps).
+        await redis.rename(keys.eventStream(), `${keys.eventStream()}:aside`);
+        await redis.set(keys.eventStream(), 'not a stream');
+        try {
+          const t = await store.transition(messageId, {
+            to: 'delivered',
+            from: ['sent'],
+            session: SESSION_ID,
+          });
+          expect(t.applied).toBe(true);
+        } finally {
+          await redis.del(keys.eventStream());
+          await redis.rename(`${keys.eventStream()}:aside`, keys.eventStream());
+        }
+        // Recorded with its change, still in the outbox, and findable by the consistency check.
+        expect(await store.status(messageId)).toBe('delivered');
+        expect(await redis.llen(keys.messageOutbox(messageId))).toBe(1);
+        expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).not.toBeNull();
+      },
+    );
+  });
+
+  /** Makes every XADD to the stream fail (a key of another type), and undoes it after `fn`. */
+  async function withBrokenStream(fn: () => Promise<void>): Promise<void> {
+    await redis.rename(keys.eventStream(), `${keys.eventStream()}:aside`);
+    await redis.set(keys.eventStream(), 'not a stream');
+    try {
+      await fn();
+    } finally {
+      await redis.del(keys.eventStream());
+      await redis.rename(`${keys.eventStream()}:aside`, keys.eventStream());
+    }
+  }
+
+  describe('events in the script', () => {
+    (inline ? it : it.skip)(
+      'changes nothing when the event cannot be appended (the XADD is the first write)',
+      async () => {
+        const { messageId } = await createMessage();
+        await withBrokenStream(async () => {
+          await expect(
+            store.transition(messageId, { to: 'sending', from: ['queued'], session: SESSION_ID }),
+          ).rejects.toThrow();
         });
-        expect(t.applied).toBe(true);
-      } finally {
-        await redis.del(keys.eventStream());
-        await redis.rename(`${keys.eventStream()}:aside`, keys.eventStream());
+        const record = await store.get(messageId);
+        expect(record!.status).toBe('queued');
+        expect(record!.history.map((h) => h.status)).toEqual(['queued']);
+        expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).not.toBeNull();
+      },
+    );
+
+    (inline ? it : it.skip)(
+      "takes a final message out of its session's unfinished index in the same step, and leaves no outbox",
+      async () => {
+        const { messageId } = await createMessage();
+        expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).not.toBeNull();
+        await store.transition(messageId, { to: 'sent', from: ['queued'], session: SESSION_ID });
+        expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).toBeNull();
+        // An ack after `sent` does not put it back: its event is in the stream already.
+        await store.transition(messageId, { to: 'delivered', from: ['sent'], session: SESSION_ID });
+        expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).toBeNull();
+        expect(await redis.exists(keys.messageOutbox(messageId))).toBe(0);
+        // Without the caller naming the session (the gateway's cancel), the index is updated too.
+        const other = await createMessage();
+        await store.transition(other.messageId, { to: 'cancelled', from: ['queued'] });
+        expect(await redis.zscore(keys.unfinished(SESSION_ID), other.messageId)).toBeNull();
+      },
+    );
+  });
+
+  describe('index: the WhatsApp id with the move to sent', () => {
+    const index = (wa: string) => ({
+      key: `${prefix}:test-index:{${SESSION_ID}}:${wa}:${inline}`,
+      early: `${prefix}:test-early:{${SESSION_ID}}:${wa}:${inline}`,
+      ttlSeconds: 60,
+    });
+
+    it('indexes in the same step on one Redis and hands back an ack that came first; under Cluster leaves it to the caller', async () => {
+      const { messageId } = await createMessage();
+      const i = index('wa-index-1');
+      await redis.set(i.early, '2');
+      const t = await store.transition(messageId, {
+        to: 'sent',
+        from: ['queued'],
+        fields: { waMessageId: 'wa-index-1' },
+        session: SESSION_ID,
+        index: i,
+      });
+      expect(t.applied).toBe(true);
+      if (inline) {
+        expect(t.earlyAck).toBe('2');
+        expect(await redis.get(i.key)).toBe(messageId);
+        expect(await redis.ttl(i.key)).toBeGreaterThan(0);
+      } else {
+        expect(t.earlyAck).toBeUndefined();
+        expect(await redis.get(i.key)).toBeNull();
       }
-      // Recorded with its change, still in the outbox, and findable by the consistency check.
-      expect(await store.status(messageId)).toBe('delivered');
-      expect(await redis.llen(keys.messageOutbox(messageId))).toBe(1);
-      expect(await redis.zscore(keys.unfinished(SESSION_ID), messageId)).not.toBeNull();
+    });
+
+    it('indexes nothing when the change does not apply', async () => {
+      const { messageId } = await createMessage();
+      const i = index('wa-index-2');
+      const t = await store.transition(messageId, {
+        to: 'sent',
+        from: ['queued'],
+        fields: { waMessageId: 'wa-index-2' },
+        ifField: { name: 'attemptId', value: 'another-run' },
+        session: SESSION_ID,
+        index: i,
+      });
+      expect(t).toMatchObject({ applied: false, fenced: true });
+      expect(t.earlyAck).toBeUndefined();
+      expect(await redis.get(i.key)).toBeNull();
     });
   });
 

@@ -28,17 +28,33 @@ import { recordStatusChange } from './message.metrics';
  * send intent have no TTL (a message queued for weeks must stay readable and cancellable); the
  * change that makes it final sets MESSAGE_RETENTION_DAYS on all three, here, atomically.
  *
- * The change's `message.status` event goes into the message's outbox in the same step (see
- * EventLog): the caller's template gets the previous status, session, recipient and WhatsApp id
- * from the record. No event when the status does not change.
+ * The change's `message.status` event is recorded in the same step (see EventLog): the caller's
+ * template gets the previous status, session, recipient and WhatsApp id from the record. No
+ * event when the status does not change. Where it goes depends on the keys given:
  *
- * KEYS: record, history, send intent, event outbox (one slot). ARGV: to, allowed-from (comma
- * list, '*' = any non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition
- * field name ('' = none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON
- * object = replace), counter field to increment ('' = none), event template JSON, then
- * field/value pairs to set. Returns {1, previous, counter, session, event JSON ('' = none),
- * createdAt, sendAt} when applied, {0, current} when the status did not allow it, {-2, current} when the condition field
- * did not hold the expected value, {-1} when the record does not exist.
+ * - 4 keys (Redis Cluster: the stream lives in another slot): into the message's outbox, which
+ *   the caller then flushes to the stream (XADD, LREM: two more round trips);
+ * - 6 keys (one Redis: any key may be touched): straight into the stream, and the final change
+ *   leaves the session's unfinished index here too. The fact and its event are then one atomic
+ *   step (stronger than outbox + flush: no window at all), and the XADD is the script's first
+ *   write, so an XADD that fails (a stream key of another type) changes nothing: Redis does not
+ *   roll a script back, and a record changed without its event is what must never happen.
+ *
+ * With 8 keys (one Redis, `TransitionRequest.index`), a change that applies also sets the
+ * WhatsApp id index (key 7 = message id, with a TTL) and returns what key 8 holds (an ack that
+ * came before the index): the id is indexed in the same step as `sent`, so an ack finds either
+ * no index and is kept, or the message already `sent`.
+ *
+ * KEYS: record, history, send intent, event outbox (one slot), [event stream, the session's
+ * unfinished index, [WhatsApp id index, early ack]]. ARGV: to, allowed-from (comma list, '*' =
+ * any non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition field name
+ * ('' = none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON object =
+ * replace), counter field to increment ('' = none), event template JSON, message id, the
+ * session the unfinished index belongs to, the index's ttl seconds, then field/value pairs to
+ * set. Returns {1, previous, counter, session, event JSON ('' = none), createdAt, sendAt, '1' if
+ * the event is in the stream and the unfinished index updated, early ack ('' = none)} when applied,
+ * {0, current} when the status did not allow it, {-2, current} when the condition field did not
+ * hold the expected value, {-1} when the record does not exist.
  */
 const TRANSITION_LUA = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -57,23 +73,7 @@ if ARGV[6] ~= '' then
   if not have then have = '' end
   if have ~= ARGV[7] then return {-2, cur} end
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1])
-for i = 11, #ARGV, 2 do
-  if ARGV[i + 1] == '' then
-    redis.call('HDEL', KEYS[1], ARGV[i])
-  else
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  end
-end
-local counter = 0
-if ARGV[9] ~= '' then counter = redis.call('HINCRBY', KEYS[1], ARGV[9], 1) end
-redis.call('RPUSH', KEYS[2], ARGV[3])
-if ARGV[8] == '-' then
-  redis.call('DEL', KEYS[3])
-elseif ARGV[8] ~= '' then
-  redis.call('DEL', KEYS[3])
-  for k, v in pairs(cjson.decode(ARGV[8])) do redis.call('HSET', KEYS[3], k, v) end
-end
+local inline = #KEYS >= 6
 local session = redis.call('HGET', KEYS[1], 'session') or ''
 local event = ''
 if cur ~= ARGV[1] then
@@ -81,11 +81,44 @@ if cur ~= ARGV[1] then
   e.session = session
   e.data.previous = cur
   e.data.to = redis.call('HGET', KEYS[1], 'to') or cjson.null
+  -- The WhatsApp id as the record holds it after this change (set or cleared by it, or kept).
   local wa = redis.call('HGET', KEYS[1], 'waMessageId')
+  for i = 14, #ARGV, 2 do
+    if ARGV[i] == 'waMessageId' then wa = ARGV[i + 1] end
+  end
   if wa and wa ~= '' then e.data.waMessageId = wa end
   event = cjson.encode(e)
-  redis.call('RPUSH', KEYS[4], event)
+  if inline then redis.call('XADD', KEYS[5], '*', 'id', e.id, 's', session, 'e', event) end
 end
+-- One HSET (and at most one HDEL) for all fields: each redis.call costs Redis time, and a
+-- send's changes set up to six fields each.
+local set = {'status', ARGV[1]}
+local unset = {}
+for i = 14, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    unset[#unset + 1] = ARGV[i]
+  else
+    set[#set + 1] = ARGV[i]
+    set[#set + 1] = ARGV[i + 1]
+  end
+end
+redis.call('HSET', KEYS[1], unpack(set))
+if #unset > 0 then redis.call('HDEL', KEYS[1], unpack(unset)) end
+local counter = 0
+if ARGV[9] ~= '' then counter = redis.call('HINCRBY', KEYS[1], ARGV[9], 1) end
+redis.call('RPUSH', KEYS[2], ARGV[3])
+if ARGV[8] == '-' then
+  redis.call('DEL', KEYS[3])
+elseif ARGV[8] ~= '' then
+  redis.call('DEL', KEYS[3])
+  local intent = {}
+  for k, v in pairs(cjson.decode(ARGV[8])) do
+    intent[#intent + 1] = k
+    intent[#intent + 1] = v
+  end
+  if #intent > 0 then redis.call('HSET', KEYS[3], unpack(intent)) end
+end
+if event ~= '' and not inline then redis.call('RPUSH', KEYS[4], event) end
 if ARGV[5] == '1' then
   local ttl = tonumber(ARGV[4])
   for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ttl) end
@@ -93,8 +126,18 @@ else
   -- A record written by an older version carries a TTL from its creation: drop it.
   for k = 1, 4 do redis.call('PERSIST', KEYS[k]) end
 end
+local indexed = '0'
+if inline and session == ARGV[12] then
+  if ARGV[5] == '1' then redis.call('ZREM', KEYS[6], ARGV[11]) end
+  indexed = '1'
+end
+local early = ''
+if #KEYS >= 8 then
+  redis.call('SET', KEYS[7], ARGV[11], 'EX', ARGV[13])
+  early = redis.call('GET', KEYS[8]) or ''
+end
 local clock = redis.call('HMGET', KEYS[1], 'createdAt', 'sendAt')
-return {1, cur, counter, session, event, clock[1] or '', clock[2] or ''}
+return {1, cur, counter, session, event, clock[1] or '', clock[2] or '', indexed, early}
 `;
 
 /**
@@ -120,6 +163,27 @@ redis.call('ZADD', KEYS[2], unpack(ARGV))
 return 1
 `;
 
+/**
+ * Whether a status change's event goes into the stream inside the change's own script: only on
+ * one Redis (standalone or Sentinel), where a script may touch keys of any slot. Under Redis
+ * Cluster the stream lives in another slot: outbox, then flush.
+ */
+export function eventsInline(redis: Redis): boolean {
+  return (redis as { isCluster?: boolean }).isCluster !== true;
+}
+
+type TransitionReply = [
+  number,
+  string,
+  number?,
+  string?,
+  string?,
+  string?,
+  string?,
+  string?,
+  string?,
+];
+
 export interface TransitionResult {
   applied: boolean;
   /** Status before the call; null when the message does not exist. */
@@ -128,6 +192,11 @@ export interface TransitionResult {
   fenced: boolean;
   /** The incremented counter's new value (0 without `increment`). */
   counter: number;
+  /**
+   * Set when the change applied and `index` was written in its step (one Redis): what the
+   * early-ack key held ('' = nothing). Undefined: the caller indexes (Cluster, or not applied).
+   */
+  earlyAck?: string;
 }
 
 export interface TransitionRequest {
@@ -152,6 +221,12 @@ export interface TransitionRequest {
    * a crash in between leaves it where the consistency check repairs it.
    */
   session?: string;
+  /**
+   * On one Redis, with a change that applies: `SET key <message id> EX ttlSeconds` and read
+   * `early`, in the same step (the WhatsApp id index of a `sent` message and an ack that came
+   * first; session slot). Under Cluster it is ignored: the caller indexes after the change.
+   */
+  index?: { key: string; early: string; ttlSeconds: number };
 }
 
 /**
@@ -162,7 +237,33 @@ export interface TransitionRequest {
 export class MessageStore {
   private readonly transitionRecord: LuaCommand<
     [record: string, history: string, intent: string, outbox: string, ...args: (string | number)[]],
-    [number, string, number?, string?, string?, string?, string?]
+    TransitionReply
+  >;
+  private readonly transitionIndexed: LuaCommand<
+    [
+      record: string,
+      history: string,
+      intent: string,
+      outbox: string,
+      stream: string,
+      unfinished: string,
+      index: string,
+      early: string,
+      ...args: (string | number)[],
+    ],
+    TransitionReply
+  >;
+  private readonly transitionInline: LuaCommand<
+    [
+      record: string,
+      history: string,
+      intent: string,
+      outbox: string,
+      stream: string,
+      unfinished: string,
+      ...args: (string | number)[],
+    ],
+    TransitionReply
   >;
   private readonly createRecord: LuaCommand<
     [
@@ -180,11 +281,16 @@ export class MessageStore {
     number
   >;
 
+  /**
+   * `inline` (default: on one Redis, not under Cluster, see {@link eventsInline}) records a
+   * change's event straight into the stream in the change's script; off, through the outbox.
+   */
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly retentionSeconds: number,
     private readonly events: EventLog,
+    private readonly inline = eventsInline(redis),
   ) {
     this.transitionRecord = defineLuaCommand(redis, 'waMessageTransition', {
       numberOfKeys: 4,
@@ -197,6 +303,14 @@ export class MessageStore {
     this.indexIfSessionExists = defineLuaCommand(redis, 'waMessageIndexIfSession', {
       numberOfKeys: 2,
       lua: INDEX_IF_SESSION_LUA,
+    });
+    this.transitionInline = defineLuaCommand(redis, 'waMessageTransitionInline', {
+      numberOfKeys: 6,
+      lua: TRANSITION_LUA,
+    });
+    this.transitionIndexed = defineLuaCommand(redis, 'waMessageTransitionIndexed', {
+      numberOfKeys: 8,
+      lua: TRANSITION_LUA,
     });
   }
 
@@ -411,37 +525,63 @@ export class MessageStore {
       new Date(at),
     );
     const fromFinal = req.from !== '*' && req.from.every((s) => FINAL_STATUSES.includes(s));
-    if (fromFinal && req.session) {
-      // Back into the unfinished index while its event is on the way (see `session`).
-      await this.redis.zadd(this.keys.unfinished(req.session), 'NX', Date.now(), id);
+    const keys = [
+      this.keys.message(id),
+      this.keys.messageHistory(id),
+      this.keys.sendIntent(id),
+      this.keys.messageOutbox(id),
+    ] as const;
+    const args = [
+      req.to,
+      from,
+      JSON.stringify(entry),
+      this.retentionSeconds,
+      final ? '1' : '0',
+      req.ifField?.name ?? '',
+      req.ifField?.value ?? '',
+      intent,
+      req.increment ?? '',
+      JSON.stringify(template),
+      id,
+      req.session ?? '',
+      req.index?.ttlSeconds ?? 0,
+      ...fields,
+    ];
+    let reply: TransitionReply;
+    if (this.inline) {
+      // One round trip: the event is in the stream (and a final message out of its session's
+      // unfinished index) in the same atomic step as the change; nothing to flush or repair.
+      // The unfinished index is named by the caller's session (checked against the record's in
+      // the script); without one, it is updated below, as on the outbox path.
+      const unfinished = this.keys.unfinished(req.session ?? '');
+      reply = req.index
+        ? await this.transitionIndexed(
+            ...keys,
+            this.keys.eventStream(),
+            unfinished,
+            req.index.key,
+            req.index.early,
+            ...args,
+          )
+        : await this.transitionInline(...keys, this.keys.eventStream(), unfinished, ...args);
+    } else {
+      if (fromFinal && req.session) {
+        // Back into the unfinished index while its event is on the way (see `session`).
+        await this.redis.zadd(this.keys.unfinished(req.session), 'NX', Date.now(), id);
+      }
+      reply = await this.transitionRecord(...keys, ...args);
     }
-    const [code, previous, counter, session, event, createdAt, sendAt] =
-      await this.transitionRecord(
-        this.keys.message(id),
-        this.keys.messageHistory(id),
-        this.keys.sendIntent(id),
-        this.keys.messageOutbox(id),
-        req.to,
-        from,
-        JSON.stringify(entry),
-        this.retentionSeconds,
-        final ? '1' : '0',
-        req.ifField?.name ?? '',
-        req.ifField?.value ?? '',
-        intent,
-        req.increment ?? '',
-        JSON.stringify(template),
-        ...fields,
-      );
-    // The change is recorded with its event in the outbox; move the event to the stream. A
-    // failure leaves it there (and the message in the unfinished index) for the consistency
-    // check: the change itself stands, so it is not the caller's error.
-    const flushed = event
-      ? await this.events.flush(this.keys.messageOutbox(id), event).then(
-          () => true,
-          () => false,
-        )
-      : true;
+    const [code, previous, counter, session, event, createdAt, sendAt, indexed, early] = reply;
+    // Outbox path: the change is recorded with its event in the outbox; move the event to the
+    // stream. A failure leaves it there (and the message in the unfinished index) for the
+    // consistency check: the change itself stands, so it is not the caller's error.
+    const flushed =
+      event && !this.inline
+        ? await this.events.flush(this.keys.messageOutbox(id), event).then(
+            () => true,
+            () => false,
+          )
+        : true;
     if (code === 1 && previous !== req.to && session)
       recordStatusChange({
         session,
@@ -450,9 +590,9 @@ export class MessageStore {
         since: clockStart(createdAt, sendAt),
         at: Date.parse(at),
       });
-    if (code !== 1 && fromFinal && req.session) {
+    if (code !== 1 && fromFinal && req.session && !this.inline) {
       await this.redis.zrem(this.keys.unfinished(req.session), id);
-    } else if (code === 1 && final && session && flushed) {
+    } else if (code === 1 && final && session && flushed && indexed !== '1') {
       // Out of the session's index of unfinished records (another slot: a second command; a
       // crash in between leaves an entry the consistency check prunes).
       await this.redis.zrem(this.keys.unfinished(session), id);
@@ -462,6 +602,7 @@ export class MessageStore {
       previous: code === -1 ? null : (previous as MessageStatus),
       fenced: code === -2,
       counter: Number(counter ?? 0),
+      ...(code === 1 && this.inline && req.index ? { earlyAck: early ?? '' } : {}),
     };
   }
 

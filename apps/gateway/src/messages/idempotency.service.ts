@@ -52,11 +52,21 @@ export class IdempotencyService {
   }
 
   /**
-   * Runs `handler` once per key: claims the key (SET NX, returning what it held) and answers
-   * from an earlier outcome when there is one: a completed request with the same body is
-   * replayed, another body is 422, one still in flight is 409, one that died mid-way is resumed
-   * with its ids. The handler may refuse the request (a 4xx ApiError): the key is then released.
+   * The answer a request with this key already has, or null when it must run: a completed
+   * request with the same body is replayed, another body is 422, one still in flight is 409. A
+   * pending record gone stale (its request died) is null: `run` resumes it with its ids.
+   * Read-only, so it can come before validation and admission.
    */
+  async lookup(scope: string, key: string, hash: string): Promise<IdempotentResult | null> {
+    const json = await this.redis.get(this.keys.idempotency(scope, key));
+    if (json === null) return null;
+    const previous = JSON.parse(json) as IdempotencyRecord;
+    if (previous.hash !== hash) throw reusedKey();
+    if (previous.state === 'done') return { ids: previous.ids, replayed: true };
+    if (Date.now() - previous.at < IN_FLIGHT_MS) throw inProgress();
+    return null;
+  }
+
   async run(
     scope: string,
     key: string,
@@ -136,4 +146,21 @@ export class IdempotencyService {
     const done: IdempotencyRecord = { ...record, state: 'done' };
     await this.redis.set(redisKey, JSON.stringify(done), 'KEEPTTL');
   }
+}
+
+function reusedKey(): ApiError {
+  return new ApiError(
+    422,
+    'IDEMPOTENCY_KEY_REUSED',
+    'This Idempotency-Key was used with another request body',
+  );
+}
+
+function inProgress(): ApiError {
+  return new ApiError(
+    409,
+    'IDEMPOTENCY_IN_PROGRESS',
+    'A request with this Idempotency-Key is still being handled; retry shortly',
+    { 'Retry-After': '1' },
+  );
 }

@@ -57,30 +57,30 @@ export class MessagesService {
     idempotencyKey: string | undefined,
     fingerprint: string,
   ): Promise<Accepted> {
-    const fresh = dtos.map(() => newMessageId());
+    // A request answered before is answered the same way, first, whatever the queue, the
+    // session or the clock say now (QUEUE_FULL, a deleted session, an expiresAt now past). Read
+    // only: a request refused below writes nothing, not even its key. (Folding this read into
+    // the key's claim would save one round trip per keyed request, but the claim would then be
+    // written before validation and admission, also for an unknown session.)
     if (idempotencyKey) {
-      // The key is claimed (or its earlier outcome read) first, in one command, before
-      // validation and admission: a request answered before is answered the same way whatever
-      // the queue, the session or the clock say now (QUEUE_FULL, a deleted session, an
-      // expiresAt now past). A request refused below (4xx) releases the key again
-      // (IdempotencyService.run), so a corrected retry may use it. Fold: this replaced a
-      // separate read of the key before validation, one round trip per keyed request.
+      const earlier = await this.idempotency.lookup(clientId, idempotencyKey, fingerprint);
+      if (earlier) return this.logAccepted(sessionId, earlier);
+    }
+    const drafts = this.drafts(sessionId, dtos);
+    await this.admit(sessionId, drafts.length);
+    const fresh = drafts.map(() => newMessageId());
+    const write = (ids: string[], resumed: boolean) => this.write(drafts, ids, resumed);
+    if (idempotencyKey) {
       const accepted = await this.idempotency.run(
         clientId,
         idempotencyKey,
         fingerprint,
         fresh,
-        async (ids, resumed) => {
-          const drafts = this.drafts(sessionId, dtos);
-          await this.admit(sessionId, drafts.length);
-          await this.write(drafts, ids, resumed);
-        },
+        write,
       );
       return this.logAccepted(sessionId, accepted);
     }
-    const drafts = this.drafts(sessionId, dtos);
-    await this.admit(sessionId, drafts.length);
-    await this.write(drafts, fresh, false);
+    await write(fresh, false);
     return this.logAccepted(sessionId, { ids: fresh, replayed: false });
   }
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@app/core';
+import { defineLuaCommand, type LuaCommand, type RedisKeys } from '@app/core';
 import type { AckEvent, AckStatus } from '@app/session';
 
 /** whatsapp-web.js ack values: the highest one seen wins. */
@@ -39,22 +39,33 @@ return redis.call('GET', KEYS[2])
  * Only Redis plumbing: what an ack does to a record is `MessageStatusService`'s business.
  */
 export class AckIndex {
+  // EVALSHA, not EVAL: the script text is not sent (and hashed by Redis) with every ack and send.
+  private readonly routeCommand: LuaCommand<
+    [index: string, early: string, ack: number, ttl: number],
+    string | null
+  >;
+  private readonly indexCommand: LuaCommand<
+    [index: string, early: string, messageId: string, ttl: number],
+    string | null
+  >;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly retentionSeconds: number,
-  ) {}
+  ) {
+    this.routeCommand = defineLuaCommand(redis, 'waAckRoute', { numberOfKeys: 2, lua: ROUTE_LUA });
+    this.indexCommand = defineLuaCommand(redis, 'waAckIndex', { numberOfKeys: 2, lua: INDEX_LUA });
+  }
 
   /** The message an ack is for; null when its id is not indexed yet (the ack is kept). */
   async route(sessionId: string, ev: AckEvent): Promise<string | null> {
-    const messageId = (await this.redis.eval(
-      ROUTE_LUA,
-      2,
+    const messageId = await this.routeCommand(
       this.keys.waMessage(sessionId, ev.waMessageId),
       this.keys.earlyAck(sessionId, ev.waMessageId),
       ACK_VALUE[ev.status],
       EARLY_ACK_TTL_S,
-    )) as string | null;
+    );
     return messageId || null;
   }
 
@@ -64,15 +75,33 @@ export class AckIndex {
     waMessageId: string,
     messageId: string,
   ): Promise<AckStatus | null> {
-    const value = (await this.redis.eval(
-      INDEX_LUA,
-      2,
+    const value = await this.indexCommand(
       this.keys.waMessage(sessionId, waMessageId),
       this.keys.earlyAck(sessionId, waMessageId),
       messageId,
       this.retentionSeconds,
-    )) as string | null;
-    return (value !== null && STATUS_OF[value]) || null;
+    );
+    return AckIndex.earlyStatus(value);
+  }
+
+  /**
+   * The index keys of a WhatsApp id, for a caller that writes the index in a step of its own
+   * (`MessageStore.transition`'s `index`, with the move to `sent`), as {@link index} would.
+   */
+  indexKeys(
+    sessionId: string,
+    waMessageId: string,
+  ): { key: string; early: string; ttlSeconds: number } {
+    return {
+      key: this.keys.waMessage(sessionId, waMessageId),
+      early: this.keys.earlyAck(sessionId, waMessageId),
+      ttlSeconds: this.retentionSeconds,
+    };
+  }
+
+  /** What an early-ack key held, as an ack status (null: none). */
+  static earlyStatus(value: string | null | undefined): AckStatus | null {
+    return (value !== null && value !== undefined && STATUS_OF[value]) || null;
   }
 
   /** Drops an early ack once it has been applied. */

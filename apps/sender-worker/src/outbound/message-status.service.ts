@@ -76,7 +76,46 @@ export class MessageStatusService {
 
   /** Indexes a sent message's WhatsApp id; an ack that came first applies now. */
   async indexSent(sessionId: string, waMessageId: string, messageId: string): Promise<void> {
-    const early = await this.acks.index(sessionId, waMessageId, messageId);
+    await this.applyEarly(
+      sessionId,
+      waMessageId,
+      messageId,
+      await this.acks.index(sessionId, waMessageId, messageId),
+    );
+  }
+
+  /**
+   * Moves a message to `sent` (compare-and-set, `req`) and indexes its WhatsApp id. On one Redis
+   * both are one step (the transition's script; one round trip instead of two), under Cluster
+   * the index follows (another slot), as {@link indexSent}. Either way an ack that came first
+   * applies once the message is `sent`, and a run that lost its compare-and-set (`fenced`: another
+   * attempt owns the message) indexes nothing.
+   */
+  async markSent(
+    sessionId: string,
+    messageId: string,
+    waMessageId: string,
+    req: TransitionRequest,
+  ): Promise<TransitionResult> {
+    const t = await this.transition(sessionId, messageId, {
+      ...req,
+      index: this.acks.indexKeys(sessionId, waMessageId),
+    });
+    if (t.fenced) return t;
+    if (t.earlyAck !== undefined) {
+      await this.applyEarly(sessionId, waMessageId, messageId, AckIndex.earlyStatus(t.earlyAck));
+    } else {
+      await this.indexSent(sessionId, waMessageId, messageId);
+    }
+    return t;
+  }
+
+  private async applyEarly(
+    sessionId: string,
+    waMessageId: string,
+    messageId: string,
+    early: AckStatus | null,
+  ): Promise<void> {
     if (!early) return;
     await this.ack(sessionId, messageId, waMessageId, early);
     await this.acks.forgetEarly(sessionId, waMessageId);

@@ -24,11 +24,20 @@ export class NumberChecker {
     private readonly keys: RedisKeys,
   ) {}
 
-  async check(sessionId: string, chatId: string, driver: SessionDriver): Promise<NumberCheck> {
+  /**
+   * `cached`: the answer of {@link cachedCheck} read earlier in the same send (null: not
+   * cached); undefined reads the cache now.
+   */
+  async check(
+    sessionId: string,
+    chatId: string,
+    driver: SessionDriver,
+    cached?: NumberCheck | null,
+  ): Promise<NumberCheck> {
     if (!chatId.endsWith('@c.us')) return { chatId, onWhatsApp: true };
     const key = this.keys.contact(sessionId, chatId);
-    const cached = decodeNumberCheck(chatId, await this.redis.get(key));
-    if (cached) return cached;
+    const known = cached === undefined ? await this.cachedCheck(sessionId, chatId) : cached;
+    if (known) return known;
     const result = await driver.checkNumber(chatId);
     await this.redis.set(
       key,
@@ -37,5 +46,11 @@ export class NumberChecker {
       result.onWhatsApp ? ON_WHATSAPP_TTL_S : NOT_ON_WHATSAPP_TTL_S,
     );
     return result;
+  }
+
+  /** The cached answer alone (no driver call); null when the number is not cached. */
+  async cachedCheck(sessionId: string, chatId: string): Promise<NumberCheck | null> {
+    if (!chatId.endsWith('@c.us')) return { chatId, onWhatsApp: true };
+    return decodeNumberCheck(chatId, await this.redis.get(this.keys.contact(sessionId, chatId)));
   }
 }

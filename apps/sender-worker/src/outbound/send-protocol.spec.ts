@@ -70,7 +70,6 @@ class InMemoryRecords implements MessageRecords, SendIntents {
       error: null,
       ...r,
     });
-    this.expiries.add(id);
   }
 
   /** Another run of the same message moved on (it owns a new attempt). */
@@ -132,8 +131,15 @@ class InMemoryRecords implements MessageRecords, SendIntents {
     this.expiries.delete(id);
   }
 
-  async indexSent(sessionId: string, waMessageId: string, messageId: string): Promise<void> {
-    this.waIndex.set(`${sessionId}:${waMessageId}`, messageId);
+  async markSent(
+    sessionId: string,
+    id: string,
+    waMessageId: string,
+    req: TransitionRequest,
+  ): Promise<TransitionResult> {
+    const t = await this.transition(sessionId, id, req);
+    if (!t.fenced) this.waIndex.set(`${sessionId}:${waMessageId}`, id);
+    return t;
   }
 
   async openIntent(id: string): Promise<SendIntent | null> {
@@ -249,6 +255,8 @@ function job(extra: Partial<SendMessageJob> = {}, record: Partial<StoredRecord> 
     ...extra,
   };
   if (record) records.put(data.messageId, { chatId: data.chatId, ...record });
+  // As MessageStore.create: only a message with an expiresAt is in the expiry index.
+  if (record && data.expiresAt) records.expiries.add(data.messageId);
   return data;
 }
 
@@ -290,7 +298,8 @@ beforeEach(() => {
 
 describe('SendProtocol: a send that goes through', () => {
   it('sends once, records sent with the WhatsApp id, drops the intent, indexes the id, paces', async () => {
-    const data = job();
+    const data = job({ expiresAt: new Date(Date.now() + 3600_000).toISOString() });
+    expect(records.expiries.has(data.messageId)).toBe(true);
     expect(await run(data)).toEqual({ kind: 'sent', waMessageId: 'wa-1' });
     expect(driver.sends).toHaveLength(1);
     expect(rec(data)).toMatchObject({ status: 'sent', waMessageId: 'wa-1', attempts: 1 });

@@ -59,8 +59,16 @@ export interface MessageRecords {
     req: TransitionRequest,
   ): Promise<TransitionResult>;
   forgetExpiry(messageId: string): Promise<void>;
-  /** Indexes a sent message's WhatsApp id (an ack that came first applies then). */
-  indexSent(sessionId: string, waMessageId: string, messageId: string): Promise<void>;
+  /**
+   * The compare-and-set to `sent` (`req`) and the WhatsApp id's index (an ack that came first
+   * applies then), in one step where Redis allows it; nothing is indexed when `fenced`.
+   */
+  markSent(
+    sessionId: string,
+    messageId: string,
+    waMessageId: string,
+    req: TransitionRequest,
+  ): Promise<TransitionResult>;
 }
 
 /** What reconciliation reads: the open intent, and which message a WhatsApp id belongs to. */
@@ -71,7 +79,18 @@ export interface SendIntents {
 
 /** "Is this number on WhatsApp, under which chat id?" (cached: `NumberChecker`). */
 export interface NumberLookup {
-  check(sessionId: string, chatId: string, driver: SessionDriver): Promise<NumberCheck>;
+  /**
+   * `cached`: what {@link cachedCheck} answered earlier in this run (null = not cached), so the
+   * cache is not read twice; undefined = read it now.
+   */
+  check(
+    sessionId: string,
+    chatId: string,
+    driver: SessionDriver,
+    cached?: NumberCheck | null,
+  ): Promise<NumberCheck>;
+  /** The cached answer only (no driver call); read with the record, in the same round trip. */
+  cachedCheck?(sessionId: string, chatId: string): Promise<NumberCheck | null>;
 }
 
 /** Per-account pacing (`Pacing`). */
@@ -171,8 +190,20 @@ export class SendProtocol {
     };
     const { log } = run;
 
-    // What this run saw when it started: its moves are conditional on it (fencing).
-    const seen = await this.records.read(id);
+    // What this run saw when it started: its moves are conditional on it (fencing). The open
+    // intent and the cached number check are read at the same time (one round trip instead of
+    // three, issued back to back on one connection, so Redis runs them in this order): reads
+    // only, each used exactly as if read at its own step below; the fencing is unchanged, since
+    // every move is still a compare-and-set on `seen.attemptId`. The intent and the number are
+    // read whether or not they turn out to be needed (a final record, a session not ready).
+    const [seen, openIntent, cachedNumber] = await Promise.all([
+      this.records.read(id),
+      this.intents.openIntent(id),
+      this.numbers.cachedCheck
+        ? // A failed cache read is not this run's failure: the check reads it again below.
+          this.numbers.cachedCheck(data.sessionId, data.chatId).catch(() => undefined)
+        : Promise.resolve(undefined),
+    ]);
     if (seen.status === null) {
       if ((data.version ?? 1) >= SEND_JOB_VERSION) {
         // Records of this version live until final: this one was removed on purpose.
@@ -192,7 +223,7 @@ export class SendProtocol {
 
     // An earlier attempt may have sent it (worker killed mid-send, unknown outcome): ask first,
     // in the chat that attempt used (WhatsApp's canonical id).
-    const intent = await this.intents.openIntent(id);
+    const intent = openIntent;
     const outgoing: OutgoingMessage = {
       messageId: id,
       chatId: intent?.chatId || seen.chatId || data.chatId,
@@ -233,7 +264,7 @@ export class SendProtocol {
 
     try {
       const check = await withTimeout(
-        this.numbers.check(data.sessionId, data.chatId, driver),
+        this.numbers.check(data.sessionId, data.chatId, driver, cachedNumber),
         this.opts.sendTimeoutMs,
         () =>
           new SessionDriverError(
@@ -280,7 +311,11 @@ export class SendProtocol {
 
     // Fencing, checked as late as possible before the driver call: a worker frozen past its
     // lease (SIGSTOP, a long pause) must not send for a session another worker owns now, and a
-    // run frozen after its move to `sending` must not send once another attempt took over.
+    // run frozen after its move to `sending` must not send once another attempt took over. The
+    // two reads stay one after the other (not sent together, which would save a round trip):
+    // the attempt is read after the lease answered, so a run frozen while waiting for the lease
+    // check still finds the other attempt (send.processor.int-spec.ts, "frozen between the move
+    // to sending and the driver call").
     if (!(await session.holdsLease())) {
       log.warn('lease lost: not sending; the job returns to the queue for the new owner');
       await this.records.transition(data.sessionId, id, {
@@ -401,7 +436,8 @@ export class SendProtocol {
     fence: string,
   ): Promise<boolean> {
     const { data, session } = run;
-    const t = await this.records.transition(data.sessionId, data.messageId, {
+    // `sent` and the WhatsApp id's index in one step (one Redis; two under Cluster).
+    const t = await this.records.markSent(data.sessionId, data.messageId, waMessageId, {
       to: 'sent',
       from: ['queued', 'sending'],
       error: null,
@@ -410,10 +446,13 @@ export class SendProtocol {
       intent: null,
     });
     if (t.fenced) return false;
-    // Another slot (the session's): indexes the id and applies an ack that came first.
-    await this.records.indexSent(data.sessionId, waMessageId, data.messageId);
-    await this.records.forgetExpiry(data.messageId);
-    await session.pacing.recordSend(data.messageId);
+    // Then, together (independent keys, and only what applies): the expiry index (only a
+    // message with an expiresAt is in it) and pacing. Neither can undo the send or the record;
+    // each ran after the record's change before, and still does.
+    await Promise.all([
+      data.expiresAt ? this.records.forgetExpiry(data.messageId) : undefined,
+      session.pacing.recordSend(data.messageId),
+    ]);
     return true;
   }
 

@@ -293,6 +293,12 @@ export class SessionRuntime implements SessionLink {
         lockDuration,
         stalledInterval: Math.round(lockDuration / 2),
         maxStalledCount: 1000,
+        // An idle consumer re-polls its queue every drainDelay seconds (BullMQ's default 5):
+        // with 50 sessions per worker that is most of an idle fleet's Redis load. A new job
+        // wakes the blocked consumer at once (BullMQ's marker), and delayed jobs bound the
+        // block by their own due time, so a longer poll delays nothing; 10 s is the ceiling
+        // BullMQ itself keeps for a blocked Redis command (bullmq#1658).
+        drainDelay: 10,
         // The limiter only has to exist for queue.rateLimit() (pacing) to take effect.
         limiter: this.pacing.enabled ? { max: 1_000_000, duration: 60000 } : undefined,
         autorun: true,

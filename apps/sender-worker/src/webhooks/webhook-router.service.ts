@@ -39,6 +39,15 @@ const BLOCK_MS = 2000;
 export const ROUTER_CLAIM_IDLE_MS = 30_000;
 /** How often a router looks for such entries. */
 const CLAIM_EVERY_MS = 10_000;
+/**
+ * After a read that was not a full batch, wait this long before the next one, so that while
+ * messages are sent (five events each) the router reads, looks up and acknowledges events in
+ * batches, not one by one (three commands per event: measured, a fifth of a drain's Redis
+ * commands). The first event after a quiet spell is still routed at once; the ones right
+ * behind it wait at most this long. Delivery guarantees are untouched (the same read, route,
+ * acknowledge cycle, only less often).
+ */
+const ROUTE_LINGER_MS = 25;
 /** Pause after a Redis error before reading again. */
 const ERROR_PAUSE_MS = 1000;
 
@@ -105,6 +114,8 @@ export class WebhookRouterService implements OnApplicationBootstrap, OnModuleDes
         const entries = await this.read(backlog ? '0' : '>');
         if (backlog && entries.length === 0) backlog = false;
         if (entries.length) await this.route(entries);
+        if (!backlog && entries.length > 0 && entries.length < BATCH)
+          await new Promise((r) => setTimeout(r, ROUTE_LINGER_MS));
       } catch (err) {
         if (!this.running) return;
         // What this consumer read and did not acknowledge is read again first.
