@@ -21,7 +21,9 @@ async function main() {
   let host = process.env.WA_DOCKER_HOST;
   if (!host) {
     // Not stopped on exit: the engine is for the user's compose commands that follow.
-    const engine = await startPrivateDockerd({ log });
+    // Its own data root: `npm test`'s Compose e2e uses ~/.cache/wa-gateway/dockerd and stops an
+    // engine it finds running there; this one is the user's and must outlive the tests.
+    const engine = await startPrivateDockerd({ log, root: path.join(CACHE, 'dockerd-local') });
     host = engine.host;
     const pidFile = path.join(engine.root, 'dockerd.pid');
     log(`private dockerd running; stop it with: kill $(cat ${pidFile})`);

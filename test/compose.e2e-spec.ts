@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { ApiClient } from './support/api-client';
-import { ComposeProject } from './support/compose';
+import { ComposeProject, removeLeftovers, withoutComposeSettings } from './support/compose';
 import {
   ensureBaseImages,
   ensureHostPackages,
@@ -114,7 +114,8 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
   beforeAll(async () => {
     await phase('host packages', () => ensureHostPackages(log));
     engine = await phase('engine start', () => useDockerd(log));
-    const dockerEnv = { ...process.env, ...engine.env };
+    const dockerEnv = { ...withoutComposeSettings(process.env), ...engine.env };
+    await phase('leftovers', () => removeLeftovers(dockerEnv));
     bases = await phase('base images', () => ensureBaseImages(dockerEnv, log));
     gatewayPort = await freePort();
     prometheusPort = await freePort();

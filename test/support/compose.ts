@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerCli } from './compose-engine';
 
@@ -16,7 +18,9 @@ export function run(
   timeoutMs: number,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // From the repository root, as the README says: Compose v1 resolves the seccomp profile's
+    // relative path against the working directory, not the compose file (docker/compose#8470).
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -33,6 +37,50 @@ export function run(
   });
 }
 
+const ROOT = join(__dirname, '..', '..');
+
+/**
+ * An empty file given to Compose as its `--env-file`: the developer's own `.env` (README, step 1)
+ * must not leak settings into the test (WORKER_MAX_SESSIONS=1, GATEWAY_BIND=0.0.0.0, ...).
+ */
+const EMPTY_ENV_FILE = (() => {
+  const dir = mkdtempSync(join(tmpdir(), 'wa-compose-env-'));
+  const file = join(dir, 'empty.env');
+  writeFileSync(file, '');
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return file;
+})();
+
+/**
+ * Removes what an interrupted earlier run left on the engine (its data root is kept between
+ * runs): containers (their `restart: unless-stopped` would start them again with the engine),
+ * volumes and networks of every `wae2e…` project.
+ */
+export async function removeLeftovers(env: NodeJS.ProcessEnv): Promise<void> {
+  const list = async (args: string[]) =>
+    (await run(dockerCli(), args, env, 60000)).stdout.split('\n').filter(Boolean);
+  const containers = await list(['ps', '-aq', '--filter', 'name=wae2e']);
+  if (containers.length > 0) await run(dockerCli(), ['rm', '-f', ...containers], env, 120000);
+  const volumes = await list(['volume', 'ls', '-q', '--filter', 'name=wae2e']);
+  if (volumes.length > 0) await run(dockerCli(), ['volume', 'rm', '-f', ...volumes], env, 120000);
+  const networks = await list(['network', 'ls', '-q', '--filter', 'name=wae2e']);
+  if (networks.length > 0) await run(dockerCli(), ['network', 'rm', ...networks], env, 120000);
+}
+
+/**
+ * `env` without any variable the compose file reads (every name in .env.example), so a setting
+ * exported in the developer's shell cannot change what is tested either; the test then sets
+ * what it needs.
+ */
+export function withoutComposeSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const names = new Set(
+    [
+      ...readFileSync(join(ROOT, '.env.example'), 'utf8').matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm),
+    ].map((m) => m[1]),
+  );
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !names.has(k)));
+}
+
 const tail = (text: string, lines = 30) => text.trimEnd().split('\n').slice(-lines).join('\n');
 
 /**
@@ -41,7 +89,7 @@ const tail = (text: string, lines = 30) => text.trimEnd().split('\n').slice(-lin
  * containers, network and volumes are its own.
  */
 export class ComposeProject {
-  private readonly file = join(__dirname, '..', '..', 'docker-compose.yml');
+  private readonly file = join(ROOT, 'docker-compose.yml');
 
   constructor(
     readonly name: string,
@@ -52,7 +100,7 @@ export class ComposeProject {
   async compose(args: string[], timeoutMs = 300000): Promise<string> {
     const r = await run(
       'docker-compose',
-      ['-p', this.name, '-f', this.file, ...args],
+      ['--env-file', EMPTY_ENV_FILE, '-p', this.name, '-f', this.file, ...args],
       this.env,
       timeoutMs,
     );
@@ -108,7 +156,18 @@ export class ComposeProject {
   async logs(lines = 60): Promise<string> {
     const r = await run(
       'docker-compose',
-      ['-p', this.name, '-f', this.file, 'logs', '--no-color', '--tail', String(lines)],
+      [
+        '--env-file',
+        EMPTY_ENV_FILE,
+        '-p',
+        this.name,
+        '-f',
+        this.file,
+        'logs',
+        '--no-color',
+        '--tail',
+        String(lines),
+      ],
       this.env,
       60000,
     );

@@ -120,12 +120,29 @@ function buildAll(env, images, log) {
 }
 
 /**
+ * Untags base images of earlier keys (another Node version, older recipes): the engine's data
+ * root is kept between runs, and they would pile up in it. Layers still used stay.
+ */
+function removeStaleBases(env, key, log) {
+  const r = spawnSync(dockerCli(), ['images', '--format', '{{.Repository}}:{{.Tag}}', 'wa-local/*'], {
+    env,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) return;
+  const stale = r.stdout.split('\n').filter((n) => n.startsWith('wa-local/') && !n.endsWith(`-${key}`));
+  if (stale.length === 0) return;
+  log(`removing base images of earlier recipes: ${stale.join(', ')}`);
+  spawnSync(dockerCli(), ['rmi', ...stale], { env, stdio: 'ignore' });
+}
+
+/**
  * Makes sure the base images exist in the engine `env` points at: already there, loaded from the
  * cached tarball, or built (and the tarball written). Returns the image names.
  */
 function ensureBaseImages(env, log = () => {}) {
   const images = baseImages();
   const names = [images.debian, images.node, images.redis, images.prometheus];
+  removeStaleBases(env, images.key, log);
   if (names.every((n) => imageExists(env, n))) return images;
   const dir = path.join(CACHE, 'docker-base');
   const tarball = path.join(dir, `base-${images.key}.tar`);

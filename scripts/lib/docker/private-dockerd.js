@@ -3,9 +3,10 @@
 // between runs), its own exec root and socket, stopped afterwards. Nothing touches a system
 // dockerd or /var/lib/docker.
 //
-// Only one private engine runs at a time: every dockerd creates the `docker0` bridge and its
-// iptables chains, so two would fight over them. A lock file (the pid) makes a second start fail
-// with a clear message instead; an engine left behind by a killed run is stopped first.
+// Only one engine may run on the host: every dockerd creates the `docker0` bridge and its
+// iptables chains, so two would fight over them. Starting fails with a clear message while any
+// other dockerd runs (the system's, another data root's); an engine left behind on this data
+// root by a killed run is stopped first (its pid file).
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -31,6 +32,22 @@ function alive(pid) {
   }
 }
 
+/** Pids and command lines of every running dockerd, from /proc. */
+function runningDockerds() {
+  const found = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'dockerd') continue;
+      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      found.push({ pid: Number(entry), cmd });
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return found;
+}
+
 async function sleep(ms) {
   await new Promise((r) => setTimeout(r, ms));
 }
@@ -49,10 +66,20 @@ async function waitGone(pid, ms) {
  */
 async function startPrivateDockerd({ root = defaultRoot(), log = () => {} } = {}) {
   fs.mkdirSync(root, { recursive: true });
-  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-dockerd-'));
-  const socket = path.join(run, 'docker.sock');
   const pidFile = path.join(root, 'dockerd.pid');
   const logFile = path.join(root, 'dockerd.log');
+
+  // Another engine (the system's, or `scripts/docker-local.js`'s on its own data root) would share
+  // docker0 and the iptables chains with ours: refuse, and say how to use it instead.
+  const dataFlag = path.join(root, 'data');
+  const others = runningDockerds().filter((d) => !d.cmd.includes(dataFlag));
+  if (others.length > 0) {
+    throw new Error(
+      `another dockerd runs (pid ${others[0].pid}: ${others[0].cmd}); two engines on one host ` +
+        'fight over docker0 and its iptables rules. Stop it, or point WA_DOCKER_HOST at it ' +
+        '(e.g. WA_DOCKER_HOST=unix:///var/run/docker.sock) to run on that engine.',
+    );
+  }
 
   if (fs.existsSync(pidFile)) {
     const old = Number(fs.readFileSync(pidFile, 'utf8'));
@@ -71,6 +98,8 @@ async function startPrivateDockerd({ root = defaultRoot(), log = () => {} } = {}
     }
   }
 
+  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-dockerd-'));
+  const socket = path.join(run, 'docker.sock');
   const out = fs.openSync(logFile, 'w');
   const child = spawn(
     'dockerd',

@@ -2,7 +2,7 @@ import {
   Inject,
   Injectable,
   Module,
-  type OnApplicationBootstrap,
+  type OnModuleInit,
   type OnModuleDestroy,
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
@@ -20,7 +20,7 @@ import { WorkerMetricsCollector } from './worker-metrics.collector';
  * WORKER_METRICS_HOST:WORKER_METRICS_PORT (0 = off, and then no probes either).
  */
 @Injectable()
-export class WorkerMetricsService implements OnApplicationBootstrap, OnModuleDestroy {
+export class WorkerMetricsService implements OnModuleInit, OnModuleDestroy {
   private server: MetricsServer | null = null;
 
   constructor(
@@ -30,7 +30,13 @@ export class WorkerMetricsService implements OnApplicationBootstrap, OnModuleDes
     private readonly ownership: SessionOwnershipService,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * At module init, not at application bootstrap: other modules' bootstrap hooks (the maintenance
+   * scheduler, the webhook router's consumer group) wait for Redis, and a worker started while
+   * Redis is down must still answer its probes (/healthz 200, /readyz 503) or Kubernetes would
+   * restart it for an outage it is built to wait out.
+   */
+  async onModuleInit(): Promise<void> {
     const { metricsPort: port, metricsHost: host, metricsApiKey: apiKey } = this.config;
     if (port === 0) return;
     startProcessMetrics();
