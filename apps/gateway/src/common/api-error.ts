@@ -30,4 +30,17 @@ export class ApiError extends HttpException {
       'Redis is unreachable: nothing was stored, try again',
     );
   }
+  /**
+   * Redis went away while a write was under way: its commands may have run and only the replies
+   * been lost, so "nothing was stored" would be a lie that makes a client send twice.
+   */
+  static redisDownWhileStoring(): ApiError {
+    return new ApiError(
+      503,
+      'REDIS_UNAVAILABLE',
+      'Redis became unreachable while the request was being stored: it may have been stored. ' +
+        'Retry with the same Idempotency-Key (without one, a retry may enqueue the messages twice)',
+      { 'Retry-After': '1' },
+    );
+  }
 }

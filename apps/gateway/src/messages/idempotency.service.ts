@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { defineLuaCommand, REDIS, RedisKeys, type LuaCommand } from '@app/core';
 import { ApiError } from '../common/api-error';
+import { isRedisUnavailable } from '../common/error-shape';
 
 const RETENTION_S = 24 * 3600;
 /** A first request older than this that never finished is taken to have died. */
@@ -142,9 +143,18 @@ export class IdempotencyService {
     return { ids: previous.ids, replayed: false };
   }
 
+  /**
+   * Marks the key done. The messages are stored by then: if Redis cannot take the mark, the
+   * request is still answered 202 (a 503 would make the client retry a request that worked); the
+   * key stays pending, so a retry after IN_FLIGHT_MS resumes with the same ids and adds nothing.
+   */
   private async complete(redisKey: string, record: IdempotencyRecord): Promise<void> {
     const done: IdempotencyRecord = { ...record, state: 'done' };
-    await this.redis.set(redisKey, JSON.stringify(done), 'KEEPTTL');
+    try {
+      await this.redis.set(redisKey, JSON.stringify(done), 'KEEPTTL');
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+    }
   }
 }
 

@@ -15,6 +15,7 @@ import {
 import { SessionStore } from '@app/session';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway.config';
 import { ApiError } from '../common/api-error';
+import { isRedisUnavailable } from '../common/error-shape';
 import { IdempotencyService } from './idempotency.service';
 import type { SendMessageDto } from './message.dto';
 import { toChatId } from './recipient';
@@ -147,10 +148,16 @@ export class MessagesService {
     // The session's existence is checked in the same step that indexes the messages, before
     // any record is written (MessageStore.createAll): a session deleted since admit() gets 404
     // with nothing written.
-    const written =
-      messages.length === 1
-        ? await this.producer.enqueue(messages[0], { requireSession: true })
-        : await this.producer.enqueueBulk(messages, { requireSession: true });
+    let written: boolean;
+    try {
+      written =
+        messages.length === 1
+          ? await this.producer.enqueue(messages[0], { requireSession: true })
+          : await this.producer.enqueueBulk(messages, { requireSession: true });
+    } catch (err) {
+      if (isRedisUnavailable(err)) throw ApiError.redisDownWhileStoring();
+      throw err;
+    }
     const sessionId = drafts[0].job.sessionId;
     if (!written) {
       this.known.delete(sessionId);
@@ -160,12 +167,31 @@ export class MessagesService {
     if (k) k.unsent += messages.length;
     // Checked again once the jobs exist: a deletion that started meanwhile may have cleared the
     // queue before they were added. Either its clearing saw our jobs, or we see it here.
-    if (!(await this.sessions.exists(sessionId))) {
+    if (!(await this.stillExists(sessionId, messages.length))) {
       // Deleted while we wrote: cancel what we wrote rather than leave it for nobody.
       for (const m of messages) await this.producer.cancel(m.job.messageId, sessionId);
       throw ApiError.notFound('SESSION_NOT_FOUND', `Session "${sessionId}" does not exist`);
     }
     messagesAccepted.inc({ session: sessionId }, messages.length);
+  }
+
+  /**
+   * The re-check after the write. Once the jobs exist the messages are stored and will be sent:
+   * if Redis cannot answer this check, the request is still accepted (a 503 here would make the
+   * client send them again); only the rare deletion racing this very write goes unseen, and the
+   * log says so.
+   */
+  private async stillExists(sessionId: string, count: number): Promise<boolean> {
+    try {
+      return await this.sessions.exists(sessionId);
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+      this.logger.warn(
+        { sessionId, count, err },
+        'messages stored, but the session could not be checked again (Redis unreachable): accepted',
+      );
+      return true;
+    }
   }
 
   /**

@@ -164,7 +164,10 @@ const STATUSES: Record<ErrorStatus, { description: string; codes: ErrorCode[] }>
     codes: ['MEDIA_UNAVAILABLE'],
   },
   503: {
-    description: 'Redis is unreachable or full: nothing was stored; retry after `Retry-After`',
+    description:
+      'Redis is unreachable or full; retry after `Retry-After`. Nothing was stored, unless Redis ' +
+      'went away while the request was being stored (the message says so): retry it with the ' +
+      'same `Idempotency-Key` to be sure of one copy',
     codes: ['REDIS_UNAVAILABLE', 'REDIS_FULL'],
   },
 };
