@@ -5,7 +5,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { cpuTimeMs, freePort, sleep, terminate } = require('./processes');
+const { cpuTimeMs, freePort, keepOutputTail, sleep, terminate } = require('./processes');
 
 const ROOT = path.join(__dirname, '..', '..');
 // BENCH_WORKER_MAIN: another build of the worker (e.g. the previous commit's, for before/after).
@@ -49,13 +49,7 @@ async function startWorker({ redisUrl, prefix, maxSessions, cpuProfDir, logLevel
   });
   live.add(child);
   child.once('exit', () => live.delete(child));
-  const output = [];
-  const keep = (chunk) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.splice(0, 100);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  const output = keepOutputTail(child);
   return {
     pid: child.pid,
     output,

@@ -3,13 +3,13 @@
 const { performance } = require('node:perf_hooks');
 
 /**
- * Calls task(i) for i in [0, total) with `inFlight` calls running at once. A task resolves
- * true on success, or a reason on failure (a throw is a failure too). Returns wall time, the
- * latency of every call (ms), the failures (with the first distinct reasons, for the report) and the
- * CPU this process spent meanwhile (to tell whether the load generator itself was the limit).
+ * Lanes that call task(i) while `more()` says so, `inFlight` of them at once; each call's latency
+ * is handed to `record(i, ms)`. A task resolves true on success, or a reason on failure (a throw
+ * is a failure too). Returns the calls made, wall time, the failures (with the first distinct
+ * reasons, for the report) and the CPU this process spent meanwhile (to tell whether the load
+ * generator itself was the limit).
  */
-async function runConcurrently(total, inFlight, task) {
-  const latencies = new Float64Array(total);
+async function runLanes(inFlight, more, task, record) {
   const failures = { count: 0, samples: [] };
   const noteFailure = (reason) => {
     failures.count++;
@@ -18,7 +18,7 @@ async function runConcurrently(total, inFlight, task) {
   };
   let next = 0;
   const lane = async () => {
-    while (next < total) {
+    while (more(next)) {
       const i = next++;
       const t0 = performance.now();
       try {
@@ -31,21 +31,27 @@ async function runConcurrently(total, inFlight, task) {
             : String(err && err.message ? err.message : err),
         );
       }
-      latencies[i] = performance.now() - t0;
+      record(i, performance.now() - t0);
     }
   };
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
-  await Promise.all(Array.from({ length: Math.min(inFlight, total) }, lane));
+  await Promise.all(Array.from({ length: inFlight }, lane));
   const elapsedMs = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
-  return {
-    total,
-    elapsedMs,
-    latencies,
-    failures,
-    cpuMs: { bench: (cpu.user + cpu.system) / 1000 },
-  };
+  return { total: next, elapsedMs, failures, cpuMs: { bench: (cpu.user + cpu.system) / 1000 } };
+}
+
+/** Calls task(i) for i in [0, total) with `inFlight` calls running at once (see runLanes). */
+async function runConcurrently(total, inFlight, task) {
+  const latencies = new Float64Array(total);
+  const run = await runLanes(
+    Math.min(inFlight, total),
+    (next) => next < total,
+    task,
+    (i, ms) => (latencies[i] = ms),
+  );
+  return { ...run, total, latencies };
 }
 
 /**
@@ -55,43 +61,14 @@ async function runConcurrently(total, inFlight, task) {
  */
 async function runFor(durationMs, inFlight, task) {
   const latencies = [];
-  const failures = { count: 0, samples: [] };
-  const noteFailure = (reason) => {
-    failures.count++;
-    if (failures.samples.length < 3 && !failures.samples.includes(reason))
-      failures.samples.push(reason);
-  };
-  let next = 0;
-  const start = performance.now();
-  const deadline = start + durationMs;
-  const lane = async () => {
-    while (performance.now() < deadline) {
-      const i = next++;
-      const t0 = performance.now();
-      try {
-        const outcome = await task(i);
-        if (outcome !== true) noteFailure(outcome || `task ${i} failed`);
-      } catch (err) {
-        noteFailure(
-          err && err.cause
-            ? `${err.message}: ${err.cause.message}`
-            : String(err && err.message ? err.message : err),
-        );
-      }
-      latencies.push(performance.now() - t0);
-    }
-  };
-  const cpuBefore = process.cpuUsage();
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  const elapsedMs = performance.now() - start;
-  const cpu = process.cpuUsage(cpuBefore);
-  return {
-    total: next,
-    elapsedMs,
-    latencies: Float64Array.from(latencies),
-    failures,
-    cpuMs: { bench: (cpu.user + cpu.system) / 1000 },
-  };
+  const deadline = performance.now() + durationMs;
+  const run = await runLanes(
+    inFlight,
+    () => performance.now() < deadline,
+    task,
+    (_i, ms) => latencies.push(ms),
+  );
+  return { ...run, latencies: Float64Array.from(latencies) };
 }
 
 /**

@@ -303,13 +303,7 @@ async function startGateway({ redisUrl, prefix, apiKey, replicas = 1 }) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Keep the tail of its output for error messages; print nothing unless it fails.
-  const output = [];
-  const keep = (chunk) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.splice(0, 100);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  const output = keepOutputTail(child);
   const stop = trackChild(child, () => terminate(child, 5000));
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
@@ -322,7 +316,20 @@ async function startGateway({ redisUrl, prefix, apiKey, replicas = 1 }) {
   return { baseUrl, stop, output, cpuTimeMs: () => treeCpuTimeMs(child.pid) };
 }
 
+/** The last ~200 chunks a child wrote (stdout and stderr), for the message when it fails. */
+function keepOutputTail(child) {
+  const output = [];
+  const keep = (chunk) => {
+    output.push(chunk.toString());
+    if (output.length > 200) output.splice(0, 100);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return output;
+}
+
 module.exports = {
+  keepOutputTail,
   assertRedisServerInstalled,
   freePort,
   sleep,
