@@ -158,6 +158,7 @@ describe('docker compose: build, scale, crash, restart, browser, metrics', () =>
         await project.docker(['image', 'prune', '-f'], 5 * MINUTE).catch(() => undefined);
       }
     } finally {
+      project?.dispose();
       await engine?.stop();
       const total = (Date.now() - started) / 1000;
       log(

@@ -40,18 +40,6 @@ export function run(
 const ROOT = join(__dirname, '..', '..');
 
 /**
- * An empty file given to Compose as its `--env-file`: the developer's own `.env` (README, step 1)
- * must not leak settings into the test (WORKER_MAX_SESSIONS=1, GATEWAY_BIND=0.0.0.0, ...).
- */
-const EMPTY_ENV_FILE = (() => {
-  const dir = mkdtempSync(join(tmpdir(), 'wa-compose-env-'));
-  const file = join(dir, 'empty.env');
-  writeFileSync(file, '');
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return file;
-})();
-
-/**
  * Removes what an interrupted earlier run left on the engine (its data root is kept between
  * runs): containers (their `restart: unless-stopped` would start them again with the engine),
  * volumes and networks of every `wae2e…` project.
@@ -90,17 +78,31 @@ const tail = (text: string, lines = 30) => text.trimEnd().split('\n').slice(-lin
  */
 export class ComposeProject {
   private readonly file = join(ROOT, 'docker-compose.yml');
+  /**
+   * An empty file given to Compose as its `--env-file`: the developer's own `.env` (README, step
+   * 1) must not leak settings into the test (WORKER_MAX_SESSIONS=1, GATEWAY_BIND=0.0.0.0, ...).
+   * Compose v1 takes no /dev/null there. Removed by dispose().
+   */
+  private readonly envDir = mkdtempSync(join(tmpdir(), 'wa-compose-env-'));
+  private readonly envFile = join(this.envDir, 'empty.env');
 
   constructor(
     readonly name: string,
     private readonly env: NodeJS.ProcessEnv,
-  ) {}
+  ) {
+    writeFileSync(this.envFile, '');
+  }
+
+  /** Removes the project's scratch files (its containers go with `down`). */
+  dispose(): void {
+    rmSync(this.envDir, { recursive: true, force: true });
+  }
 
   /** `docker-compose -p <name> -f docker-compose.yml <args>`; throws with its output on failure. */
   async compose(args: string[], timeoutMs = 300000): Promise<string> {
     const r = await run(
       'docker-compose',
-      ['--env-file', EMPTY_ENV_FILE, '-p', this.name, '-f', this.file, ...args],
+      ['--env-file', this.envFile, '-p', this.name, '-f', this.file, ...args],
       this.env,
       timeoutMs,
     );
@@ -158,7 +160,7 @@ export class ComposeProject {
       'docker-compose',
       [
         '--env-file',
-        EMPTY_ENV_FILE,
+        this.envFile,
         '-p',
         this.name,
         '-f',
