@@ -22,6 +22,8 @@ interface PageElement {
   complete?: boolean;
   naturalWidth?: number;
   value?: string;
+  src?: string;
+  alt?: string;
 }
 declare const document: { querySelector(selector: string): PageElement | null };
 declare const window: Record<string, unknown>;
@@ -192,15 +194,14 @@ describe('operator dashboard in the real Chromium (issue 11)', () => {
 
   it('shows the QR of a session in qr as an image fetched with the page credentials, and gives a pairing code', async () => {
     const { page, problems } = await open();
-    await page.waitForFunction(() => {
-      const img = document.querySelector('img[data-qr="onboarding"]');
-      return !!img && img.complete === true && (img.naturalWidth ?? 0) > 0;
+    // Waited for and read in one step: the page re-renders the card when the QR rotates, and a
+    // fresh <img> read a moment after the wait may not have decoded its image yet.
+    const loaded = await page.waitForFunction(() => {
+      const i = document.querySelector('img[data-qr="onboarding"]');
+      if (!i || !i.complete || !i.naturalWidth) return null;
+      return { src: i.src, width: i.naturalWidth, alt: i.alt };
     });
-    const img = await page.$eval('img[data-qr="onboarding"]', (i) => ({
-      src: i.src,
-      width: i.naturalWidth,
-      alt: i.alt,
-    }));
+    const img = (await loaded.jsonValue()) as { src: string; width: number; alt: string };
     expect(img.src).toMatch(/^blob:/);
     expect(img.width).toBe(320); // the API's PNG, as rendered by the gateway
     expect(img.alt).toContain('onboarding');
