@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { createRedis, waitForReady } from '@app/core';
@@ -54,6 +55,40 @@ describe('worker probes (/healthz, /readyz) beside /metrics', () => {
     expect(await ready.json()).toEqual({ status: 'ok', redis: 'up' });
 
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    const scrape = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(scrape.status).toBe(200);
+  });
+
+  it('never serves /metrics without the key under another spelling of its path', async () => {
+    // Sent raw (fetch would normalise `/./` and `..`): what an attacker would try next to the
+    // public probes on the same port.
+    const get = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${base}${path}`, { method: 'GET' }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const path of [
+      '/%6detrics',
+      '/METRICS',
+      '//metrics',
+      '/./metrics',
+      '/metrics/',
+      '/healthz/../metrics',
+      '/metrics;x',
+      '/metrics%2F',
+      '/healthz?/metrics',
+    ]) {
+      const { status, body } = await get(path);
+      // Either refused, or a probe's own JSON answer: never the registry's text.
+      // (The registry's text, even empty, is no JSON: a bypass would fail here.)
+      if (status === 200) expect([path, JSON.parse(body).status]).toEqual([path, 'ok']);
+    }
+    // With the key, the exact path serves the registry (so the answers above are the rule).
     const scrape = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(scrape.status).toBe(200);
   });
