@@ -72,12 +72,23 @@ function portFree(port) {
   });
 }
 
+/** The URL without its password, for the console. */
+function masked(url) {
+  return url.replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@');
+}
+
 async function ensureRedis() {
-  const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+  const given = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  // A Sentinel URL names the Sentinels (possibly several): the apps find the primary themselves.
+  if (given.startsWith('redis+sentinel://')) {
+    log(`using the Redis behind the Sentinels at ${masked(given)}`);
+    return given;
+  }
+  const url = new URL(given);
   const host = url.hostname || '127.0.0.1';
   const port = Number(url.port || 6379);
   if (await redisAnswers(host, port)) {
-    log(`using the Redis at ${url.href}`);
+    log(`using the Redis at ${masked(url.href)}`);
     return url.href;
   }
   if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) {

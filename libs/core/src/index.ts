@@ -8,6 +8,7 @@ export * from './log/logger-options';
 // below the domain.
 export * from './config/env';
 export * from './redis/redis-connection';
+export * from './redis/redis-url';
 export * from './redis/redis-durability';
 export * from './redis/redis-keys';
 export * from './control/control';

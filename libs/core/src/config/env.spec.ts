@@ -170,6 +170,10 @@ describe('readSharedConfig', () => {
   it.each([
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['REDIS_URL', '127.0.0.1:6379'],
+    ['REDIS_URL', 'redis+sentinel://s1:26379'],
+    ['REDIS_URL', 'redis+sentinel://s1:99999/mymaster'],
+    ['REDIS_URL', 'rediss+sentinel://s1:26379/mymaster'],
+    ['REDIS_URL', 'redis+sentinel://s1:26379/mymaster?tls=1'],
     ['REDIS_CLUSTER_NODES', 'no-port-here'],
     ['QUEUE_PREFIX', 'has space'],
     ['QUEUE_PREFIX', 'has:colon'],

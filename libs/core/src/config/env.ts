@@ -1,3 +1,5 @@
+import { parseRedisUrl, RedisUrlError } from '../redis/redis-url';
+
 /**
  * Reading configuration from the environment, validated at boot: a bad value throws a
  * ConfigError that names the variable, and the process stops before doing anything.
@@ -76,8 +78,11 @@ export interface SharedConfig {
 
 export function readSharedConfig(env: EnvReader): SharedConfig {
   const redisUrl = env.string('REDIS_URL', 'redis://127.0.0.1:6379');
-  if (!/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got "${redisUrl}"`);
+  try {
+    parseRedisUrl(redisUrl);
+  } catch (err) {
+    if (err instanceof RedisUrlError) throw new ConfigError('REDIS_URL', err.message);
+    throw err;
   }
   const queuePrefix = env.string('QUEUE_PREFIX', 'wa');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) {

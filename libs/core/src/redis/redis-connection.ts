@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { parseRedisUrl } from './redis-url';
 
 /**
  * What a connection is for decides how it behaves while Redis is down:
@@ -8,7 +9,10 @@ import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
  */
 export type ConnectionRole = 'producer' | 'worker';
 
-/** Where Redis is: one server (REDIS_URL), or a Redis Cluster (REDIS_CLUSTER_NODES). */
+/**
+ * Where Redis is: one server or a primary behind Sentinel (REDIS_URL, see redis-url.ts), or a
+ * Redis Cluster (REDIS_CLUSTER_NODES).
+ */
 export interface RedisTarget {
   url: string;
   /** `host:port` seed nodes; when set, the connection is a Redis Cluster client. */
@@ -69,6 +73,21 @@ export function createRedis(
       lazyConnect: extras.lazy ?? false,
     });
     return cluster as unknown as Redis;
+  }
+  const url = parseRedisUrl(t.url);
+  if (url.kind === 'sentinel') {
+    const { sentinels, name: masterName, username, password, sentinelPassword, db } = url;
+    return new Redis({
+      ...redisOptions(role, name, extras),
+      sentinels,
+      name: masterName,
+      username,
+      password,
+      sentinelPassword,
+      db,
+      // Sentinels are asked again on every reconnection: a failover moves us to the new primary.
+      sentinelRetryStrategy: (times) => Math.min(100 * times, 2000),
+    });
   }
   return new Redis(t.url, redisOptions(role, name, extras));
 }

@@ -1,0 +1,85 @@
+/**
+ * REDIS_URL forms (CONTRACT: "the one Redis, or Redis Cluster / Sentinel URL"):
+ *
+ * - `redis://[[user]:password@]host[:port][/db]` and `rediss://…` (TLS): one server, as ioredis
+ *   reads it.
+ * - `redis+sentinel://[[user]:password@]host1[:port1][,host2[:port2]…]/<master name>[/db][?sentinelPassword=…]`:
+ *   a primary found through Redis Sentinel. The credentials are the primary's; the Sentinels'
+ *   own password, if they have one, goes in `sentinelPassword`. ioredis asks the Sentinels for the
+ *   current primary on every (re)connection, so the apps follow a failover by themselves.
+ *   The form is the one `redis+sentinel` URLs take elsewhere (Bitnami, redis-sentinel-url).
+ *
+ * Parsed by hand: the WHATWG URL parser does not take a comma-separated host list.
+ */
+export type RedisUrl =
+  | { kind: 'server'; url: string }
+  | {
+      kind: 'sentinel';
+      sentinels: { host: string; port: number }[];
+      /** The master name the Sentinels monitor (`sentinel monitor <name> …`). */
+      name: string;
+      username?: string;
+      password?: string;
+      sentinelPassword?: string;
+      db: number;
+    };
+
+export class RedisUrlError extends Error {}
+
+const SENTINEL =
+  /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)(?:\/(\d+))?\/?(?:\?([^#]*))?$/;
+
+export function parseRedisUrl(url: string): RedisUrl {
+  if (/^rediss?:\/\//.test(url)) return { kind: 'server', url };
+  if (url.startsWith('rediss+sentinel://')) {
+    throw new RedisUrlError('Sentinel over TLS (rediss+sentinel://) is not supported');
+  }
+  if (!url.startsWith('redis+sentinel://')) {
+    throw new RedisUrlError(
+      `must start with redis://, rediss:// or redis+sentinel://, got "${redact(url)}"`,
+    );
+  }
+  const m = SENTINEL.exec(url);
+  if (!m) {
+    throw new RedisUrlError(
+      `a Sentinel URL is redis+sentinel://[:password@]host:port[,host:port…]/<master name>[/db], got "${redact(url)}"`,
+    );
+  }
+  const [, auth, hosts, name, db, query] = m;
+  const sentinels = hosts.split(',').map((h) => {
+    const hm = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(h.trim());
+    const port = hm?.[2] === undefined ? 26379 : Number(hm[2]);
+    if (!hm || port < 1 || port > 65535) {
+      throw new RedisUrlError(`"${h}" is not a Sentinel host[:port]`);
+    }
+    return { host: hm[1].replace(/^\[|\]$/g, ''), port };
+  });
+  let username: string | undefined;
+  let password: string | undefined;
+  if (auth !== undefined) {
+    const colon = auth.indexOf(':');
+    const user = colon < 0 ? auth : auth.slice(0, colon);
+    username = user ? decodeURIComponent(user) : undefined;
+    password = colon < 0 ? undefined : decodeURIComponent(auth.slice(colon + 1)) || undefined;
+  }
+  const params = new URLSearchParams(query ?? '');
+  for (const key of params.keys()) {
+    if (key !== 'sentinelPassword') throw new RedisUrlError(`unknown option "${key}"`);
+  }
+  return {
+    kind: 'sentinel',
+    sentinels,
+    name: decodeURIComponent(name),
+    username,
+    password,
+    sentinelPassword: params.get('sentinelPassword') ?? undefined,
+    db: db === undefined ? 0 : Number(db),
+  };
+}
+
+/** The URL with its passwords masked, for error messages. */
+function redact(url: string): string {
+  return url
+    .replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@')
+    .replace(/(sentinelPassword=)[^&#]*/, '$1***');
+}
