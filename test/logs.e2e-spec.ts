@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort, sharedRedisUrl, uniquePrefix } from './support/redis-server';
+import { freePort, RedisServer, sharedRedisUrl, uniquePrefix } from './support/redis-server';
 import { TestSystem, TEST_API_KEY } from './support/system';
 import { waitFor } from './support/wait-for';
 
@@ -91,6 +91,52 @@ describe('request ids in the gateway logs', () => {
     expect(line.req.url).toBe('/api/messages/msg_missing');
     expect(sys.gateway.proc.logs()).not.toContain('query-9f2c1e');
     expect(sys.gateway.proc.logs()).not.toContain(TEST_API_KEY);
+  });
+});
+
+/** An outage is logged once per refused request, at warn, with its code: not twice with a stack. */
+describe('a request refused while Redis is down', () => {
+  let redis: RedisServer;
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start({ aof: false });
+    sys = new TestSystem('outage-log', { redisUrl: redis.url, extra: { LOG_LEVEL: 'debug' } });
+    await sys.start([]);
+  }, 60000);
+  afterAll(async () => {
+    await sys?.stop();
+    await redis?.stop();
+  });
+
+  it('writes one warn line with the code and the cause, no stack and no error line', async () => {
+    await redis.kill();
+    const res = await sys.api.post(
+      '/api/sessions/any/messages',
+      { to: '15551234567', text: 'during the outage' },
+      { 'x-request-id': 'outage-1' },
+    );
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('REDIS_UNAVAILABLE');
+    const lines = await waitFor('the refused request to be logged as completed', () => {
+      const of = jsonLines(sys.gateway.proc.logs()).filter((l) => l.reqId === 'outage-1');
+      return of.some((l) => l.res?.statusCode === 503) ? of : null;
+    });
+    const warn = lines.filter((l) => l.level === 40);
+    expect(warn).toHaveLength(1);
+    expect(warn[0]).toMatchObject({
+      msg: 'request refused: service unavailable',
+      code: 'REDIS_UNAVAILABLE',
+      status: 503,
+      url: '/api/sessions/any/messages',
+    });
+    expect(typeof warn[0].cause).toBe('string');
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    expect(JSON.stringify(lines)).not.toMatch(/stack|during the outage/);
+    // pino-http's closing line: at debug, without an error object of its own.
+    const closing = lines.find((l) => l.res?.statusCode === 503)!;
+    expect(closing.level).toBe(20);
+    expect(closing.err).toBeUndefined();
   });
 });
 

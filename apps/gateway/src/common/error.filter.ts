@@ -14,17 +14,23 @@ export class ErrorFilter implements ExceptionFilter {
     const reply = ctx.getResponse<FastifyReply>();
     const request = ctx.getRequest<FastifyRequest>();
     const rendered = renderError(exception);
-    if (rendered.status >= 500) {
-      this.logger.error(
-        {
-          err: exception,
-          method: request.method,
-          url: pathOf(request.url),
-          status: rendered.status,
-        },
-        'request failed',
+    const where = { method: request.method, url: pathOf(request.url), status: rendered.status };
+    if (rendered.status === 503) {
+      // Expected while Redis is down or full (or the gateway is not ready): one line at warn,
+      // with the code the client got and the cause's message, no stack. pino-http's closing
+      // line of a 503 is at debug (logger.ts), so an outage is not logged twice per request.
+      this.logger.warn(
+        { ...where, code: rendered.body.error.code, cause: causeOf(exception) },
+        'request refused: service unavailable',
       );
+    } else if (rendered.status >= 500) {
+      this.logger.error({ err: exception, ...where }, 'request failed');
     }
     void reply.status(rendered.status).headers(rendered.headers).send(rendered.body);
   }
+}
+
+/** The error's own message (an ioredis error names the connection state, never a command). */
+function causeOf(exception: unknown): string | undefined {
+  return exception instanceof Error ? exception.message.split('\n')[0].slice(0, 200) : undefined;
 }

@@ -41,9 +41,27 @@ export function createGatewayLogging(level: string): GatewayLogging {
           query: undefined,
         }),
       },
-      // Successful requests at debug: the send path logs what matters about each message.
+      // Successful requests at debug: the send path logs what matters about each message. A 503
+      // (Redis down or full, not ready) also at debug: the error filter has logged it at warn
+      // with its code, and an outage would otherwise write two lines per refused request.
       customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
+        err
+          ? 'error'
+          : res.statusCode === 503
+            ? 'debug'
+            : res.statusCode >= 500
+              ? 'error'
+              : res.statusCode >= 400
+                ? 'warn'
+                : 'debug',
+      // For a 5xx pino-http attaches an Error of its own ("failed with status code 503") with a
+      // stack into pino-http: noise, since the error filter has logged the real cause. Kept only
+      // when the error is a real one.
+      customErrorObject: (_req, _res, error: Error, val: Record<string, unknown>) => {
+        if (!/^failed with status code \d+$/.test(error?.message ?? '')) return val;
+        const { err: _synthetic, ...rest } = val;
+        return rest;
+      },
     },
   };
   // nestjs-pino keeps the current request's logger in its AsyncLocalStorage; a PinoLogger
