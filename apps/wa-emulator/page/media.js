@@ -93,7 +93,8 @@
     tail.setUint32(0, Math.floor(bitLength / 0x100000000));
     tail.setUint32(4, bitLength >>> 0);
     const h = new Uint32Array([
-      0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+      0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+      0x5be0cd19,
     ]);
     const w = new Uint32Array(64);
     const view = new DataView(padded.buffer);
@@ -108,7 +109,11 @@
       let [a, b, c, d, e, f, g, hh] = h;
       for (let i = 0; i < 64; i++) {
         const t1 =
-          (hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + SHA256_K[i] + w[i]) |
+          (hh +
+            (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) +
+            ((e & f) ^ (~e & g)) +
+            SHA256_K[i] +
+            w[i]) |
           0;
         const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
         hh = g;
@@ -153,7 +158,10 @@
   /** The Msg type WhatsApp Web gives a file (WAWebPrepRawMedia's choice). */
   function msgTypeFor(mimetype, params) {
     const { asSticker, isPtt, asDocument } = params || {};
-    const mime = String(mimetype || '').split(';')[0].trim().toLowerCase();
+    const mime = String(mimetype || '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
     if (asSticker) return 'sticker';
     if (asDocument) return 'document';
     if (PHOTO_MIMETYPES.has(mime)) return 'image';
@@ -507,7 +515,9 @@
   emu.define('WAWebMediaDataUtils', {
     // Pictures and clips are kept in memory to render them at once; documents and audio are not.
     shouldUseMediaCache: (mediaType) =>
-      [MEDIA_TYPES.IMAGE, MEDIA_TYPES.STICKER, MEDIA_TYPES.GIF, MEDIA_TYPES.VIDEO].includes(mediaType),
+      [MEDIA_TYPES.IMAGE, MEDIA_TYPES.STICKER, MEDIA_TYPES.GIF, MEDIA_TYPES.VIDEO].includes(
+        mediaType,
+      ),
   });
   const blobCache = new Map();
   emu.define('WAWebMediaInMemoryBlobCache', {
@@ -530,7 +540,11 @@
     getRandomFilehash: () => randomBase64(32),
   });
   emu.define('WAWebDownloadManager', { downloadManager: { downloadAndMaybeDecrypt } });
-  emu.define('WAEmuMedia', { mediaSendFields, incomingMsgAttrs, heldFileCount: () => heldFiles.size });
+  emu.define('WAEmuMedia', {
+    mediaSendFields,
+    incomingMsgAttrs,
+    heldFileCount: () => heldFiles.size,
+  });
 
   installMediaDataOnMsgModel();
 })();
