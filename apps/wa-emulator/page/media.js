@@ -6,18 +6,17 @@
  *   send:     WAWebMediaOpaqueData -> WAWebPrepRawMedia -> WAWebMediaStorage -> WAWebMmsMediaTypes
  *             -> WAWebMediaDataUtils / WAWebMediaInMemoryBlobCache -> WAWebMediaMmsV4Upload
  *             (stickers: WAWebUploadManager + WAWebStartMediaUploadQpl)
- *   download: Msg.mediaData.mediaStage, then WAWebDownloadManager.downloadManager.downloadAndMaybeDecrypt
+ *   download: Msg.mediaData.mediaStage (Msg.downloadMedia resolves it), then
+ *             WAWebDownloadManager.downloadManager.downloadAndMaybeDecrypt
  *
- * There is no media server: an "upload" keeps the file in this page (by its filehash) and gives it
- * a directPath; the `send` RPC then carries the file to the emulator server (see mediaSendFields).
- * Incoming media arrives whole in the `incoming` push and is kept the same way (incomingMsgAttrs),
- * so a download is answered from the page and the server needs no download route.
+ * An "upload" keeps the file in this page by its filehash and gives it a directPath; the `send`
+ * RPC then carries the file to the emulator server (the hook __emu.hooks.mediaForSend, which
+ * messages.js calls). A message the page does not hold the file of (incoming media, or anything
+ * loaded after a reload) has the directPath `/emu/media/<waMessageId>`, the emulator server's
+ * media route (src/emulator-media.ts): a download fetches it, checks its filehash, and keeps it.
  *
  * Nothing is encrypted: mediaKey/encFilehash are random values of the right shape, because
  * whatsapp-web.js only carries them around.
- *
- * Emulator-only hooks for page/messages.js live in the module 'WAEmuMedia' (a name WhatsApp Web
- * does not use).
  */
 (function defineMediaModules() {
   'use strict';
@@ -26,7 +25,7 @@
 
   // ---------------------------------------------------------------- files this page holds
 
-  /** filehash (base64 sha256 of the plain file) -> {blob: Blob}; the page's "media server". */
+  /** filehash (base64 sha256 of the plain file) -> {blob}: files sent from, or downloaded to, the page. */
   const heldFiles = new Map();
   /** directPath -> filehash, for downloads asked by path. */
   const filehashByDirectPath = new Map();
@@ -56,88 +55,10 @@
     return window.btoa(binary);
   }
 
-  function base64ToBytes(base64) {
-    const binary = window.atob(base64);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return bytes;
-  }
-
   /** WhatsApp's filehash: base64 of the SHA-256 of the plain file (as WWebJS.getFileHash). */
   async function filehashOf(blob) {
     const digest = await window.crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
     return bytesToBase64(new Uint8Array(digest));
-  }
-
-  /**
-   * Synchronous SHA-256 (FIPS 180-4), for the `incoming` push: messages.js builds the Msg in the
-   * push handler, and crypto.subtle only answers asynchronously.
-   */
-  const SHA256_K = new Uint32Array([
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-  ]);
-
-  function sha256Base64Sync(bytes) {
-    const bitLength = bytes.length * 8;
-    const padded = new Uint8Array(((bytes.length + 9 + 63) >> 6) << 6);
-    padded.set(bytes);
-    padded[bytes.length] = 0x80;
-    const tail = new DataView(padded.buffer, padded.length - 8);
-    tail.setUint32(0, Math.floor(bitLength / 0x100000000));
-    tail.setUint32(4, bitLength >>> 0);
-    const h = new Uint32Array([
-      0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-      0x5be0cd19,
-    ]);
-    const w = new Uint32Array(64);
-    const view = new DataView(padded.buffer);
-    const rotr = (x, n) => (x >>> n) | (x << (32 - n));
-    for (let offset = 0; offset < padded.length; offset += 64) {
-      for (let i = 0; i < 16; i++) w[i] = view.getUint32(offset + i * 4);
-      for (let i = 16; i < 64; i++) {
-        const s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3);
-        const s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >>> 10);
-        w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
-      }
-      let [a, b, c, d, e, f, g, hh] = h;
-      for (let i = 0; i < 64; i++) {
-        const t1 =
-          (hh +
-            (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) +
-            ((e & f) ^ (~e & g)) +
-            SHA256_K[i] +
-            w[i]) |
-          0;
-        const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-        hh = g;
-        g = f;
-        f = e;
-        e = (d + t1) | 0;
-        d = c;
-        c = b;
-        b = a;
-        a = (t1 + t2) | 0;
-      }
-      h[0] += a;
-      h[1] += b;
-      h[2] += c;
-      h[3] += d;
-      h[4] += e;
-      h[5] += f;
-      h[6] += g;
-      h[7] += hh;
-    }
-    const out = new Uint8Array(32);
-    const outView = new DataView(out.buffer);
-    for (let i = 0; i < 8; i++) outView.setUint32(i * 4, h[i]);
-    return bytesToBase64(out);
   }
 
   function blobToBase64(blob) {
@@ -398,104 +319,124 @@
 
   // ---------------------------------------------------------------- downloads
 
-  /**
-   * WAWebDownloadManager.downloadManager.downloadAndMaybeDecrypt: the plain file as an
-   * ArrayBuffer, or a 404-like error (whatsapp-web.js turns `status === 404` into undefined).
-   */
-  async function downloadAndMaybeDecrypt({ directPath, filehash }) {
-    const held = heldFileFor({ filehash, directPath });
-    if (!held) {
-      const err = new Error('media not found');
-      err.status = 404;
-      throw err;
-    }
-    return held.blob.arrayBuffer();
+  /** The emulator server's media route (src/emulator-media.ts MEDIA_PATH_PREFIX). */
+  const SERVER_MEDIA_PREFIX = '/emu/media/';
+
+  function notFound(what) {
+    const err = new Error(`media not found: ${what}`);
+    // whatsapp-web.js's downloadMedia turns `status === 404` into undefined (expired media).
+    err.status = 404;
+    return err;
   }
 
   /**
-   * Msg.mediaData for any message with media: RESOLVED when this page holds the file, else
-   * ERROR_MISSING (what WhatsApp Web shows for expired media; whatsapp-web.js answers undefined).
-   * A prototype getter, so it is never part of the Msg's serialised attributes.
+   * The file at a directPath: held in the page, or fetched from the emulator server's media
+   * route and kept (after checking it is the file the message names, as WhatsApp Web checks the
+   * filehash of what it decrypts).
    */
+  async function fileAt({ directPath, filehash, mimetype }) {
+    const held = heldFileFor({ filehash, directPath });
+    if (held) return held;
+    if (typeof directPath !== 'string' || !directPath.startsWith(SERVER_MEDIA_PREFIX)) {
+      throw notFound(directPath);
+    }
+    const res = await fetch(`${directPath}?device=${encodeURIComponent(window.__emu.deviceId)}`, {
+      cache: 'no-store',
+    });
+    if (res.status === 404) throw notFound(directPath);
+    if (!res.ok) throw new Error(`media download failed: HTTP ${res.status}`);
+    const fetched = await res.blob();
+    const blob = new Blob([fetched], {
+      type: mimetype || fetched.type || 'application/octet-stream',
+    });
+    const actual = await filehashOf(blob);
+    if (filehash && actual !== filehash) {
+      throw new Error('media download failed: the file is not the one the message names');
+    }
+    filehashByDirectPath.set(directPath, actual);
+    return holdFile(actual, blob);
+  }
+
+  /** WAWebDownloadManager.downloadManager.downloadAndMaybeDecrypt: the plain file. */
+  async function downloadAndMaybeDecrypt({ directPath, filehash }) {
+    const file = await fileAt({ directPath, filehash });
+    return file.blob.arrayBuffer();
+  }
+
+  /**
+   * Msg.mediaData, for any message with media (a prototype getter: never one of the Msg's
+   * serialised attributes). RESOLVED once the page holds the file; INIT before, and
+   * Msg.downloadMedia resolves it: FETCHING, then RESOLVED or ERROR_MISSING (what WhatsApp Web
+   * shows for expired media; whatsapp-web.js then answers undefined).
+   */
+  const mediaDataOfMsg = new WeakMap();
+
   function mediaDataOf(msg) {
     if (!msg.directPath && !msg.filehash) return undefined;
-    const held = heldFileFor(msg);
-    return new MediaData({
-      type: msg.type,
-      mimetype: msg.mimetype,
-      filehash: msg.filehash,
-      size: msg.size,
-      filename: msg.filename,
-      mediaStage: held ? 'RESOLVED' : 'ERROR_MISSING',
-    });
+    let data = mediaDataOfMsg.get(msg);
+    if (!data) {
+      data = new MediaData({
+        type: msg.type,
+        mimetype: msg.mimetype,
+        filehash: msg.filehash,
+        size: msg.size,
+        filename: msg.filename,
+        mediaStage: heldFileFor(msg) ? 'RESOLVED' : 'INIT',
+      });
+      mediaDataOfMsg.set(msg, data);
+    }
+    return data;
   }
 
-  function installMediaDataOnMsgModel() {
+  /** Msg.downloadMedia(options): fetches the file into the page and resolves mediaData. */
+  async function downloadMsgMedia() {
+    const data = mediaDataOf(this);
+    if (!data || data.mediaStage === 'RESOLVED') return;
+    data.set('mediaStage', 'FETCHING');
+    try {
+      await fileAt(this);
+      data.set('mediaStage', 'RESOLVED');
+    } catch (err) {
+      data.set('mediaStage', err && err.status === 404 ? 'ERROR_MISSING' : 'ERROR_UNKNOWN');
+    }
+  }
+
+  function installOnMsgModel() {
     const collections = window.require('WAWebCollections');
-    const Msg = collections && collections.Msg;
-    const proto = Msg && Msg.modelClass && Msg.modelClass.prototype;
-    if (!proto || Object.prototype.hasOwnProperty.call(proto, 'mediaData')) return;
+    const proto = collections && collections.Msg && collections.Msg.modelClass.prototype;
+    if (!proto) throw new Error('media.js needs messages.js (WAWebCollections.Msg) loaded first');
     Object.defineProperty(proto, 'mediaData', {
       configurable: true,
       get() {
         return mediaDataOf(this);
       },
+      // A Model assigns its attributes: one named mediaData must not throw on a getter-only property.
+      set(value) {
+        mediaDataOfMsg.set(this, value);
+      },
+    });
+    Object.defineProperty(proto, 'downloadMedia', {
+      configurable: true,
+      writable: true,
+      value: downloadMsgMedia,
     });
   }
 
-  // ---------------------------------------------------------------- hooks for messages.js
+  // ---------------------------------------------------------------- the hook for messages.js
 
   /**
-   * What the `send` RPC carries for a media message: the caption as body and the file, or null
-   * for a message without media. messages.js spreads it into the RPC params.
+   * `media` of the `send` RPC for a message being sent ({mimetype, filename, size, filehash,
+   * base64}), undefined for a message without media. messages.js's addAndSendMsgToChat calls it.
    */
-  async function mediaSendFields(msg) {
-    if (!msg || !msg.filehash || !msg.directPath) return null;
-    const held = heldFileFor(msg);
-    if (!held) throw new Error(`media-fault: the file of ${msg.filehash} is not in this page`);
+  async function mediaForSend(message) {
+    if (!message || !message.filehash || !message.directPath) return undefined;
+    const file = await fileAt(message);
     return {
-      type: msg.type,
-      body: typeof msg.caption === 'string' ? msg.caption : '',
-      media: {
-        mimetype: msg.mimetype,
-        filename: msg.filename,
-        size: msg.size,
-        filehash: msg.filehash,
-        base64: await blobToBase64(held.blob),
-      },
-    };
-  }
-
-  /**
-   * The Msg attributes of an incoming media message, from the push's
-   * `media: {mimetype, filename?, base64, caption?, size?, filehash?}`. The file is kept here (the
-   * attributes never hold it) and gets a directPath, so whatsapp-web.js sees `hasMedia` and
-   * downloadMedia() returns the same bytes. Returns {} for a push without media.
-   */
-  function incomingMsgAttrs(pushedMsg) {
-    const media = pushedMsg && pushedMsg.media;
-    if (!media || typeof media.base64 !== 'string') return {};
-    const mimetype = media.mimetype || 'application/octet-stream';
-    const bytes = base64ToBytes(media.base64);
-    const filehash = media.filehash || sha256Base64Sync(bytes);
-    holdFile(filehash, new Blob([bytes], { type: mimetype }));
-    const entry = mediaEntryFor(filehash);
-    const caption = media.caption || undefined;
-    return {
-      type: msgTypeFor(mimetype),
-      // WhatsApp Web's body of a media message is its preview (none here); the caption is apart.
-      body: '',
-      caption,
-      mimetype,
-      filename: media.filename || undefined,
-      size: bytes.length,
-      filehash,
-      directPath: entry.directPath,
-      clientUrl: entry.mmsUrl,
-      deprecatedMms3Url: entry.deprecatedMms3Url,
-      mediaKey: entry.mediaKey,
-      mediaKeyTimestamp: entry.mediaKeyTimestamp,
-      encFilehash: entry.encFilehash,
+      mimetype: message.mimetype,
+      ...(message.filename ? { filename: message.filename } : {}),
+      size: message.size,
+      filehash: message.filehash,
+      base64: await blobToBase64(file.blob),
     };
   }
 
@@ -540,11 +481,7 @@
     getRandomFilehash: () => randomBase64(32),
   });
   emu.define('WAWebDownloadManager', { downloadManager: { downloadAndMaybeDecrypt } });
-  emu.define('WAEmuMedia', {
-    mediaSendFields,
-    incomingMsgAttrs,
-    heldFileCount: () => heldFiles.size,
-  });
+  emu.hooks.mediaForSend = mediaForSend;
 
-  installMediaDataOnMsgModel();
+  installOnMsgModel();
 })();

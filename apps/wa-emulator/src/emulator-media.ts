@@ -1,36 +1,46 @@
 import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 
 /**
- * The emulator server's side of media: checking the file a page sends (the `send` RPC's `media`)
- * and shaping the file the phone sends in (the `incoming` control route's `media`) for the push.
- * The page keeps the bytes of both (page/media.js), so the server stores no file and needs no
- * download route; the sent log keeps the description only, never the bytes.
+ * The emulator server's side of media: the check of a file a page sends (the `send` RPC's
+ * `media`), and the emulated media server that gives a page the file of a message it holds
+ * (`GET /emu/media/<waMessageId>?device=<id>`: the `directPath` of the message's page view; page/
+ * media.js fetches it when whatsapp-web.js's downloadMedia() asks for a file the page does not
+ * hold). The bytes themselves live in the message records (accounts.ts).
  */
 
-/** A file as the sent log records it. */
-export interface SentMediaRecord {
-  mimetype: string;
-  filename: string | null;
-  size: number;
-  filehash: string;
+/** Where the page fetches a message's file (the directPath the page view of a message carries). */
+export const MEDIA_PATH_PREFIX = '/emu/media/';
+
+/** The page path of a message's file. */
+export function mediaPathOf(waMessageId: string): string {
+  return `${MEDIA_PATH_PREFIX}${encodeURIComponent(waMessageId)}`;
 }
 
-/** The `media` of an `incoming` push: what page/media.js (WAEmuMedia.incomingMsgAttrs) reads. */
-export interface IncomingMediaPush {
+/** A file as a page sends it, checked. */
+export interface SentMedia {
   mimetype: string;
-  filename: string | null;
-  caption: string | null;
+  filename?: string;
   size: number;
+  /** base64 sha256 of the file. */
   filehash: string;
   base64: string;
 }
 
-/** A rejected media input; `code` is for the control API's `{error: {code, message}}`. */
+/** What the download route reads from the server's state (EmulatorState fits). */
+export interface MediaSource {
+  message(
+    waMessageId: string,
+  ): { phone: string; media?: { mimetype: string; base64?: string } } | undefined;
+  listDevices(): { deviceId: string; phone: string | null }[];
+}
+
+/** A rejected media input; answered as `{error: {code, message}}`. */
 export class EmulatorMediaError extends Error {
-  constructor(
-    readonly code: 'invalid_media',
-    message: string,
-  ) {
+  readonly status = 400;
+  readonly code = 'invalid_media';
+
+  constructor(message: string) {
     super(message);
     this.name = 'EmulatorMediaError';
   }
@@ -45,73 +55,63 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function decodeBase64(value: unknown, what: string): Buffer {
-  // Buffer.from(…, 'base64') skips what is not base64 instead of failing: check the alphabet.
-  if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value.replace(/\s+/g, ''))) {
-    throw new EmulatorMediaError('invalid_media', `${what}.base64 must be a base64 string`);
-  }
-  const data = Buffer.from(value, 'base64');
-  if (data.length === 0) throw new EmulatorMediaError('invalid_media', `${what} is empty`);
-  return data;
-}
-
-function mimetypeOf(value: unknown, what: string): string {
-  if (typeof value !== 'string' || !/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(value)) {
-    throw new EmulatorMediaError('invalid_media', `${what}.mimetype must be a mimetype`);
-  }
-  return value;
-}
-
-function optionalString(value: unknown, field: string): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  if (typeof value !== 'string') {
-    throw new EmulatorMediaError('invalid_media', `${field} must be a string`);
-  }
-  return value;
-}
-
 /**
- * The sent-log record of the file a page sent, after checking that the bytes are what the page
- * says they are (size and filehash): the page computes both the way whatsapp-web.js does, and a
- * mismatch is an emulator bug that must fail the send loudly rather than enter the sent log.
+ * The file a page sent, after checking that the bytes are what the page says they are (size
+ * and filehash, which page/media.js computes as WhatsApp Web does): a mismatch is an emulator
+ * bug, and it must fail the send loudly rather than enter the sent log.
  */
-export function sentMediaRecord(media: unknown): SentMediaRecord {
-  if (!isRecord(media))
-    throw new EmulatorMediaError('invalid_media', 'send media must be an object');
-  const data = decodeBase64(media.base64, 'send media');
-  const mimetype = mimetypeOf(media.mimetype, 'send media');
-  const filehash = filehashOf(data);
-  if (media.size !== data.length) {
+export function checkedSendMedia(media: unknown): SentMedia {
+  if (!isRecord(media)) throw new EmulatorMediaError('send media must be an object');
+  const { base64, mimetype, filename, size, filehash } = media;
+  // Buffer.from(…, 'base64') skips what is not base64 instead of failing: check the alphabet.
+  if (typeof base64 !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
+    throw new EmulatorMediaError('send media.base64 must be a non-empty base64 string');
+  }
+  if (typeof mimetype !== 'string' || !/^[\w.+-]+\/[\w.+-]+/.test(mimetype)) {
+    throw new EmulatorMediaError('send media.mimetype must be a mimetype');
+  }
+  if (filename !== undefined && filename !== null && typeof filename !== 'string') {
+    throw new EmulatorMediaError('send media.filename must be a string');
+  }
+  const data = Buffer.from(base64, 'base64');
+  if (size !== data.length) {
     throw new EmulatorMediaError(
-      'invalid_media',
-      `send media size ${String(media.size)} is not the file's ${data.length} bytes`,
+      `send media.size ${String(size)} is not the file's ${data.length} bytes`,
     );
   }
-  if (media.filehash !== filehash) {
-    throw new EmulatorMediaError('invalid_media', 'send media filehash is not the file sha256');
+  if (filehash !== filehashOf(data)) {
+    throw new EmulatorMediaError('send media.filehash is not the sha256 of the file');
   }
   return {
     mimetype,
-    filename: optionalString(media.filename, 'send media filename'),
+    ...(typeof filename === 'string' && filename ? { filename } : {}),
     size: data.length,
     filehash,
+    base64,
   };
 }
 
 /**
- * The `media` of the `incoming` push for the control route's
- * `media: {mimetype, filename?, base64, caption?}`: the file with its size and filehash, which the
- * page keeps so whatsapp-web.js's downloadMedia() returns these bytes.
+ * `GET /emu/media/<waMessageId>?device=<id>`: the file of a message of the device's account, as
+ * WhatsApp's media server gives it (plain here: nothing is encrypted). 404 for an unknown
+ * message, a message without a kept file, or another account's message.
  */
-export function incomingMediaPush(media: unknown): IncomingMediaPush {
-  if (!isRecord(media)) throw new EmulatorMediaError('invalid_media', 'media must be an object');
-  const data = decodeBase64(media.base64, 'media');
-  return {
-    mimetype: mimetypeOf(media.mimetype, 'media'),
-    filename: optionalString(media.filename, 'media.filename'),
-    caption: optionalString(media.caption, 'media.caption'),
-    size: data.length,
-    filehash: filehashOf(data),
-    base64: data.toString('base64'),
-  };
+export function serveMedia(state: MediaSource, url: URL, res: ServerResponse): void {
+  const waMessageId = decodeURIComponent(url.pathname.slice(MEDIA_PATH_PREFIX.length));
+  const deviceId = url.searchParams.get('device');
+  const record = state.message(waMessageId);
+  const phone = state.listDevices().find((d) => d.deviceId === deviceId)?.phone;
+  const base64 = record?.media?.base64;
+  if (!record || !base64 || !phone || record.phone !== phone) {
+    res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+    res.end('media not found');
+    return;
+  }
+  const data = Buffer.from(base64, 'base64');
+  res.writeHead(200, {
+    'content-type': record.media?.mimetype ?? 'application/octet-stream',
+    'content-length': data.length,
+    'cache-control': 'no-store',
+  });
+  res.end(data);
 }
