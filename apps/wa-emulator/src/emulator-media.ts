@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { EmulatorError } from './errors';
 
 /**
  * The emulator server's side of media: the check of a file a page sends (the `send` RPC's
@@ -36,12 +37,9 @@ export interface MediaSource {
 }
 
 /** A rejected media input; answered as `{error: {code, message}}`. */
-export class EmulatorMediaError extends Error {
-  readonly status = 400;
-  readonly code = 'invalid_media';
-
+export class EmulatorMediaError extends EmulatorError {
   constructor(message: string) {
-    super(message);
+    super(400, 'invalid_media', message);
     this.name = 'EmulatorMediaError';
   }
 }
