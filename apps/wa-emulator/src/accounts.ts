@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EmulatorError } from './errors';
+import { checkedSendMedia } from './emulator-media';
 import { newPairingCode, newRef, refFromQr } from './qr';
 import { SendFaults } from './send-faults';
 
@@ -229,7 +230,7 @@ export class EmulatorState {
         t: nowSeconds(),
         ack: 1,
         quotedMsgId: params.quotedMsgId,
-        media: params.media,
+        media: params.media ? checkedSendMedia(params.media) : undefined,
       });
     if (!known) this.scheduleAcks(record);
     return {
