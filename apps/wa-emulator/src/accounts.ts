@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EmulatorError } from './errors';
-import { checkedSendMedia } from './emulator-media';
+import { checkedSendMedia, mediaPathOf } from './emulator-media';
 import { newPairingCode, newRef, refFromQr } from './qr';
 import { SendFaults } from './send-faults';
 
@@ -665,9 +665,9 @@ export function toPageMessage(m: MessageRecord): PageMessage {
           size: m.media.size,
           filehash: m.media.filehash,
           caption: m.body,
-          ...(m.key.fromMe
-            ? {}
-            : { directPath: `/emu/media/${encodeURIComponent(m.waMessageId)}` }),
+          // Sent media too: WhatsApp keeps a sent file's directPath, and whatsapp-web.js's
+          // hasMedia (what findSent matches media by) is Boolean(directPath).
+          directPath: mediaPathOf(m.waMessageId),
         }
       : {}),
   };
