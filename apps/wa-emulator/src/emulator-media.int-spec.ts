@@ -190,6 +190,32 @@ describe('media with the unmodified whatsapp-web.js Client', () => {
       expect(Buffer.from(media.data, 'base64').equals(file)).toBe(true);
     },
   );
+  // Last in this block: it reloads the page.
+  it('after the page reloads, sent media still lists with its file data and downloads from the server', async () => {
+    const to = '15552229999@c.us';
+    const msg = await client.sendMessage(
+      to,
+      new MessageMedia('application/pdf', PDF.toString('base64'), 'kept.pdf'),
+      { caption: 'kept', sendSeen: false },
+    );
+    const deviceId = (await emulator.control.devices()).find((d) => d.phone === phone)!.deviceId;
+    const readyAgain = next(client, 'ready');
+    await emulator.control.reload(deviceId);
+    await readyAgain;
+
+    // The reloaded page holds no file: the listing comes from the server's history.
+    const listed = await (await client.getChatById(to)).fetchMessages({ limit: 5, fromMe: true });
+    expect(listed.map((m) => m.id._serialized)).toEqual([msg.id._serialized]);
+    expect(listed[0]).toMatchObject({ hasMedia: true, type: 'document', body: 'kept' });
+    expect(dataOf(listed[0])).toMatchObject({
+      mimetype: 'application/pdf',
+      size: PDF.length,
+      filehash: sha256(PDF),
+      filename: 'kept.pdf',
+    });
+    const media = await listed[0].downloadMedia();
+    expect(Buffer.from(media.data, 'base64').equals(PDF)).toBe(true);
+  });
 });
 
 describe('media through our WwebjsDriver', () => {
