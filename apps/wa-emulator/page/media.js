@@ -114,7 +114,6 @@
         _blob: { value: blob },
         _filename: { value: filename },
         _url: { value: null, writable: true },
-        _released: { value: false, writable: true },
       });
     }
 
@@ -152,14 +151,6 @@
      */
     autorelease() {
       return this;
-    }
-
-    retain() {
-      return this;
-    }
-
-    release() {
-      this._released = true;
     }
   }
 
