@@ -53,6 +53,7 @@ const {
   stopEverything,
 } = require('./bench/processes');
 const { runDrainBench } = require('./bench/drain');
+const { startHttpFloor } = require('./bench/http-floor');
 const { benchFlowAddBulk, benchQueueAdd, countQueuedJobs } = require('./bench/raw-bullmq');
 const {
   SESSION_ID,
@@ -298,6 +299,28 @@ async function measureSingle(redis, label, replicas = 1) {
   }
 }
 
+/**
+ * The HTTP floor (bench/http-floor.js): a bare Fastify route under the same load. What any
+ * gateway could reach here at most; the gateway's own work is the distance to it.
+ */
+async function measureHttpFloor() {
+  const floor = await startHttpFloor();
+  try {
+    // Warmed up as the gateway is, so both are timed compiled.
+    await runConcurrently(warmupCount(), IN_FLIGHT, (i) => sendMessage(floor.baseUrl, API_KEY, i));
+    const meters = { floor: floor.cpuTimeMs, machine: machineBusyMs };
+    return report(
+      `HTTP floor: bare Fastify route (${IN_FLIGHT} conns)`,
+      await runForMetered(meters, phaseMs(), IN_FLIGHT, (i) =>
+        sendMessage(floor.baseUrl, API_KEY, i),
+      ),
+    );
+  } finally {
+    await floor.stop();
+    closeIdleConnections();
+  }
+}
+
 function ratio(a, b) {
   return b > 0 ? round(a / b, 3) : null;
 }
@@ -345,6 +368,10 @@ function printRatios(main, aofOff, scaled) {
   );
   say(
     `  gateway bulk ÷ raw FlowProducer.addBulk   ${ratio(main.gw.bulk.rate, main.raw.flow.rate)}`,
+  );
+  say(
+    `  HTTP floor ÷ raw Queue.add                ${ratio(main.floor.rate, main.raw.add.rate)}` +
+      `   (gateway single ÷ HTTP floor ${ratio(main.gw.single.rate, main.floor.rate)})`,
   );
   if (scaled) {
     say(
@@ -405,6 +432,12 @@ function summary(main, aofOff, scaled, targets, elapsedMs) {
       rawAofAlwaysVsOff: ratio(raw.add.rate, aofOff.raw.add.rate),
       gatewayAofAlwaysVsOff: ratio(gw.single.rate, aofOff.single.rate),
     },
+    httpFloor: {
+      perSec: round(main.floor.rate),
+      p99Ms: round(main.floor.p99, 2),
+      vsRawAdd: ratio(main.floor.rate, raw.add.rate),
+      gatewaySingleVsFloor: ratio(gw.single.rate, main.floor.rate),
+    },
     inFlight: { single: IN_FLIGHT, bulk: BULK_IN_FLIGHT, bulkSize: BULK_SIZE },
     httpClient: clientKind(),
     maxOtherCpuPercent: worstInterference,
@@ -433,6 +466,7 @@ async function main() {
   try {
     main.raw = await measureRawBullmq(durable);
     main.gw = await measureGateway(durable);
+    main.floor = await measureHttpFloor();
     if (process.env.BENCH_REPLICAS !== '0') {
       scaled = await measureSingle(
         durable,
