@@ -100,6 +100,8 @@ export interface WwebjsSettings {
   chromiumPath: string;
   /** CHROMIUM_ARGS: replaces the container flag profile when set. */
   chromiumArgsOverride?: string;
+  /** CHROMIUM_EXTRA_ARGS: appended to the profile (or to CHROMIUM_ARGS when set). */
+  chromiumExtraArgs?: string;
   /** SESSION_DATA_DIR: where browser profiles live. */
   sessionDataDir: string;
   /** SESSION_STORE: `local` (LocalAuth on disk) or `redis` (RemoteAuth, portable). */

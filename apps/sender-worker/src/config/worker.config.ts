@@ -27,7 +27,7 @@ export interface WorkerConfig extends SharedConfig {
   consistencyCheckIntervalMs: number;
   /** SHUTDOWN_GRACE_MS: on SIGTERM, how long an in-flight send may take to finish. */
   shutdownGraceMs: number;
-  /** Settings of the wwebjs driver (CHROMIUM_PATH, CHROMIUM_ARGS, SESSION_DATA_DIR, …). */
+  /** Settings of the wwebjs driver (CHROMIUM_PATH, CHROMIUM_ARGS, CHROMIUM_EXTRA_ARGS, …). */
   wwebjs: WwebjsSettings;
   /** MEDIA_MAX_BYTES, MEDIA_FETCH_TIMEOUT_MS, MEDIA_ALLOW_PRIVATE: media limits of every driver. */
   media: MediaLimits;
@@ -71,6 +71,7 @@ export function loadWorkerConfig(env = new EnvReader()): WorkerConfig {
     wwebjs: {
       chromiumPath: env.string('CHROMIUM_PATH', '/usr/bin/chromium'),
       chromiumArgsOverride: env.optionalString('CHROMIUM_ARGS'),
+      chromiumExtraArgs: env.optionalString('CHROMIUM_EXTRA_ARGS'),
       // This worker's own folder under the (possibly shared) volume: see profile-folder.ts.
       sessionDataDir: workerProfileFolder(
         resolve(env.string('SESSION_DATA_DIR', './.data/sessions')),

@@ -42,6 +42,7 @@ export function createWwebjsDriver(ctx: DriverContext, settings: WwebjsSettings)
     chromiumPath: settings.chromiumPath,
     chromiumArgs: chromiumArgs({
       override: settings.chromiumArgsOverride,
+      extra: settings.chromiumExtraArgs,
       runningAsRoot: process.getuid?.() === 0,
     }),
     profileDir,

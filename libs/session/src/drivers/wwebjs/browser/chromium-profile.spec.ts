@@ -59,6 +59,32 @@ describe('chromiumArgs', () => {
     ]);
   });
 
+  it('appends extra flags (CHROMIUM_EXTRA_ARGS) to the profile, or to an override', () => {
+    expect(
+      chromiumArgs({ extra: '--proxy-server=http://127.0.0.1:1 --x', runningAsRoot: false }),
+    ).toEqual([...CONTAINER_CHROMIUM_ARGS, '--proxy-server=http://127.0.0.1:1', '--x']);
+    expect(chromiumArgs({ override: '--foo', extra: '--a,--b', runningAsRoot: true })).toEqual([
+      '--foo',
+      '--a',
+      '--b',
+      '--no-sandbox',
+    ]);
+    // Parsed like CHROMIUM_ARGS: a comma inside a value stays in it.
+    expect(
+      chromiumArgs({ override: '--foo', extra: ' --disable-features=A,B ', runningAsRoot: false }),
+    ).toEqual(['--foo', '--disable-features=A,B']);
+    // --no-sandbox given as an extra flag is not added twice.
+    expect(chromiumArgs({ override: '--foo', extra: '--no-sandbox', runningAsRoot: true })).toEqual(
+      ['--foo', '--no-sandbox'],
+    );
+  });
+
+  it('treats empty extra flags as unset', () => {
+    expect(chromiumArgs({ extra: ' \n ', runningAsRoot: false })).toEqual([
+      ...CONTAINER_CHROMIUM_ARGS,
+    ]);
+  });
+
   it('treats an empty override as unset', () => {
     expect(chromiumArgs({ override: '  ', runningAsRoot: false })).toEqual([
       ...CONTAINER_CHROMIUM_ARGS,

@@ -70,9 +70,9 @@ export const FORBIDDEN_DEFAULT_CHROMIUM_ARGS: readonly string[] = Object.freeze(
 ]);
 
 /**
- * Parses CHROMIUM_ARGS: flags separated by whitespace or by commas that start a new flag
- * (`--a,--b`). A comma inside a value (`--disable-features=A,B`) is kept, since splitting it would
- * turn `B` into a bogus argument.
+ * Parses CHROMIUM_ARGS and CHROMIUM_EXTRA_ARGS: flags separated by whitespace or by commas that
+ * start a new flag (`--a,--b`). A comma inside a value (`--disable-features=A,B`) is kept, since
+ * splitting it would turn `B` into a bogus argument.
  */
 export function parseChromiumArgsOverride(override: string): string[] {
   return override
@@ -88,13 +88,22 @@ export function parseChromiumArgsOverride(override: string): string[] {
  * - Without `override` (or an empty one): {@link CONTAINER_CHROMIUM_ARGS}.
  * - With `override` (the env var CHROMIUM_ARGS): it REPLACES the profile, taken verbatim. It is the
  *   escape hatch for an operator, so it is not filtered.
+ * - `extra` (the env var CHROMIUM_EXTRA_ARGS) is appended to whichever of the two applies, parsed
+ *   the same way. It exists so a deployment can ADD flags (the WhatsApp Web emulator's
+ *   `--proxy-server=…` and `--ignore-certificate-errors-spki-list=…`) without copying the whole
+ *   profile into CHROMIUM_ARGS and silently losing the profile's later changes.
  * - As root, `--no-sandbox` is always appended (once): Chromium refuses to start as root with its
  *   sandbox (measured here: the launch fails with "Target closed"), so there is nothing an override
  *   could opt out of.
  */
-export function chromiumArgs(opts: { override?: string; runningAsRoot: boolean }): string[] {
+export function chromiumArgs(opts: {
+  override?: string;
+  extra?: string;
+  runningAsRoot: boolean;
+}): string[] {
   const override = opts.override?.trim();
   const args = override ? parseChromiumArgsOverride(override) : [...CONTAINER_CHROMIUM_ARGS];
+  args.push(...parseChromiumArgsOverride(opts.extra ?? ''));
   if (opts.runningAsRoot && !args.includes('--no-sandbox')) {
     args.push('--no-sandbox');
   }
