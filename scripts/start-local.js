@@ -5,6 +5,9 @@
 // - starts one gateway and one worker, the simulator as default driver;
 // - creates a "demo" simulator session and prints the URLs, the API key and a curl to paste;
 // - shows the apps' JSON log lines readable (pino-pretty; LOG_FORMAT=json shows them as they are).
+// `npm start -- --emulator` (or START_EMULATOR=1) also starts the WhatsApp Web emulator, points
+// the worker's Chromium at it (CHROMIUM_EXTRA_ARGS), makes wwebjs the default driver and links a
+// "demo-wa" session with an emulated phone: whatsapp-web.js end to end, still with no phone.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -40,7 +43,7 @@ function newestMtime(dir) {
 }
 
 function ensureBuilt() {
-  const mains = ['dist/apps/gateway/apps/gateway/src/main.js', 'dist/apps/sender-worker/apps/sender-worker/src/main.js'].map((p) => path.join(root, p));
+  const mains = ['dist/apps/gateway/apps/gateway/src/main.js', 'dist/apps/sender-worker/apps/sender-worker/src/main.js', 'dist/apps/wa-emulator/apps/wa-emulator/src/main.js'].map((p) => path.join(root, p));
   const built = mains.every((m) => fs.existsSync(m));
   const stale = built && Math.max(newestMtime(path.join(root, 'apps')), newestMtime(path.join(root, 'libs'))) > Math.min(...mains.map((m) => fs.statSync(m).mtimeMs));
   if (built && !stale) return;
@@ -165,6 +168,66 @@ function stopChild(proc) {
   });
 }
 
+const EMULATOR_MAIN = 'dist/apps/wa-emulator/apps/wa-emulator/src/main.js';
+/** The emulated phone that links the demo-wa session. */
+const EMULATED_PHONE = '15550001111';
+
+/**
+ * Starts the emulator (its built main) and resolves with its port and the Chromium flags it
+ * printed (the self-signed certificate it made for web.whatsapp.com is new each start).
+ */
+function startEmulator() {
+  const proc = spawn(process.execPath, [path.join(root, EMULATOR_MAIN)], {
+    cwd: root,
+    env: { ...process.env, EMULATOR_PORT: process.env.EMULATOR_PORT || '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push({ name: 'emulator', proc });
+  readline.createInterface({ input: proc.stderr }).on('line', (l) => l && process.stderr.write(`[emulator] ${l}\n`));
+  return new Promise((resolve, reject) => {
+    const found = {};
+    const lines = readline.createInterface({ input: proc.stdout });
+    lines.on('line', (l) => {
+      const port = /^emulator listening on [^\s]+:(\d+)$/.exec(l);
+      if (port) found.port = Number(port[1]);
+      const args = /^CHROMIUM_EXTRA_ARGS="(.*)"$/.exec(l);
+      if (args) found.args = args[1];
+      if (found.port && found.args !== undefined) {
+        lines.removeAllListeners('line');
+        lines.on('line', (rest) => rest && process.stdout.write(`[emulator] ${rest}\n`));
+        resolve(found);
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`the emulator exited (${code}) before it listened`)));
+  });
+}
+
+/** The emulated phone scans the session's QR through the emulator's control API. */
+async function linkWithEmulatedPhone(base, key, emulatorPort, sessionId) {
+  for (let i = 0; i < 600; i++) {
+    const res = await fetch(`${base}/api/sessions/${sessionId}/qr`, {
+      headers: { 'x-api-key': key, accept: 'application/json' },
+    }).catch(() => null);
+    if (res?.status === 200) {
+      const { qr } = await res.json();
+      const scan = await fetch(`http://127.0.0.1:${emulatorPort}/control/scan`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ qr, phone: EMULATED_PHONE, pushname: 'Emulated phone' }),
+      });
+      if (scan.ok) return true;
+    } else if (res) {
+      await res.arrayBuffer();
+      const s = await fetch(`${base}/api/sessions/${sessionId}`, { headers: { 'x-api-key': key } })
+        .then((r) => r.json())
+        .catch(() => null);
+      if (s?.status === 'ready') return true; // linked already (its profile survived a restart)
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
 async function main() {
   ensureDependencies(root);
   ensureBuilt();
@@ -179,6 +242,14 @@ async function main() {
     PORT: port,
     LOG_LEVEL: process.env.LOG_LEVEL || 'info',
   };
+  const withEmulator = process.argv.includes('--emulator') || process.env.START_EMULATOR === '1';
+  let emulator = null;
+  if (withEmulator) {
+    emulator = await startEmulator();
+    env.CHROMIUM_EXTRA_ARGS = [process.env.CHROMIUM_EXTRA_ARGS, emulator.args].filter(Boolean).join(' ');
+    env.DEFAULT_DRIVER = process.env.DEFAULT_DRIVER || 'wwebjs';
+    log(`WhatsApp Web emulator on 127.0.0.1:${emulator.port}: the worker's Chromium opens it instead of web.whatsapp.com`);
+  }
   startApp('gateway', 'dist/apps/gateway/apps/gateway/src/main.js', env);
   startApp('worker', 'dist/apps/sender-worker/apps/sender-worker/src/main.js', { ...env, WORKER_ID: process.env.WORKER_ID || 'local-worker' });
 
@@ -195,6 +266,15 @@ async function main() {
     headers: { 'x-api-key': key, 'content-type': 'application/json' },
     body: JSON.stringify({ id: 'demo', driver: 'simulator' }),
   }).catch(() => undefined);
+  if (emulator) {
+    await fetch(`${base}/api/sessions`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'demo-wa', driver: 'wwebjs' }),
+    }).catch(() => undefined);
+    const linked = await linkWithEmulatedPhone(base, key, emulator.port, 'demo-wa');
+    log(linked ? `the emulated phone +${EMULATED_PHONE} linked the "demo-wa" session (whatsapp-web.js in Chromium)` : 'the "demo-wa" session showed no QR within 2 minutes: see the worker\'s log');
+  }
 
   process.stdout.write(`
   WhatsApp gateway running (simulator driver: no phone needed)
@@ -214,7 +294,17 @@ async function main() {
 
     curl -s ${base}/api/messages/<id> -H 'X-Api-Key: ${key}'
 
-  Ctrl-C stops everything.
+${emulator ? `  Through whatsapp-web.js on the emulator (session "demo-wa", linked by the emulated phone):
+
+    curl -s -X POST ${base}/api/sessions/demo-wa/messages \\
+      -H 'X-Api-Key: ${key}' -H 'Content-Type: application/json' \\
+      -d '{"to": "+1 555 123 4567", "text": "Hello through WhatsApp Web"}'
+
+  What the emulated WhatsApp received:  curl -s 'http://127.0.0.1:${emulator.port}/control/sent?phone=${EMULATED_PHONE}'
+  Link another wwebjs session: create it, then   curl -s http://127.0.0.1:${emulator.port}/control/devices
+  and  curl -s -X POST http://127.0.0.1:${emulator.port}/control/devices/<deviceId>/link -H 'Content-Type: application/json' -d '{"phone": "15550002222"}'
+
+` : ''}  Ctrl-C stops everything.
 
 `);
 }

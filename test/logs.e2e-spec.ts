@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { freePort, RedisServer, sharedRedisUrl, uniquePrefix } from './support/redis-server';
+import { LocalStart } from './support/local-start';
 import { TestSystem, TEST_API_KEY } from './support/system';
 import { waitFor } from './support/wait-for';
 
-const ROOT = join(__dirname, '..');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The gateway's JSON log lines (other output, such as npm's, is skipped). */
@@ -139,45 +137,6 @@ describe('a request refused while Redis is down', () => {
     expect(closing.err).toBeUndefined();
   });
 });
-
-/** `npm start` (scripts/start-local.js) on a private prefix and port, its output kept. */
-class LocalStart {
-  readonly out: string[] = [];
-  private readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-
-  constructor(env: NodeJS.ProcessEnv) {
-    this.proc = spawn(process.execPath, [join(ROOT, 'scripts', 'start-local.js')], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.proc.stdout!.on('data', (c: Buffer) => this.out.push(c.toString()));
-    this.proc.stderr!.on('data', (c: Buffer) => this.out.push(c.toString()));
-    this.exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)));
-  }
-
-  text(): string {
-    return this.out.join('');
-  }
-
-  /** SIGTERM (start-local stops its children), SIGKILL to the group if it hangs. */
-  async stop(): Promise<number | null> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.proc.exitCode;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-this.proc.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }, 30000);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
-  }
-}
 
 describe('npm start prints readable logs', () => {
   let port: number;
