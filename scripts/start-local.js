@@ -77,7 +77,7 @@ function portFree(port) {
 
 /** The URL without its password, for the console. */
 function masked(url) {
-  return url.replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@');
+  return url.replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@').replace(/(sentinelPassword=)[^&#]*/, '$1***');
 }
 
 async function ensureRedis() {
@@ -281,7 +281,7 @@ async function main() {
 
     API          ${base}/api
     Health       ${base}/api/health   (readiness: ${base}/readyz)
-    Redis        ${redisUrl}
+    Redis        ${masked(redisUrl)}
     API key      ${key}
 
   Send a message through the "demo" session:

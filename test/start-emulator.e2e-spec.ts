@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pidsUsingProfile } from '../libs/session/src/drivers/wwebjs/browser/process-tree';
@@ -16,6 +16,8 @@ describe('npm start -- --emulator', () => {
   const sessions = mkdtempSync(join(tmpdir(), 'wa-start-emu-'));
   let port: number;
   let local: LocalStart;
+  /** The session's Chromium profile: SESSION_DATA_DIR/<this host's folder>/session-demo-wa. */
+  const profile = () => join(sessions, readdirSync(sessions)[0] ?? 'none', 'session-demo-wa');
 
   beforeAll(async () => {
     port = await freePort();
@@ -63,7 +65,7 @@ describe('npm start -- --emulator', () => {
     );
     expect(session.driver).toBe('wwebjs');
     // Its Chromium runs on the session's profile (what the last case checks is gone).
-    expect(pidsUsingProfile(join(sessions, 'session-demo-wa')).length).toBeGreaterThan(0);
+    expect(pidsUsingProfile(profile()).length).toBeGreaterThan(0);
 
     const text = `through whatsapp-web.js ${Date.now()}`;
     const res = await fetch(`http://127.0.0.1:${port}/api/sessions/demo-wa/messages`, {
@@ -94,6 +96,6 @@ describe('npm start -- --emulator', () => {
 
   it('leaves no Chromium behind when stopped', async () => {
     await local.stop();
-    expect(pidsUsingProfile(join(sessions, 'session-demo-wa'))).toEqual([]);
+    expect(pidsUsingProfile(profile())).toEqual([]);
   }, 60000);
 });

@@ -47,6 +47,9 @@ describe('parseRedisUrl', () => {
     ['an unknown option', 'redis+sentinel://s1/m?role=replica'],
     ['TLS to Sentinels', 'rediss+sentinel://s1/m'],
     ['another scheme', 'http://s1:6379'],
+    ['a bad percent-encoding in the password', 'redis+sentinel://:p%E0%A4%A@s1/m'],
+    ['a bad percent-encoding in the master name', 'redis+sentinel://s1/m%'],
+    ['a database out of range', 'redis+sentinel://s1/m/100000000000000000000'],
   ])('refuses %s', (_why, url) => expect(() => parseRedisUrl(url)).toThrow(RedisUrlError));
 
   it('never repeats a password in its error', () => {

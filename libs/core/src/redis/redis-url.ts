@@ -59,8 +59,8 @@ export function parseRedisUrl(url: string): RedisUrl {
   if (auth !== undefined) {
     const colon = auth.indexOf(':');
     const user = colon < 0 ? auth : auth.slice(0, colon);
-    username = user ? decodeURIComponent(user) : undefined;
-    password = colon < 0 ? undefined : decodeURIComponent(auth.slice(colon + 1)) || undefined;
+    username = user ? decoded(user, 'user name') : undefined;
+    password = colon < 0 ? undefined : decoded(auth.slice(colon + 1), 'password') || undefined;
   }
   const params = new URLSearchParams(query ?? '');
   for (const key of params.keys()) {
@@ -69,12 +69,30 @@ export function parseRedisUrl(url: string): RedisUrl {
   return {
     kind: 'sentinel',
     sentinels,
-    name: decodeURIComponent(name),
+    name: decoded(name, 'master name'),
     username,
     password,
     sentinelPassword: params.get('sentinelPassword') ?? undefined,
-    db: db === undefined ? 0 : Number(db),
+    db: database(db),
   };
+}
+
+/** Percent-decoding that fails as a RedisUrlError (so REDIS_URL is named), never a URIError. */
+function decoded(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new RedisUrlError(`the ${what} of the Sentinel URL is not valid percent-encoding`);
+  }
+}
+
+/** Redis numbers its databases 0–15 by default; a server may have more, never 2^53. */
+function database(db: string | undefined): number {
+  if (db === undefined) return 0;
+  const n = Number(db);
+  if (!Number.isSafeInteger(n) || n > 65535)
+    throw new RedisUrlError(`database "${db}" is out of range`);
+  return n;
 }
 
 /** The URL with its passwords masked, for error messages. */
