@@ -50,6 +50,9 @@ describe('durability', () => {
     for (const o of outbox) counts.set(o.messageId, (counts.get(o.messageId) ?? 0) + 1);
     expect(ids.filter((id) => !counts.has(id))).toEqual([]); // none lost
     expect([...counts.entries()].filter(([, n]) => n > 1)).toEqual([]); // none twice
+    // In the order accepted (CONTRACT), the killed worker's message in flight included: the new
+    // owner waits for it to come back to the head of the queue before taking the next one.
+    expect(outbox.map((o) => o.messageId)).toEqual(ids);
     const session = await sys.waitForStatus('k-stream', 'ready');
     expect(session.worker).toBe('worker-2');
     for (const id of ids.slice(-5)) {

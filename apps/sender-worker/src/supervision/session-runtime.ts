@@ -121,6 +121,7 @@ export class SessionRuntime implements SessionLink {
 
   async start(): Promise<void> {
     this.consumer = this.createConsumer();
+    void this.runConsumer(this.consumer);
     this.supervisor.start();
     await this.supervisor.settled();
   }
@@ -301,7 +302,8 @@ export class SessionRuntime implements SessionLink {
         drainDelay: 10,
         // The limiter only has to exist for queue.rateLimit() (pacing) to take effect.
         limiter: this.pacing.enabled ? { max: 1_000_000, duration: 60000 } : undefined,
-        autorun: true,
+        // Started by runConsumer, once the previous owner's job is back in the queue.
+        autorun: false,
       },
     );
     worker.on('error', (err) => this.log.warn({ err }, 'queue consumer error'));
@@ -310,6 +312,49 @@ export class SessionRuntime implements SessionLink {
       if (job) void this.settleFailedJob(job);
     });
     return worker;
+  }
+
+  /**
+   * Starts taking jobs once none of this queue is active. A job the session's previous owner
+   * left active (a SIGKILLed worker) stays locked until its lock expires; BullMQ's stalled
+   * check then puts it back at the head of the queue. Taking the next job before that would
+   * send later messages first, and a session's messages leave in the order they were accepted
+   * (CONTRACT). Bounded: past a few lock lifetimes (an old owner that still renews its lock,
+   * which the lease fences off anyway), the consumer starts regardless.
+   */
+  private async runConsumer(worker: Worker): Promise<void> {
+    const lockMs = worker.opts.lockDuration ?? 30000;
+    const deadline = Date.now() + 3 * lockMs + 2 * (worker.opts.stalledInterval ?? lockMs);
+    let checking = false;
+    for (;;) {
+      if (this.consumer !== worker || worker.closing) return;
+      let active: number | null = null;
+      try {
+        active = await this.queue.getActiveCount();
+      } catch {
+        // Redis is away: unknown, ask again (the consumer would wait for Redis anyway).
+      }
+      if (active === 0) break;
+      if (Date.now() > deadline) {
+        this.log.warn(
+          { active },
+          'jobs still active after their locks should have expired: starting anyway',
+        );
+        break;
+      }
+      if (active !== null && !checking) {
+        checking = true;
+        this.log.info(
+          { active },
+          "waiting for the previous owner's message to return to the queue",
+        );
+        // The stalled check is what moves an expired job back; run it before the consumer.
+        await worker.startStalledCheckTimer().catch(() => undefined);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (this.consumer !== worker || worker.closing) return;
+    worker.run().catch((err: unknown) => this.log.warn({ err }, 'queue consumer stopped'));
   }
 
   /**
