@@ -1,0 +1,1 @@
+// Placeholder: the media send path and incoming media download (engineer B replaces this file).

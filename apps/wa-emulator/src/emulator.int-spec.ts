@@ -1,0 +1,265 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, LocalAuth, NoAuth, type Message } from 'whatsapp-web.js';
+import {
+  pidsUsingProfile,
+  processTreeMemoryMb,
+} from '../../../libs/session/src/drivers/wwebjs/browser/process-tree';
+import { startEmulator, type RunningEmulator } from './index';
+
+/**
+ * The UNMODIFIED whatsapp-web.js Client on the real Chromium, pointed at the emulator by flags
+ * only (no driver of ours): what it emits and returns is what a worker would see.
+ */
+jest.setTimeout(90_000);
+
+const CHROMIUM = '/usr/bin/chromium';
+const PHONE = '15550001111';
+
+let emulator: RunningEmulator;
+const roots: string[] = [];
+
+beforeAll(async () => {
+  emulator = await startEmulator({
+    logger: (await import('pino')).default({ level: 'silent' }),
+    settings: { deliveredAfterMs: 100, readAfterMs: 200 },
+  });
+});
+
+afterAll(async () => {
+  await emulator?.close();
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
+});
+
+function tempRoot(): string {
+  const root = mkdtempSync(join(tmpdir(), 'wa-emulator-spec-'));
+  roots.push(root);
+  return root;
+}
+
+/** A Client on its own profile; `profileDir` is what its Chromium runs with. */
+function newClient(auth: { local: string } | { none: string }): {
+  client: Client;
+  profileDir: string;
+} {
+  const puppeteer = {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...emulator.chromiumArgs, '--no-sandbox'],
+  };
+  if ('local' in auth) {
+    const client = new Client({
+      authStrategy: new LocalAuth({ dataPath: auth.local }),
+      puppeteer,
+      webVersionCache: { type: 'none' },
+    });
+    return { client, profileDir: join(auth.local, 'session') };
+  }
+  const client = new Client({
+    authStrategy: new NoAuth(),
+    puppeteer: { ...puppeteer, userDataDir: auth.none },
+    webVersionCache: { type: 'none' },
+  });
+  return { client, profileDir: auth.none };
+}
+
+/** The next `event` of `client` (its arguments). */
+function next<T extends unknown[] = unknown[]>(client: Client, event: string): Promise<T> {
+  return new Promise((resolve) => client.once(event, (...args: unknown[]) => resolve(args as T)));
+}
+
+/** Collects every `event` of `client` from now on. */
+function collect<T extends unknown[] = unknown[]>(client: Client, event: string): T[] {
+  const seen: T[] = [];
+  client.on(event, (...args: unknown[]) => seen.push(args as T));
+  return seen;
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function destroyAndAssertGone(client: Client, profileDir: string): Promise<void> {
+  await client.destroy().catch(() => undefined);
+  await waitFor(() => pidsUsingProfile(profileDir).length === 0 || undefined);
+  expect(pidsUsingProfile(profileDir)).toEqual([]);
+}
+
+async function deviceOf(phone: string) {
+  return (await emulator.control.devices()).find((d) => d.phone === phone);
+}
+
+describe('QR linking and messages (one linked browser)', () => {
+  const phone = PHONE;
+  let client: Client;
+  let profileDir: string;
+
+  beforeAll(() => {
+    ({ client, profileDir } = newClient({ none: join(tempRoot(), 'profile') }));
+  });
+
+  afterAll(async () => {
+    await destroyAndAssertGone(client, profileDir);
+  });
+
+  it('emits a rotating qr, then authenticated and ready as the phone that scanned it', async () => {
+    await emulator.control.settings({ qrRotateMs: 700 });
+    const qrs = collect<[string]>(client, 'qr');
+    const startedAt = Date.now();
+    void client.initialize();
+    await waitFor(() => qrs.length >= 1 || undefined);
+    const launchToQrMs = Date.now() - startedAt;
+    // A second, different QR: the ref rotated.
+    await waitFor(() => qrs.length >= 2 || undefined);
+    await emulator.control.settings({ qrRotateMs: 20_000 });
+    const [first, second] = qrs.map(([qr]) => qr);
+    expect(first.split(',')).toHaveLength(5);
+    expect(second.split(',')[0]).not.toBe(first.split(',')[0]);
+    // A rotated-away ref is no longer accepted.
+    await expect(emulator.control.scan(first, phone)).rejects.toMatchObject({ status: 404 });
+
+    const authenticated = next(client, 'authenticated');
+    const ready = next(client, 'ready');
+    const scannedAt = Date.now();
+    await emulator.control.scan(qrs[qrs.length - 1][0], phone, { pushname: 'Spec Phone' });
+    await authenticated;
+    await ready;
+    const scanToReadyMs = Date.now() - scannedAt;
+
+    expect(client.info.wid.user).toBe(phone);
+    expect(client.info.pushname).toBe('Spec Phone');
+    expect(await client.getState()).toBe('CONNECTED');
+    const device = await deviceOf(phone);
+    expect(device).toMatchObject({ state: 'CONNECTED', connected: true, qr: null });
+
+    const browserPid = client.pupBrowser!.process()!.pid!;
+    console.info(
+      `emulator figures: launch->qr ${launchToQrMs} ms, scan->ready ${scanToReadyMs} ms, ` +
+        `linked browser PSS ${processTreeMemoryMb(browserPid)} MB`,
+    );
+  });
+
+  it('sends text: a Message with WhatsApp id true_<to>_3EB0..., acks 2 then 3, in the sent log', async () => {
+    const to = '15550002222@c.us';
+    const acks = collect<[Message, number]>(client, 'message_ack');
+    const msg = await client.sendMessage(to, 'hello from the spec');
+    expect(msg.id._serialized).toMatch(/^true_15550002222@c\.us_3EB0[0-9A-F]{18}$/);
+    expect(msg.fromMe).toBe(true);
+    expect(msg.body).toBe('hello from the spec');
+    expect(msg.ack).toBe(1);
+
+    await waitFor(
+      () => acks.filter(([m]) => m.id._serialized === msg.id._serialized).length >= 2 || undefined,
+    );
+    expect(
+      acks.filter(([m]) => m.id._serialized === msg.id._serialized).map(([, ack]) => ack),
+    ).toEqual([2, 3]);
+
+    const sent = await emulator.control.sent({ phone });
+    expect(sent).toContainEqual(
+      expect.objectContaining({
+        waMessageId: msg.id._serialized,
+        to,
+        type: 'chat',
+        body: 'hello from the spec',
+        ack: 3,
+      }),
+    );
+
+    const found = await client.getMessageById(msg.id._serialized);
+    expect(found).toMatchObject({ body: 'hello from the spec', ack: 3, fromMe: true });
+  });
+
+  it('answers getNumberId with the canonical id, null for a number not on WhatsApp', async () => {
+    await emulator.control.numbers({
+      '5511999990000': { canonical: '551199990000' },
+      '15550009999': { exists: false },
+    });
+    expect((await client.getNumberId('15550003333'))?._serialized).toBe('15550003333@c.us');
+    expect((await client.getNumberId('5511999990000'))?._serialized).toBe('551199990000@c.us');
+    expect(await client.getNumberId('15550009999')).toBeNull();
+  });
+
+  it('lists sent messages in chat.fetchMessages with ack, timestamp and body', async () => {
+    const to = '15550004444@c.us';
+    const a = await client.sendMessage(to, 'first');
+    const b = await client.sendMessage(to, 'second');
+    await waitFor(async () =>
+      (await emulator.control.sent({ phone })).find(
+        (s) => s.waMessageId === b.id._serialized && s.ack === 3,
+      ),
+    );
+    const chat = await client.getChatById(to);
+    const listed = await chat.fetchMessages({ limit: 10, fromMe: true });
+    expect(listed.map((m) => m.id._serialized)).toEqual([a.id._serialized, b.id._serialized]);
+    expect(listed.map((m) => m.body)).toEqual(['first', 'second']);
+    for (const m of listed) {
+      expect(m.ack).toBe(3);
+      expect(typeof m.timestamp).toBe('number');
+    }
+  });
+
+  it('delivers an incoming message as the Client `message` event', async () => {
+    const received = next<[Message]>(client, 'message');
+    const { waMessageId } = await emulator.control.incoming(phone, {
+      from: '15550005555',
+      body: 'hi there',
+      pushname: 'Alice',
+    });
+    const [msg] = await received;
+    expect(msg.id._serialized).toBe(waMessageId);
+    expect(msg).toMatchObject({
+      type: 'chat',
+      from: '15550005555@c.us',
+      body: 'hi there',
+      fromMe: false,
+    });
+    expect((msg as unknown as { _data: { notifyName: string } })._data.notifyName).toBe('Alice');
+    expect((await client.getMessageById(waMessageId))?.body).toBe('hi there');
+  });
+
+  it('send fault `undefined`: sendMessage resolves undefined, the message is sent and listed', async () => {
+    const to = '15550006666@c.us';
+    await emulator.control.sendFault(phone, 'undefined', 1);
+    const before = (await emulator.control.sent({ phone })).length;
+    expect(await client.sendMessage(to, 'lost reply')).toBeUndefined();
+    const sent = await emulator.control.sent({ phone });
+    expect(sent).toHaveLength(before + 1);
+    const entry = sent[sent.length - 1];
+    expect(entry).toMatchObject({ to, body: 'lost reply' });
+    await waitFor(async () =>
+      (await emulator.control.sent({ phone })).find(
+        (s) => s.waMessageId === entry.waMessageId && s.ack === 3,
+      ),
+    );
+    const listed = await (await client.getChatById(to)).fetchMessages({ limit: 5, fromMe: true });
+    expect(listed.map((m) => [m.id._serialized, m.body, m.ack])).toEqual([
+      [entry.waMessageId, 'lost reply', 3],
+    ]);
+  });
+
+  it('send fault `fail` rejects, `hang` never settles; neither is sent', async () => {
+    const to = '15550007777@c.us';
+    const before = (await emulator.control.sent({ phone })).length;
+    await emulator.control.sendFault(phone, 'fail', 1);
+    await expect(client.sendMessage(to, 'fails')).rejects.toThrow(/send failed/);
+
+    await emulator.control.sendFault(phone, 'hang', 1);
+    let settled = false;
+    void client.sendMessage(to, 'hangs').then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // The next send goes through while the hung one is still pending.
+    const ok = await client.sendMessage(to, 'after the hang');
+    expect(ok.body).toBe('after the hang');
+    expect(settled).toBe(false);
+    const bodies = (await emulator.control.sent({ phone })).slice(before).map((s) => s.body);
+    expect(bodies).toEqual(['after the hang']);
+  });
+});

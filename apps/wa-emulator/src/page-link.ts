@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EmulatorState, PageLink, Push, SendParams } from './accounts';
+import { EmulatorError } from './errors';
+import { readJson, sendJson } from './http-util';
+
+/**
+ * The page's side of the wire: `GET /emu/link?device=<id>` (an SSE stream of pushes) and
+ * `POST /emu/rpc {deviceId, method, params}` -> `{result}` | `{error}` | `{hang: true}` (the page
+ * then never settles the call: page/runtime.js rpc()).
+ */
+export function openLink(state: EmulatorState, req: IncomingMessage, res: ServerResponse): void {
+  const deviceId = new URL(req.url ?? '/', 'https://x').searchParams.get('device');
+  if (!deviceId) {
+    sendJson(res, 400, { error: { code: 'bad_request', message: 'device is required' } });
+    return;
+  }
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+  });
+  const link: PageLink = {
+    push: (push: Push) => {
+      res.write(`data: ${JSON.stringify(push)}\n\n`);
+    },
+    close: () => res.end(),
+  };
+  res.on('close', () => state.detachLink(deviceId, link));
+  state.attachLink(deviceId, link);
+}
+
+type RpcHandler = (
+  state: EmulatorState,
+  deviceId: string,
+  params: Record<string, unknown>,
+) => unknown;
+
+const str = (params: Record<string, unknown>, key: string): string => {
+  const value = params[key];
+  if (typeof value !== 'string')
+    throw new EmulatorError(400, 'bad_request', `${key} must be a string`);
+  return value;
+};
+
+/** Page -> server calls (the modules in page/*.js make them). */
+const RPC_HANDLERS: Record<string, RpcHandler> = {
+  send: (state, deviceId, params) => state.send(deviceId, params as unknown as SendParams),
+  queryExists: (state, _deviceId, params) => ({ result: state.queryExists(str(params, 'number')) }),
+  requestPairingCode: (state, deviceId, params) => ({
+    result: state.requestPairingCode(deviceId, str(params, 'phone')),
+  }),
+  logout: (state, deviceId) => {
+    state.pageLogout(deviceId);
+    return { result: {} };
+  },
+  takeover: (state, deviceId) => {
+    state.takeover(deviceId);
+    return { result: {} };
+  },
+  refreshQR: (state, deviceId) => {
+    state.refreshQr(deviceId);
+    return { result: {} };
+  },
+  history: (state, deviceId, params) => ({ result: state.history(deviceId, str(params, 'chat')) }),
+  getMessages: (state, deviceId, params) => ({
+    result: state.getMessages(deviceId, Array.isArray(params.ids) ? params.ids.map(String) : []),
+  }),
+};
+
+export async function handleRpc(
+  state: EmulatorState,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  try {
+    const body = await readJson(req);
+    const method = typeof body.method === 'string' ? body.method : '';
+    const handler = RPC_HANDLERS[method];
+    if (!handler) throw new EmulatorError(400, 'unknown_method', `unknown rpc ${method}`);
+    const deviceId = typeof body.deviceId === 'string' ? body.deviceId : '';
+    const params = (body.params ?? {}) as Record<string, unknown>;
+    sendJson(res, 200, handler(state, deviceId, params));
+  } catch (err) {
+    // The page rejects with the message; the status stays 200 so fetch() hands it the body.
+    const e = err instanceof EmulatorError ? err : new EmulatorError(500, 'internal', String(err));
+    sendJson(res, 200, { error: { code: e.code, message: e.message } });
+  }
+}
