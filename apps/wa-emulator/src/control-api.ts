@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EmulatorSettings, EmulatorState, IncomingParams, NumberRule } from './accounts';
+import type { EmulatorState, IncomingParams, NumberRule } from './accounts';
 import { EmulatorError } from './errors';
 import { readJson, sendError, sendJson } from './http-util';
 import { SEND_FAULT_MODES, type SendFaultMode } from './send-faults';
@@ -119,7 +119,7 @@ const ROUTES: Route[] = [
   {
     method: 'PUT',
     pattern: /^\/control\/settings$/,
-    handle: (s, _p, b) => s.updateSettings(b as Partial<EmulatorSettings>),
+    handle: (s, _p, b) => s.updateSettings(b),
   },
   {
     method: 'GET',

@@ -106,6 +106,12 @@ export class EmulatorServer {
     if (req.method === 'GET' && url.pathname === '/emu/link') return openLink(this.state, req, res);
     if (req.method === 'GET' && url.pathname === '/')
       return this.sendFile(res, 'index.html', 'text/html');
+    if (url.pathname === '/favicon.ico') {
+      // Chromium asks for it on every load; an empty answer keeps the page console clean.
+      res.writeHead(204, { 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
     const script = req.method === 'GET' ? PAGE_SCRIPT.exec(url.pathname) : null;
     if (script && existsSync(join(this.pageDir, script[1])))
       return this.sendFile(res, script[1], 'text/javascript');

@@ -98,6 +98,8 @@ describe('QR linking and messages (one linked browser)', () => {
   const phone = PHONE;
   let client: Client;
   let profileDir: string;
+  /** Exceptions and console errors of the page: whatsapp-web.js breaks on any during inject. */
+  const pageErrors: string[] = [];
 
   beforeAll(() => {
     ({ client, profileDir } = newClient({ none: join(tempRoot(), 'profile') }));
@@ -112,6 +114,11 @@ describe('QR linking and messages (one linked browser)', () => {
     const qrs = collect<[string]>(client, 'qr');
     const startedAt = Date.now();
     void client.initialize();
+    const page = await waitFor(() => client.pupPage ?? undefined);
+    page.on('pageerror', (err) => pageErrors.push(String(err)));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
     await waitFor(() => qrs.length >= 1 || undefined);
     const launchToQrMs = Date.now() - startedAt;
     // A second, different QR: the ref rotated.
@@ -221,6 +228,8 @@ describe('QR linking and messages (one linked browser)', () => {
     });
     expect((msg as unknown as { _data: { notifyName: string } })._data.notifyName).toBe('Alice');
     expect((await client.getMessageById(waMessageId))?.body).toBe('hi there');
+    const contact = await client.getContactById('15550005555@c.us');
+    expect(contact).toMatchObject({ pushname: 'Alice', number: '15550005555', isMe: false });
   });
 
   it('send fault `undefined`: sendMessage resolves undefined, the message is sent and listed', async () => {
@@ -261,5 +270,169 @@ describe('QR linking and messages (one linked browser)', () => {
     expect(settled).toBe(false);
     const bodies = (await emulator.control.sent({ phone })).slice(before).map((s) => s.body);
     expect(bodies).toEqual(['after the hang']);
+  });
+
+  it('ran without a page exception or console error', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+/** The emulator's device behind a QR whatsapp-web.js emitted. */
+async function deviceIdOfQr(qr: string): Promise<string> {
+  const ref = qr.split(',')[0];
+  const device = (await emulator.control.devices()).find((d) => d.qr === ref);
+  if (!device) throw new Error('no device shows this QR');
+  return device.deviceId;
+}
+
+/** Starts `client` and links it at its first QR through the control API (no scan). */
+async function linkDirectly(client: Client, phone: string): Promise<string> {
+  const firstQr = next<[string]>(client, 'qr');
+  const ready = next(client, 'ready');
+  void client.initialize();
+  const [qr] = await firstQr;
+  const deviceId = await deviceIdOfQr(qr);
+  await emulator.control.link(deviceId, phone);
+  await ready;
+  return deviceId;
+}
+
+describe('a LocalAuth profile: pairing code, restart without QR, unlink, unpaired', () => {
+  const phone = '15550011111';
+  let dataPath: string;
+  let client: Client;
+  let profileDir: string;
+
+  beforeAll(() => {
+    dataPath = join(tempRoot(), 'auth');
+  });
+
+  afterAll(async () => {
+    await destroyAndAssertGone(client, profileDir);
+  });
+
+  it('links with a pairing code the Client requested', async () => {
+    ({ client, profileDir } = newClient({ local: dataPath }));
+    const firstQr = next(client, 'qr');
+    void client.initialize();
+    await firstQr;
+    const code = await client.requestPairingCode(phone);
+    expect(code).toMatch(/^[A-Z0-9]{8}$/);
+    const ready = next(client, 'ready');
+    await expect(emulator.control.pairing(code)).resolves.toMatchObject({ phone });
+    await ready;
+    expect(client.info.wid.user).toBe(phone);
+  });
+
+  it('restarts on the same profile to ready with no QR', async () => {
+    await destroyAndAssertGone(client, profileDir);
+    ({ client, profileDir } = newClient({ local: dataPath }));
+    const qrs = collect(client, 'qr');
+    const ready = next(client, 'ready');
+    void client.initialize();
+    await ready;
+    expect(qrs).toEqual([]);
+    expect(client.info.wid.user).toBe(phone);
+    expect(await client.getState()).toBe('CONNECTED');
+  });
+
+  it('the phone unlinking the device: disconnected LOGOUT, then a new QR', async () => {
+    const disconnected = next<[string]>(client, 'disconnected');
+    const qr = next<[string]>(client, 'qr');
+    await emulator.control.unlink(phone);
+    expect(await disconnected).toEqual(['LOGOUT']);
+    const [newQr] = await qr;
+    expect(await deviceOf(phone)).toBeUndefined();
+
+    // The same Client links again from that QR (whatsapp-web.js re-injected after post_logout).
+    const ready = next(client, 'ready');
+    await emulator.control.scan(newQr, phone);
+    await ready;
+    expect(client.info.wid.user).toBe(phone);
+  });
+
+  it('state UNPAIRED: disconnected UNPAIRED', async () => {
+    const disconnected = next<[string]>(client, 'disconnected');
+    const device = await deviceOf(phone);
+    await emulator.control.setState(device!.deviceId, 'UNPAIRED');
+    expect(await disconnected).toEqual(['UNPAIRED']);
+  });
+});
+
+describe('a linked page: reload, conflict, freeze, logout', () => {
+  it('reload: the page navigates by itself and the Client is ready again; CONFLICT disconnects', async () => {
+    const phone = '15550022222';
+    const { client, profileDir } = newClient({ none: join(tempRoot(), 'profile') });
+    try {
+      const deviceId = await linkDirectly(client, phone);
+      const readyAgain = next(client, 'ready');
+      await emulator.control.reload(deviceId);
+      await readyAgain;
+      expect(await client.getState()).toBe('CONNECTED');
+      const msg = await client.sendMessage('15550020000@c.us', 'after reload');
+      expect((await emulator.control.sent({ phone })).map((s) => s.waMessageId)).toEqual([
+        msg.id._serialized,
+      ]);
+
+      const disconnected = next<[string]>(client, 'disconnected');
+      await emulator.control.setState(deviceId, 'CONFLICT');
+      expect(await disconnected).toEqual(['CONFLICT']);
+    } finally {
+      await destroyAndAssertGone(client, profileDir);
+    }
+  });
+
+  it('freeze: a page.evaluate no longer answers', async () => {
+    const { client, profileDir } = newClient({ none: join(tempRoot(), 'profile') });
+    try {
+      const deviceId = await linkDirectly(client, '15550033333');
+      expect(await client.pupPage!.evaluate(() => 1 + 1)).toBe(2);
+      await emulator.control.freeze(deviceId);
+      // The freeze push reaches the page over its link, so an evaluate may still slip in before
+      // it lands: wait for the first one left unanswered, then a fresh one must not answer either.
+      const answers = () =>
+        Promise.race([
+          client.pupPage!.evaluate(() => 'answered'),
+          new Promise((r) => setTimeout(() => r('no answer'), 1000)),
+        ]);
+      await waitFor(async () => (await answers()) === 'no answer' || undefined);
+      expect(await answers()).toBe('no answer');
+    } finally {
+      await destroyAndAssertGone(client, profileDir);
+    }
+  });
+
+  it('client.logout(): the emulator forgets the device, the browser is closed', async () => {
+    const phone = '15550044444';
+    const { client, profileDir } = newClient({ none: join(tempRoot(), 'profile') });
+    try {
+      const deviceId = await linkDirectly(client, phone);
+      await client.logout();
+      expect((await emulator.control.devices()).map((d) => d.deviceId)).not.toContain(deviceId);
+      expect(await deviceOf(phone)).toBeUndefined();
+      expect(client.pupBrowser!.isConnected()).toBe(false);
+    } finally {
+      await destroyAndAssertGone(client, profileDir);
+    }
+  });
+});
+
+describe('the proxy', () => {
+  it('tunnels web.whatsapp.com:443 only; every other host is refused', async () => {
+    const net = await import('node:net');
+    const connect = (target: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(emulator.port, '127.0.0.1', () =>
+          socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`),
+        );
+        socket.once('data', (d) => {
+          resolve(d.toString().split('\r\n')[0]);
+          socket.destroy();
+        });
+        socket.once('error', reject);
+      });
+    expect(await connect('web.whatsapp.com:443')).toMatch(/^HTTP\/1\.1 200/);
+    expect(await connect('example.com:443')).toMatch(/^HTTP\/1\.1 403/);
+    expect(await connect('web.whatsapp.com:80')).toMatch(/^HTTP\/1\.1 403/);
   });
 });

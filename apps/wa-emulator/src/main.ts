@@ -13,8 +13,9 @@ function portFromArgs(): number {
 }
 
 async function main(): Promise<void> {
-  const emulator = await startEmulator({ port: portFromArgs(), host: process.env.EMULATOR_HOST });
-  process.stdout.write(`emulator listening on 127.0.0.1:${emulator.port}\n`);
+  const host = process.env.EMULATOR_HOST ?? '127.0.0.1';
+  const emulator = await startEmulator({ port: portFromArgs(), host });
+  process.stdout.write(`emulator listening on ${host}:${emulator.port}\n`);
   process.stdout.write(`CHROMIUM_EXTRA_ARGS="${emulator.chromiumArgs.join(' ')}"\n`);
   const stop = () => {
     void emulator.close().then(() => process.exit(0));
