@@ -59,7 +59,9 @@
   // --- Who is logged in: Client.js builds `client.info.wid` from these; Utils.js sendMessage
   // takes `from` from them.
   const meWid = () =>
-    window.__emu.me ? window.require('WAWebWidFactory').createWid(`${window.__emu.me.phone}@c.us`) : null;
+    window.__emu.me
+      ? window.require('WAWebWidFactory').createWid(`${window.__emu.me.phone}@c.us`)
+      : null;
   define('WAWebUserPrefsMeUser', {
     getMaybeMePnUser: meWid,
     getMaybeMeLidUser: () => null,
@@ -89,7 +91,9 @@
   });
 
   // Client.js setDeviceName() wraps `info` (it reads, then assigns).
-  define('WAWebMiscBrowserUtils', { info: () => ({ name: 'Chrome', os: 'Linux', ua: navigator.userAgent }) });
+  define('WAWebMiscBrowserUtils', {
+    info: () => ({ name: 'Chrome', os: 'Linux', ua: navigator.userAgent }),
+  });
 
   // --- Server pushes ---------------------------------------------------------------------
 

@@ -43,7 +43,9 @@
     }
   }
   const createWid = (idLike) =>
-    idLike instanceof Wid ? idLike : new Wid(typeof idLike === 'string' ? idLike : idLike._serialized);
+    idLike instanceof Wid
+      ? idLike
+      : new Wid(typeof idLike === 'string' ? idLike : idLike._serialized);
   define('WAWebWidFactory', {
     createWid,
     createWidFromWidLike: createWid,
@@ -114,7 +116,9 @@
     /** Client.js getMessageById / Utils.js: messages not in memory are fetched by id. */
     async getMessagesById(ids) {
       const records = await rpc('getMessages', { ids });
-      const messages = records.map((r) => this.get(r.waMessageId) || this.add(msgFromRecord(r, false)));
+      const messages = records.map(
+        (r) => this.get(r.waMessageId) || this.add(msgFromRecord(r, false)),
+      );
       return { messages };
     }
   }
@@ -208,7 +212,9 @@
   // Utils.js getMessageModel / sendMessage: link detection (previews are not emulated).
   const urlPattern = /\bhttps?:\/\/[^\s<>"]+/gi;
   const findLinks = (text) =>
-    typeof text === 'string' ? (text.match(urlPattern) || []).map((href) => ({ href, url: href })) : [];
+    typeof text === 'string'
+      ? (text.match(urlPattern) || []).map((href) => ({ href, url: href }))
+      : [];
   define('WALinkify', { findLinks, findLink: (text) => findLinks(text)[0] || null });
   define('WAWebLinkPreviewChatAction', { getLinkPreview: async () => null });
   define('WAWebGetEphemeralFieldsMsgActionsUtils', { getEphemeralFields: () => ({}) });
@@ -230,8 +236,12 @@
   const CallCollection = new EventEmitter();
   CallCollection.calls = new Map();
   define('WAWebCallCollection', CallCollection);
-  define('WAWebAddonReactionTableMode', { reactionTableMode: { bulkUpsert: async (rows) => rows } });
-  define('WAWebAddonPollVoteTableMode', { pollVoteTableMode: { bulkUpsert: async (rows) => rows } });
+  define('WAWebAddonReactionTableMode', {
+    reactionTableMode: { bulkUpsert: async (rows) => rows },
+  });
+  define('WAWebAddonPollVoteTableMode', {
+    pollVoteTableMode: { bulkUpsert: async (rows) => rows },
+  });
 
   // --- The text send (Utils.js sendMessage -> addAndSendMsgToChat) ---------------------------
 

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EmulatorError } from './errors';
+import { checkedSendMedia, mediaPathOf } from './emulator-media';
 import { newPairingCode, newRef, refFromQr } from './qr';
 import { SendFaults } from './send-faults';
 
@@ -229,7 +230,7 @@ export class EmulatorState {
         t: nowSeconds(),
         ack: 1,
         quotedMsgId: params.quotedMsgId,
-        media: params.media,
+        media: params.media ? checkedSendMedia(params.media) : undefined,
       });
     if (!known) this.scheduleAcks(record);
     return {
@@ -664,9 +665,9 @@ export function toPageMessage(m: MessageRecord): PageMessage {
           size: m.media.size,
           filehash: m.media.filehash,
           caption: m.body,
-          ...(m.key.fromMe
-            ? {}
-            : { directPath: `/emu/media/${encodeURIComponent(m.waMessageId)}` }),
+          // Sent media too: WhatsApp keeps a sent file's directPath, and whatsapp-web.js's
+          // hasMedia (what findSent matches media by) is Boolean(directPath).
+          directPath: mediaPathOf(m.waMessageId),
         }
       : {}),
   };

@@ -9,6 +9,7 @@ import { WHATSAPP_WEB_HOST, type EmulatorCertificate } from './certificate';
 import { handleControl } from './control-api';
 import { sendJson } from './http-util';
 import { handleRpc, openLink } from './page-link';
+import { MEDIA_PATH_PREFIX, serveMedia } from './emulator-media';
 
 /**
  * The page files are served from the source tree (apps/wa-emulator/page), found by walking up
@@ -104,6 +105,8 @@ export class EmulatorServer {
     if (req.method === 'POST' && url.pathname === '/emu/rpc')
       return handleRpc(this.state, req, res);
     if (req.method === 'GET' && url.pathname === '/emu/link') return openLink(this.state, req, res);
+    if (req.method === 'GET' && url.pathname.startsWith(MEDIA_PATH_PREFIX))
+      return serveMedia(this.state, url, res);
     if (req.method === 'GET' && url.pathname === '/')
       return this.sendFile(res, 'index.html', 'text/html');
     if (url.pathname === '/favicon.ico') {
