@@ -87,7 +87,6 @@ describe('wwebjs on the WhatsApp Web emulator: gateway + two workers', () => {
         HEALTH_CHECK_INTERVAL_MS: '1000',
         HEALTH_CHECK_TIMEOUT_MS: '3000',
         RECOVERY_STEP_TIMEOUT_MS: '30000',
-        LOG_LEVEL: 'info', // DEBUG-TEMP
         // The checks below read 200 message records at a time, many times over.
         RATE_LIMIT_PER_MINUTE: '1000000',
       },
