@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { RedisKeys } from '@app/core';
 import { sharedRedisUrl, uniquePrefix } from '../../../test/support/redis-server';
 import { FakeWwebjsClient } from '../../../test/support/fake-wwebjs-client';
@@ -14,15 +15,22 @@ import { rejection } from '../../../test/support/driver-rejection';
 import { DEFAULT_SIMULATOR_OPTIONS } from './session.types';
 import { SimulatorDriver } from './drivers/simulator/simulator.driver';
 import { WwebjsDriver } from './drivers/wwebjs/wwebjs.driver';
+import { createWwebjsDriver } from './drivers/wwebjs/create-wwebjs-driver';
+import { realClientFactory, type WwebjsClient } from './drivers/wwebjs/wwebjs-client';
+import { pidsUsingProfile } from './drivers/wwebjs/browser/process-tree';
+import { startEmulator, type RunningEmulator } from '../../../apps/wa-emulator/src';
 
 /**
  * The driver contract: what the worker relies on, run against every driver. The simulator runs
- * for real on Redis; whatsapp-web.js runs with its Client scripted at the module boundary.
+ * for real on Redis; whatsapp-web.js runs with its Client scripted at the module boundary, and
+ * for real (the unmodified library in the real Chromium) against the WhatsApp Web emulator.
  */
 interface Subject {
   driver: SessionDriver;
+  /** How long a step may take: a real browser launches, loads a page and links in seconds. */
+  patienceMs: number;
   /** Brings the session to `ready` the way its engine does (the phone "scans"). */
-  link(): void;
+  link(): void | Promise<void>;
   /** Kills the browser side the way the engine reports it. */
   crash(): Promise<void>;
   /**
@@ -49,6 +57,14 @@ const silent = {
 };
 let redis: Redis;
 let dir: string;
+/** One emulator for the whole file: each test links a fresh device (a fresh profile) to it. */
+let emulator: RunningEmulator;
+/** Every emulated session links its own account: one linked device per phone, as on WhatsApp. */
+let emulatedAccounts = 0;
+
+/** A real browser launch and link take seconds, more on a loaded 2-core machine. */
+const REAL_BROWSER_PATIENCE_MS = 60000;
+jest.setTimeout(3 * REAL_BROWSER_PATIENCE_MS);
 
 const simulator = (): SimulatorDriver =>
   new SimulatorDriver(
@@ -69,6 +85,7 @@ const subjects: [string, () => Subject][] = [
       const driver = simulator();
       return {
         driver,
+        patienceMs: 5000,
         // The simulated owner scans by itself after linkAfterMs.
         link: () => undefined,
         crash: () => driver.injectFault({ type: 'browser-crash' }),
@@ -124,6 +141,7 @@ const subjects: [string, () => Subject][] = [
       );
       return {
         driver,
+        patienceMs: 5000,
         link: () => client.link('15550000000'),
         receive: async (chatId, text, media) =>
           client.receive({ from: chatId, body: text, media }).id._serialized,
@@ -148,14 +166,105 @@ const subjects: [string, () => Subject][] = [
       };
     },
   ],
+  [
+    'wwebjs on the emulator',
+    () => {
+      // A fresh folder per test: a new profile is a new device to the emulator, linked by QR.
+      const dataDir = mkdtempSync(join(dir, 'emulated-'));
+      const profileDir = join(dataDir, 'session-contract');
+      const phone = `1555700${String(++emulatedAccounts).padStart(4, '0')}`;
+      let client: WwebjsClient | undefined;
+      const qrs: string[] = [];
+      // The real factory of the worker (LocalAuth, the flag profile + the emulator's flags);
+      // the client factory is wrapped only to keep a handle on the real Client it makes.
+      const driver = createWwebjsDriver(
+        { sessionId: 'contract', redis, keys: new RedisKeys('t'), logger: silent, media: MEDIA },
+        {
+          chromiumPath: '/usr/bin/chromium',
+          chromiumExtraArgs: emulator.chromiumArgs.join(' '),
+          sessionDataDir: dataDir,
+          sessionStore: 'local',
+          startTimeoutMs: REAL_BROWSER_PATIENCE_MS,
+          clientFactory: (o) => (client = realClientFactory(o)),
+        },
+      );
+      driver.on('state', (s) => s.status === 'qr' && s.qr && qrs.push(s.qr));
+      const browser = () =>
+        client?.pupBrowser as
+          | (WwebjsClient['pupBrowser'] & { connected: boolean; listenerCount(e: string): number })
+          | null
+          | undefined;
+      return {
+        driver,
+        patienceMs: REAL_BROWSER_PATIENCE_MS,
+        // The phone scans the QR whatsapp-web.js emitted, as a user scans the one the API shows.
+        link: async () => {
+          await waitFor('a QR to scan', () => qrs.length > 0, REAL_BROWSER_PATIENCE_MS, 25);
+          await emulator.control.scan(qrs[qrs.length - 1], phone);
+        },
+        receive: async (chatId, text, media) => {
+          const { waMessageId } = await emulator.control.incoming(phone, {
+            from: chatId.split('@')[0],
+            // A sender without a push name, like the other subjects' (the emulator makes one up
+            // when it is not told; WhatsApp gives none for a sender who never set one).
+            pushname: '',
+            ...(media
+              ? {
+                  media: {
+                    mimetype: media.mimetype,
+                    filename: media.filename,
+                    base64: media.data.toString('base64'),
+                    caption: text,
+                  },
+                }
+              : { body: text }),
+          });
+          return waMessageId;
+        },
+        crash: async () => {
+          // The driver watches the browser once whatsapp-web.js exposes it (long before ready).
+          await waitFor('the browser watched', () => browser()?.listenerCount('disconnected'));
+          process.kill(browser()!.process()!.pid!, 'SIGKILL');
+        },
+        // Everything that could still reach the stopped driver comes from its browser: its end
+        // (puppeteer's `disconnected`), and the page's link to WhatsApp (late acks, incoming
+        // messages, QR rotations). Once the browser is gone, puppeteer has said so, and the
+        // emulator no longer holds a link to any device, nothing can arrive any more.
+        afterStop: async () => {
+          const patience = REAL_BROWSER_PATIENCE_MS;
+          await waitFor(
+            'no browser on the profile',
+            () => pidsUsingProfile(profileDir).length === 0,
+            patience,
+            25,
+          );
+          await waitFor(
+            'puppeteer to see the browser gone',
+            () => !browser()?.connected,
+            patience,
+            25,
+          );
+          await waitFor(
+            'the emulator to hold no link to a device',
+            async () => (await emulator.control.devices()).every((d) => !d.connected),
+            patience,
+            25,
+          );
+        },
+      };
+    },
+  ],
 ];
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = new Redis(sharedRedisUrl());
   dir = mkdtempSync(join(tmpdir(), 'contract-'));
+  // Quiet: the emulator's own logs would drown the suite's output.
+  emulator = await startEmulator({ logger: pino({ level: 'silent' }) });
 });
 afterAll(async () => {
   await redis.quit();
+  await emulator?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -173,11 +282,11 @@ describe.each(subjects)('driver contract: %s', (_name, make) => {
     attemptStartedAt: Date.now() - 1000,
   });
 
-  const until = (what: string, check: () => boolean) => waitFor(what, check, 5000, 5);
+  const until = (what: string, check: () => boolean) => waitFor(what, check, subject.patienceMs, 5);
 
   async function readyDriver(): Promise<SessionDriver> {
     await subject.driver.start();
-    subject.link();
+    await subject.link();
     await until('ready', () => states.some((s) => s.status === 'ready'));
     return subject.driver;
   }
