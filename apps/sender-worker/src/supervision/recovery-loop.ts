@@ -171,7 +171,12 @@ export class RecoveryLoop {
       if (step === 'restart-client') {
         const driver = this.host.driver();
         if (!driver) throw new SessionDriverError('NO_DRIVER', 'session', 'no driver to restart');
-        await driver.restartClient();
+        // Bounded by the step's timeout like the rest of the step: a reload that never
+        // completes (a renderer that does not answer) must not hold recovery for
+        // WWEBJS_START_TIMEOUT_MS; the relaunch that follows ends it.
+        const restarting = driver.restartClient();
+        restarting.catch(() => undefined);
+        await Promise.race([restarting, usable]);
       } else {
         if (this.drainFirst) {
           // A planned recycle: the queue is paused already; let the send in flight finish.

@@ -7,8 +7,9 @@ describe('recovery policy', () => {
   it('starts where the loss says: relaunch a dead browser, re-check a failed probe, else restart the client', () => {
     expect(firstStep(err(SessionErrorCode.BrowserCrashed))).toBe('relaunch');
     expect(firstStep(err('HEALTH_CHECK_FAILED'))).toBe('recheck');
-    expect(firstStep(err('HEALTH_CHECK_TIMEOUT'))).toBe('restart-client');
     expect(firstStep(err(SessionErrorCode.FrameDetached))).toBe('restart-client');
+    // No answer at all: a frozen renderer cannot reload either.
+    expect(firstStep(err('HEALTH_CHECK_TIMEOUT'))).toBe('relaunch');
     expect(firstStep(err(SessionErrorCode.SessionClosed))).toBe('restart-client');
     expect(firstStep(err(SessionErrorCode.SendTimeout))).toBe('restart-client');
   });

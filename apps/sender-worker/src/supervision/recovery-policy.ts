@@ -19,18 +19,23 @@ export function nextStep(step: RecoveryStep): RecoveryStep {
   return NEXT[step];
 }
 
-/** Losses where the browser itself is gone: nothing short of a relaunch helps. */
+/**
+ * Losses where nothing short of a relaunch helps: the browser is gone, or the page did not
+ * answer a probe at all (a renderer that does not answer cannot run a reload either: measured
+ * on the WhatsApp Web emulator with the real whatsapp-web.js, the reload of a frozen page waits
+ * out WWEBJS_START_TIMEOUT_MS before the relaunch that then works in about 2 s).
+ */
 const RELAUNCH_FIRST: ReadonlySet<string> = new Set<string>([
   SessionErrorCode.BrowserCrashed,
   SessionErrorCode.DriverUnavailable,
+  'HEALTH_CHECK_TIMEOUT',
 ]);
 
 /** Where recovery starts depends on what was lost: no point re-checking a dead browser. */
 export function firstStep(cause: SessionDriverError): RecoveryStep {
   const code: string = cause.code;
   if (RELAUNCH_FIRST.has(code)) return 'relaunch';
-  // The page answered with a passing state (TIMEOUT, OPENING): ask again. A page that did not
-  // answer at all is frozen: a new page is needed.
+  // The page answered with a passing state (TIMEOUT, OPENING): ask again.
   if (code === 'HEALTH_CHECK_FAILED') return 'recheck';
   // A closed page, a detached frame, a renderer crash, a conflict, a hung send: the browser
   // still runs, a new page is enough.

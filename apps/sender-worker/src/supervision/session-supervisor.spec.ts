@@ -20,7 +20,7 @@ class ScriptedDriver extends SessionDriver {
   restarts = 0;
   stopped = false;
   startOutcome: 'ready' | 'qr' | 'crash' = 'ready';
-  restartOutcome: 'ready' | 'unsupported' | 'crash' = 'ready';
+  restartOutcome: 'ready' | 'unsupported' | 'crash' | 'hang' = 'ready';
   probeState = 'CONNECTED';
 
   async start(): Promise<void> {
@@ -30,6 +30,8 @@ class ScriptedDriver extends SessionDriver {
   override async restartClient(): Promise<void> {
     this.restarts++;
     if (this.restartOutcome === 'unsupported') throw new NotSupportedError(this.name, 'restart');
+    // A reload on a renderer that does not answer: it never settles.
+    if (this.restartOutcome === 'hang') return new Promise<void>(() => undefined);
     this.boot(this.restartOutcome);
   }
   private boot(outcome: 'ready' | 'qr' | 'crash'): void {
@@ -167,6 +169,37 @@ describe('SessionSupervisor', () => {
     await until('ready again', () => status() === 'ready' && drivers.length === 2);
     expect(drivers[0].stopped).toBe(true);
     expect(drivers[1].starts).toBe(1);
+  });
+
+  it('gives a restart that never settles the step timeout, then relaunches', async () => {
+    make();
+    nextDriver = () => Object.assign(new ScriptedDriver(), { restartOutcome: 'hang' as const });
+    supervisor.start();
+    await until('ready', () => status() === 'ready');
+    drivers[0].emit(
+      'lost',
+      new SessionDriverError(SessionErrorCode.SessionClosed, 'session', 'Session closed'),
+    );
+    await until('ready again', () => status() === 'ready' && drivers.length === 2);
+    expect(drivers[0].restarts).toBe(1);
+    expect(drivers[0].stopped).toBe(true);
+    expect(supervisor.current.lastError?.code).toBe('RECOVERY_TIMEOUT');
+  });
+
+  it('relaunches at once when the page did not answer a probe at all', async () => {
+    make();
+    supervisor.start();
+    await until('ready', () => status() === 'ready');
+    drivers[0].emit(
+      'lost',
+      new SessionDriverError(
+        'HEALTH_CHECK_TIMEOUT',
+        'session',
+        'the session did not answer in time',
+      ),
+    );
+    await until('ready again', () => status() === 'ready' && drivers.length === 2);
+    expect(drivers[0].restarts).toBe(0);
   });
 
   it('tells its observer when a reported loss was detected and how each recovery step went', async () => {
