@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorState, IncomingParams, NumberRule } from './accounts';
 import { EmulatorError } from './errors';
-import { readJson, sendError, sendJson } from './http-util';
+import { decodePathPart, readJson, requestUrl, sendError, sendJson } from './http-util';
 import { SEND_FAULT_MODES, type SendFaultMode } from './send-faults';
 
 type Body = Record<string, unknown>;
@@ -142,7 +142,7 @@ export async function handleControl(
   res: ServerResponse,
 ): Promise<void> {
   try {
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = requestUrl(req, 'http://x');
     let pathMatched = false;
     for (const route of ROUTES) {
       const match = route.pattern.exec(url.pathname);
@@ -150,7 +150,7 @@ export async function handleControl(
       pathMatched = true;
       if (route.method !== req.method) continue;
       const body = req.method === 'GET' ? {} : await readJson(req);
-      const params = match.slice(1).map((p) => decodeURIComponent(p));
+      const params = match.slice(1).map(decodePathPart);
       sendJson(res, 200, route.handle(state, params, body, url.searchParams));
       return;
     }

@@ -23,6 +23,24 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   throw new EmulatorError(400, 'bad_json', 'body must be a JSON object');
 }
 
+/** A request's URL; a target that does not parse is the client's error (400), not ours. */
+export function requestUrl(req: IncomingMessage, base: string): URL {
+  try {
+    return new URL(req.url ?? '/', base);
+  } catch {
+    throw new EmulatorError(400, 'bad_url', 'the request target is not a valid URL');
+  }
+}
+
+/** decodeURIComponent, with a malformed percent-encoding answered 400 instead of thrown raw. */
+export function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new EmulatorError(400, 'bad_encoding', 'malformed percent-encoding in the path');
+  }
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -33,7 +51,15 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
+/**
+ * Answers an error as `{error: {code, message}}`: an EmulatorError with its status, anything
+ * else (a bug of ours) 500. A response already under way cannot change its status: it is cut.
+ */
 export function sendError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
   if (err instanceof EmulatorError) {
     sendJson(res, err.status, { error: { code: err.code, message: err.message } });
     return;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorState, PageLink, Push, SendParams } from './accounts';
 import { EmulatorError } from './errors';
-import { readJson, sendJson } from './http-util';
+import { readJson, requestUrl, sendJson } from './http-util';
 
 /**
  * The page's side of the wire: `GET /emu/link?device=<id>` (an SSE stream of pushes) and
@@ -9,7 +9,7 @@ import { readJson, sendJson } from './http-util';
  * then never settles the call: page/runtime.js rpc()).
  */
 export function openLink(state: EmulatorState, req: IncomingMessage, res: ServerResponse): void {
-  const deviceId = new URL(req.url ?? '/', 'https://x').searchParams.get('device');
+  const deviceId = requestUrl(req, 'https://x').searchParams.get('device');
   if (!deviceId) {
     sendJson(res, 400, { error: { code: 'bad_request', message: 'device is required' } });
     return;
