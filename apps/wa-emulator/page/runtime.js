@@ -262,8 +262,8 @@
   }
 
   /**
-   * Page -> server call. Resolves with the server's result, rejects with its error message, and
-   * never settles when the server says `hang` (the emulated "send that never returns").
+   * Page -> server call. Resolves with the server's result, rejects with its error (message and
+   * `code`). (A send that never settles is the page's own doing: messages.js, fault `hang`.)
    */
   async function rpc(method, params) {
     const res = await fetch('/emu/rpc', {
@@ -272,8 +272,8 @@
       body: JSON.stringify({ deviceId: window.__emu.deviceId, method, params: params || {} }),
     });
     const reply = await res.json();
-    if (reply.hang) return new Promise(() => {});
-    if (reply.error) throw new Error(reply.error.message);
+    if (reply.error)
+      throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     return reply.result;
   }
 

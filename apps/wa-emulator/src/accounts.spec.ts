@@ -63,7 +63,7 @@ describe('EmulatorState', () => {
     state.attachLink('d1', link);
     state.link('d1', '111');
     const answer = state.send('d1', { id: '3EB0AA', to: '222@c.us', type: 'chat', body: 'hi' });
-    expect(answer).toEqual({ result: { t: expect.any(Number), ack: 1 } });
+    expect(answer).toEqual({ t: expect.any(Number), ack: 1 });
     jest.advanceTimersByTime(600);
     const acks = link.pushes.filter((p) => p.type === 'ack');
     expect(acks).toEqual([
@@ -80,17 +80,19 @@ describe('EmulatorState', () => {
     ]);
   });
 
-  it('send faults: undefined records and flags, fail throws, hang neither records nor answers', () => {
+  it('send faults: each send takes the next armed mode; a `fail` send is refused and not recorded', () => {
     state.attachLink('d1', page());
     state.link('d1', '111');
-    state.faults.set('111', 'undefined', 1);
-    expect(state.send('d1', { id: 'A', to: '2@c.us', type: 'chat' })).toMatchObject({
-      result: { returnUndefined: true },
-    });
     state.faults.set('111', 'fail', 1);
-    expect(() => state.send('d1', { id: 'B', to: '2@c.us', type: 'chat' })).toThrow(/send failed/);
-    state.faults.set('111', 'hang', 1);
-    expect(state.send('d1', { id: 'C', to: '2@c.us', type: 'chat' })).toEqual({ hang: true });
+    expect(state.takeSendFault('d1')).toEqual({ mode: 'fail' });
+    expect(state.takeSendFault('d1')).toEqual({ mode: 'ok' });
+    expect(() => state.send('d1', { id: 'B', to: '2@c.us', type: 'chat', fault: 'fail' })).toThrow(
+      /send failed/,
+    );
+    expect(state.send('d1', { id: 'A', to: '2@c.us', type: 'chat', fault: 'undefined' })).toEqual({
+      t: expect.any(Number),
+      ack: 1,
+    });
     expect(state.sent('111').map((s) => s.waMessageId)).toEqual(['true_2@c.us_A']);
   });
 

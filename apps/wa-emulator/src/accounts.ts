@@ -2,11 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EmulatorError } from './errors';
 import { checkedSendMedia, mediaPathOf } from './emulator-media';
 import { newPairingCode, newRef, refFromQr } from './qr';
-import { SendFaults } from './send-faults';
+import { SendFaults, type SendFaultMode } from './send-faults';
 
 /** Timings the control API can change (`PUT /control/settings`). */
 export interface EmulatorSettings {
-  /** How often an unlinked device's QR ref rotates. */
+  /** How often an unlinked device's QR ref rotates; 0 = never, else at least 1000. */
   qrRotateMs: number;
   /** Delay before a sent message is delivered (ack 2); 0 or negative = never. */
   deliveredAfterMs: number;
@@ -20,6 +20,32 @@ export const DEFAULT_SETTINGS: EmulatorSettings = {
   readAfterMs: 600,
 };
 
+/** Below this a QR ref would rotate faster than a test (or a person) can scan it. */
+export const MIN_QR_ROTATE_MS = 1000;
+
+/**
+ * Settings as the control API (or startEmulator) gives them, checked: known keys only, finite
+ * numbers, `qrRotateMs` 0 (never rotate) or at least MIN_QR_ROTATE_MS.
+ */
+export function checkedSettings(input: Record<string, unknown>): Partial<EmulatorSettings> {
+  const checked: Partial<EmulatorSettings> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (!Object.hasOwn(DEFAULT_SETTINGS, key))
+      throw new EmulatorError(400, 'bad_setting', `unknown setting ${key.slice(0, 40)}`);
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new EmulatorError(400, 'bad_setting', `${key} must be a number`);
+    if (key === 'qrRotateMs' && value !== 0 && !(value >= MIN_QR_ROTATE_MS))
+      throw new EmulatorError(
+        400,
+        'bad_setting',
+        `qrRotateMs must be 0 (never rotate) or at least ${MIN_QR_ROTATE_MS}`,
+      );
+    checked[key as keyof EmulatorSettings] = value;
+  }
+  return checked;
+}
+
 /** Server -> page pushes (page/auth.js and page/messages.js handle them). */
 export type Push =
   | { type: 'state'; state: string; ref?: string; me?: Me }
@@ -29,7 +55,7 @@ export type Push =
   | { type: 'freeze' }
   | { type: 'reload' }
   | { type: 'incoming'; msg: PageMessage }
-  | { type: 'ack'; id: string; ack: number };
+  | { type: 'ack'; id: string; ack: number; force?: true };
 
 /** The open link to one page (an SSE stream). */
 export interface PageLink {
@@ -123,10 +149,12 @@ export interface SendParams {
   body?: string;
   quotedMsgId?: string;
   media?: { mimetype: string; filename?: string; size: number; filehash: string; base64?: string };
+  /** The fault mode the page took for this send (`sendFault` RPC); only `fail` matters here. */
+  fault?: SendFaultMode;
 }
 
-export type SendAnswer =
-  { hang: true } | { result: { t: number; ack: number; returnUndefined?: true } };
+/** The server's answer to a send it received: the message has ack 1 (server) now. */
+export type SendAnswer = { t: number; ack: number };
 
 export interface IncomingParams {
   from: string;
@@ -177,7 +205,7 @@ export class EmulatorState {
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(settings: Partial<EmulatorSettings> = {}) {
-    this.settings = { ...DEFAULT_SETTINGS, ...settings };
+    this.settings = { ...DEFAULT_SETTINGS, ...checkedSettings(settings) };
   }
 
   // --- The page's link ----------------------------------------------------------------------
@@ -208,12 +236,20 @@ export class EmulatorState {
 
   // --- RPCs from the page ---------------------------------------------------------------------
 
+  /** The fault armed for the device's account's next send (consumed): the page asks first. */
+  takeSendFault(deviceId: string): { mode: SendFaultMode } {
+    return { mode: this.faults.take(this.linkedPhone(deviceId)) };
+  }
+
+  /**
+   * The server receives a sent message (the page stored it at ack 0 already): recorded in the
+   * sent log at ack 1, delivered/read later. `fault` is the mode the page took for it: `fail`
+   * is refused (nothing recorded), `ok`/`undefined` are received alike.
+   */
   send(deviceId: string, params: SendParams): SendAnswer {
     const phone = this.linkedPhone(deviceId);
-    const mode = this.faults.take(phone);
-    if (mode === 'fail')
+    if (params.fault === 'fail')
       throw new EmulatorError(502, 'send_failed', 'send failed (emulated fault)');
-    if (mode === 'hang') return { hang: true };
     const waMessageId = `true_${params.to}_${params.id}`;
     const known = this.messages.find((m) => m.waMessageId === waMessageId);
     const record =
@@ -233,9 +269,7 @@ export class EmulatorState {
         media: params.media ? checkedSendMedia(params.media) : undefined,
       });
     if (!known) this.scheduleAcks(record);
-    return {
-      result: { t: record.t, ack: 1, ...(mode === 'undefined' ? { returnUndefined: true } : {}) },
-    };
+    return { t: record.t, ack: 1 };
   }
 
   queryExists(number: string): { wid: string | null } {
@@ -416,17 +450,11 @@ export class EmulatorState {
     }
   }
 
-  updateSettings(settings: Partial<EmulatorSettings>): EmulatorSettings {
-    for (const key of Object.keys(DEFAULT_SETTINGS) as (keyof EmulatorSettings)[]) {
-      const value = settings[key];
-      if (value !== undefined) {
-        if (typeof value !== 'number' || !Number.isFinite(value))
-          throw new EmulatorError(400, 'bad_setting', `${key} must be a number`);
-        this.settings[key] = value;
-      }
-    }
+  /** Changes timings (checked: checkedSettings); a running QR rotation restarts at the new pace. */
+  updateSettings(settings: Record<string, unknown>): EmulatorSettings {
+    Object.assign(this.settings, checkedSettings(settings));
     for (const device of this.devices.values()) {
-      if (device.rotation) this.startRotation(device);
+      if (device.rotation || (device.link && !device.phone)) this.startRotation(device);
     }
     return this.settings;
   }
@@ -575,6 +603,7 @@ export class EmulatorState {
 
   private startRotation(device: Device): void {
     this.stopRotation(device);
+    if (this.settings.qrRotateMs === 0) return;
     device.rotation = setInterval(() => {
       device.link?.push({ type: 'ref', ref: this.rotateRef(device) });
     }, this.settings.qrRotateMs);
@@ -605,11 +634,19 @@ export class EmulatorState {
     this.timers.add(timer);
   }
 
-  /** Acks only rise on their own (read after delivered); the control API may set any. */
+  /**
+   * Acks only rise on their own (read after delivered); the control API may set any, -1 and
+   * lower ones too: such a push is `force`d, so the page applies it even when it is not higher.
+   */
   private setAck(record: MessageRecord, ack: number, force = false): void {
     if (!force && ack <= record.ack) return;
     record.ack = ack;
-    this.pageOf(record.phone)?.push({ type: 'ack', id: record.waMessageId, ack });
+    this.pageOf(record.phone)?.push({
+      type: 'ack',
+      id: record.waMessageId,
+      ack,
+      ...(force ? { force: true as const } : {}),
+    });
   }
 
   private pageOf(phone: string): PageLink | null {

@@ -273,7 +273,7 @@ describe('media through our WwebjsDriver', () => {
         authStrategy: () => new NoAuth(),
         media: { maxBytes: 1 << 20, timeoutMs: 10_000, allowPrivate: true },
         startTimeoutMs: 60_000,
-        serverAckTimeoutMs: 10_000,
+        serverAckTimeoutMs: 4_000,
       },
     );
     let ready = false;
@@ -331,6 +331,20 @@ describe('media through our WwebjsDriver', () => {
     // Another file with the same caption is not that message: size and filehash decide.
     const other = { ...message.content.media, base64: randomBytes(1000).toString('base64') };
     expect(await driver.findSent({ ...message, content: { media: other } })).toBeNull();
+  });
+
+  it('a send the server never acknowledges (fault no-server-ack) ends unknown_outcome; not in the sent log', async () => {
+    await emulator.control.sendFault(phone, 'no-server-ack', 1);
+    const before = (await emulator.control.sent({ phone })).length;
+    const message: OutgoingMessage = {
+      messageId: 'm-no-ack',
+      chatId: '15555550001@c.us',
+      content: { text: 'stays in the local store' },
+      contentHash: 'unused-here',
+      attemptStartedAt: Date.now(),
+    };
+    await expect(driver.send(message)).rejects.toMatchObject({ failure: 'unknown_outcome' });
+    expect((await emulator.control.sent({ phone })).slice(before)).toEqual([]);
   });
 
   it('reports incoming media as metadata and downloads its bytes with downloadIncomingMedia()', async () => {

@@ -65,4 +65,20 @@ describe('EmulatorServer request errors', () => {
       broken.mockRestore();
     }
   });
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'nope'])(
+    'answers the page rpc %s 400 unknown_method, with nothing of the server state',
+    async (method) => {
+      const res = await pageRequest(
+        emulator.port,
+        'POST',
+        '/emu/rpc',
+        JSON.stringify({ deviceId: 'd', method, params: {} }),
+      );
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body)).toEqual({
+        error: { code: 'unknown_method', message: `unknown rpc ${method}` },
+      });
+    },
+  );
 });

@@ -110,7 +110,7 @@ describe('QR linking and messages (one linked browser)', () => {
   });
 
   it('emits a rotating qr, then authenticated and ready as the phone that scanned it', async () => {
-    await emulator.control.settings({ qrRotateMs: 700 });
+    await emulator.control.settings({ qrRotateMs: 1000 });
     const qrs = collect<[string]>(client, 'qr');
     const startedAt = Date.now();
     void client.initialize();
@@ -151,21 +151,23 @@ describe('QR linking and messages (one linked browser)', () => {
     );
   });
 
-  it('sends text: a Message with WhatsApp id true_<to>_3EB0..., acks 2 then 3, in the sent log', async () => {
+  it('sends text: a Message at ack 0 with WhatsApp id true_<to>_3EB0..., then acks 1, 2, 3, in the sent log', async () => {
     const to = '15550002222@c.us';
     const acks = collect<[Message, number]>(client, 'message_ack');
     const msg = await client.sendMessage(to, 'hello from the spec');
     expect(msg.id._serialized).toMatch(/^true_15550002222@c\.us_3EB0[0-9A-F]{18}$/);
     expect(msg.fromMe).toBe(true);
     expect(msg.body).toBe('hello from the spec');
-    expect(msg.ack).toBe(1);
+    // WhatsApp Web resolves the send once the message is in its local store, before the server
+    // has it: the server's ack 1 comes as an event.
+    expect(msg.ack).toBe(0);
 
     await waitFor(
-      () => acks.filter(([m]) => m.id._serialized === msg.id._serialized).length >= 2 || undefined,
+      () => acks.filter(([m]) => m.id._serialized === msg.id._serialized).length >= 3 || undefined,
     );
     expect(
       acks.filter(([m]) => m.id._serialized === msg.id._serialized).map(([, ack]) => ack),
-    ).toEqual([2, 3]);
+    ).toEqual([1, 2, 3]);
 
     const sent = await emulator.control.sent({ phone });
     expect(sent).toContainEqual(
@@ -180,6 +182,20 @@ describe('QR linking and messages (one linked browser)', () => {
 
     const found = await client.getMessageById(msg.id._serialized);
     expect(found).toMatchObject({ body: 'hello from the spec', ack: 3, fromMe: true });
+  });
+
+  it('applies an ack the control API forces, -1 and lower ones too (message_ack fires)', async () => {
+    const to = '15550002223@c.us';
+    const acks = collect<[Message, number]>(client, 'message_ack');
+    const msg = await client.sendMessage(to, 'acked by hand');
+    const acksOf = () =>
+      acks.filter(([m]) => m.id._serialized === msg.id._serialized).map(([, ack]) => ack);
+    await waitFor(() => acksOf().includes(3) || undefined);
+    await emulator.control.ack(phone, msg.id._serialized, 2);
+    await emulator.control.ack(phone, msg.id._serialized, -1);
+    await waitFor(() => acksOf().includes(-1) || undefined);
+    expect(acksOf()).toEqual([1, 2, 3, 2, -1]);
+    expect((await client.getMessageById(msg.id._serialized))?.ack).toBe(-1);
   });
 
   it('answers getNumberId with the canonical id, null for a number not on WhatsApp', async () => {
@@ -252,21 +268,56 @@ describe('QR linking and messages (one linked browser)', () => {
     ]);
   });
 
-  it('send fault `fail` rejects, `hang` never settles; neither is sent', async () => {
+  it('send fault `fail`: resolves at ack 0, then message_ack -1; not sent', async () => {
     const to = '15550007777@c.us';
     const before = (await emulator.control.sent({ phone })).length;
+    const acks = collect<[Message, number]>(client, 'message_ack');
     await emulator.control.sendFault(phone, 'fail', 1);
-    await expect(client.sendMessage(to, 'fails')).rejects.toThrow(/send failed/);
+    const failed = await client.sendMessage(to, 'fails');
+    expect(failed).toMatchObject({ body: 'fails', ack: 0, fromMe: true });
+    await waitFor(() => acks.find(([m]) => m.id._serialized === failed.id._serialized));
+    expect(
+      acks.filter(([m]) => m.id._serialized === failed.id._serialized).map(([, ack]) => ack),
+    ).toEqual([-1]);
+    expect((await client.getMessageById(failed.id._serialized))?.ack).toBe(-1);
+    expect((await emulator.control.sent({ phone })).slice(before)).toEqual([]);
+  });
 
+  it('send fault `no-server-ack`: resolves at ack 0 and never gets an ack; not sent', async () => {
+    const to = '15550007777@c.us';
+    const before = (await emulator.control.sent({ phone })).length;
+    const acks = collect<[Message, number]>(client, 'message_ack');
+    await emulator.control.sendFault(phone, 'no-server-ack', 1);
+    const unacked = await client.sendMessage(to, 'never reaches the server');
+    expect(unacked).toMatchObject({ ack: 0, fromMe: true });
+    // A later send is acked 1 by the server; the earlier one still has no ack at all.
+    const later = await client.sendMessage(to, 'reaches the server');
+    await waitFor(() =>
+      acks.find(([m, ack]) => m.id._serialized === later.id._serialized && ack === 1),
+    );
+    expect(acks.filter(([m]) => m.id._serialized === unacked.id._serialized)).toEqual([]);
+    expect((await client.getMessageById(unacked.id._serialized))?.ack).toBe(0);
+    expect((await emulator.control.sent({ phone })).slice(before).map((s) => s.body)).toEqual([
+      'reaches the server',
+    ]);
+  });
+
+  it('send fault `hang`: sendMessage never settles and nothing is sent', async () => {
+    const to = '15550007777@c.us';
+    const before = (await emulator.control.sent({ phone })).length;
     await emulator.control.sendFault(phone, 'hang', 1);
     let settled = false;
     void client.sendMessage(to, 'hangs').then(
       () => (settled = true),
       () => (settled = true),
     );
-    // The next send goes through while the hung one is still pending.
+    // The next send goes through (and is acked) while the hung one is still pending.
+    const acks = collect<[Message, number]>(client, 'message_ack');
     const ok = await client.sendMessage(to, 'after the hang');
     expect(ok.body).toBe('after the hang');
+    await waitFor(() =>
+      acks.find(([m, ack]) => m.id._serialized === ok.id._serialized && ack === 1),
+    );
     expect(settled).toBe(false);
     const bodies = (await emulator.control.sent({ phone })).slice(before).map((s) => s.body);
     expect(bodies).toEqual(['after the hang']);

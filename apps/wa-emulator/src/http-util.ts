@@ -1,15 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EmulatorError } from './errors';
 
-/** Media arrives base64 inside JSON bodies: generous, but bounded. */
-const MAX_BODY_BYTES = 100 * 1024 * 1024;
+/**
+ * Media arrives base64 inside JSON bodies: a 5 MB file (what the media specs send) is ~7 MB of
+ * JSON. Bounded per request so a runaway client cannot make the emulator buffer without end.
+ */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+function tooLarge(req: IncomingMessage): EmulatorError {
+  // Nothing more of this body is read: the answer (413) goes out with `connection: close`.
+  req.pause();
+  return new EmulatorError(413, 'too_large', `request body over ${MAX_BODY_BYTES} bytes`);
+}
 
 export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge(req);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new EmulatorError(413, 'too_large', 'request body too large');
+    if (size > MAX_BODY_BYTES) throw tooLarge(req);
     chunks.push(chunk as Buffer);
   }
   if (!size) return {};
@@ -47,8 +57,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    // A body refused half-read: the connection cannot carry another request, so it ends here.
+    ...(status === 413 ? { connection: 'close' } : {}),
   });
   res.end(text);
+  if (status === 413) res.once('finish', () => res.req.socket?.destroy());
 }
 
 /**
