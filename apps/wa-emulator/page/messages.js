@@ -366,14 +366,20 @@
 
   /**
    * Incoming messages wait until the app listens to Msg `add` (whatsapp-web.js does once it is
-   * ready), as WhatsApp Web's offline queue does: none is lost between page load and ready.
+   * ready), as WhatsApp Web's offline queue does: none is lost between page load and ready. Only
+   * once a message is in the store with the app listening does the page confirm it to the server
+   * (`delivered`); an unconfirmed one (the page reloaded, the browser died) is pushed again on the
+   * next link, and one the page already holds is dropped by id (and confirmed again).
    */
-  const inbox = [];
+  const inbox = new Map();
   let appListens = false;
   function deliverInbox() {
-    while (appListens && inbox.length) {
-      const record = inbox.shift();
-      if (MsgStore.get(record.waMessageId)) continue;
+    if (!appListens || !inbox.size) return;
+    const confirmed = [];
+    for (const [id, record] of inbox) {
+      inbox.delete(id);
+      confirmed.push(id);
+      if (MsgStore.get(id)) continue;
       const msg = msgFromRecord(record, true);
       const chat = chatFor(msg.id.remote);
       const contact = ContactStore.get(msg.from) || ContactStore.fetchModel(msg.from);
@@ -383,15 +389,39 @@
       chat.t = msg.t;
       chat.set('unreadCount', (chat.unreadCount || 0) + 1);
     }
+    // Not confirmed (the page went away first): the server pushes it again on the next link.
+    rpc('delivered', { ids: confirmed }).catch(() => {});
   }
   MsgStore.whenListened('add', () => {
     appListens = true;
     deliverInbox();
   });
   onPush('incoming', ({ msg }) => {
-    inbox.push(msg);
+    inbox.set(msg.waMessageId, msg);
     deliverInbox();
   });
+
+  /** How many of the account's newest messages a page loads at boot. */
+  const RECENT_MESSAGES = 500;
+
+  /**
+   * At boot (the account connected), the account's recent messages go into the store as known
+   * ones (isNewMsg false: whatsapp-web.js emits nothing for them), as WhatsApp Web restores its
+   * local database: acks of messages sent before a reload or a browser restart then reach their
+   * Msg and fire `message_ack`. auth.js calls it before the page reports itself synced.
+   */
+  async function loadRecent() {
+    if (!window.__emu.me) return;
+    const records = await rpc('history', { limit: RECENT_MESSAGES });
+    for (const record of records) {
+      if (MsgStore.get(record.waMessageId)) continue;
+      const msg = MsgStore.add(msgFromRecord(record, false));
+      const chat = chatFor(msg.id.remote);
+      chat.msgs.add(msg);
+      if ((chat.t || 0) < msg.t) chat.t = msg.t;
+    }
+  }
+  window.__emu.hooks.loadRecent = loadRecent;
 
   // For media.js and tests of the page: the building blocks.
   window.__emu.messages = { Wid, MsgKey, Msg, Chat, msgFromRecord, chatFor, createWid };

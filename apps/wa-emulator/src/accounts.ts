@@ -96,7 +96,11 @@ export interface MessageRecord {
   notifyName?: string;
   quotedMsgId?: string;
   media?: MediaRecord;
-  /** Received messages: pushed to the account's page yet. */
+  /**
+   * Received messages: the account's page confirmed it holds it (in its Msg store, with
+   * whatsapp-web.js listening: the `delivered` RPC). Until then it is pushed again on every new
+   * link of the account's page (a reload, a restarted browser).
+   */
   delivered?: boolean;
 }
 
@@ -203,6 +207,8 @@ export class EmulatorState {
   private messages: MessageRecord[] = [];
   private seq = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Received messages not yet confirmed: the link each was last pushed on (by seq). */
+  private readonly pushedOn = new Map<number, PageLink>();
 
   constructor(settings: Partial<EmulatorSettings> = {}) {
     this.settings = { ...DEFAULT_SETTINGS, ...checkedSettings(settings) };
@@ -227,11 +233,16 @@ export class EmulatorState {
     }
   }
 
+  /**
+   * The page went away: its QR is no longer on any screen, so the ref is dropped (a scan of it is
+   * a 404, the device lists `qr: null`); a page that comes back gets a fresh one.
+   */
   detachLink(deviceId: string, link: PageLink): void {
     const device = this.devices.get(deviceId);
     if (!device || device.link !== link) return;
     device.link = null;
     this.stopRotation(device);
+    this.dropRef(device);
   }
 
   // --- RPCs from the page ---------------------------------------------------------------------
@@ -308,12 +319,32 @@ export class EmulatorState {
     device.link?.push({ type: 'ref', ref: this.rotateRef(device) });
   }
 
-  /** Messages of a chat of the device's account, oldest first (fetchMessages history). */
-  history(deviceId: string, chat: string): PageMessage[] {
+  /**
+   * Messages of the device's account the page may know, oldest first: those of one chat
+   * (fetchMessages history), or the newest `limit` of all chats (what a page loads at boot, so
+   * acks of messages sent before a reload still reach a Msg). Received messages only once the
+   * page confirmed them: an unconfirmed one comes as `incoming` instead.
+   */
+  history(deviceId: string, chat?: string, limit = Infinity): PageMessage[] {
     const phone = this.linkedPhone(deviceId);
-    return this.messages
-      .filter((m) => m.phone === phone && m.key.remote === chat && (m.key.fromMe || m.delivered))
-      .map(toPageMessage);
+    const known = this.messages.filter(
+      (m) =>
+        m.phone === phone &&
+        (chat === undefined || m.key.remote === chat) &&
+        (m.key.fromMe || m.delivered),
+    );
+    return known.slice(Math.max(0, known.length - limit)).map(toPageMessage);
+  }
+
+  /** The page holds these received messages (in its store, the app listening): delivered. */
+  confirmDelivered(deviceId: string, waMessageIds: string[]): void {
+    const phone = this.linkedPhone(deviceId);
+    const ids = new Set(waMessageIds);
+    for (const record of this.messages) {
+      if (record.phone !== phone || record.key.fromMe || !ids.has(record.waMessageId)) continue;
+      record.delivered = true;
+      this.pushedOn.delete(record.seq);
+    }
   }
 
   getMessages(deviceId: string, ids: string[]): PageMessage[] {
@@ -330,7 +361,7 @@ export class EmulatorState {
     return [...this.devices.values()].map((d) => ({
       deviceId: d.deviceId,
       state: d.state,
-      qr: d.phone ? null : d.ref,
+      qr: d.phone || !d.link ? null : d.ref,
       phone: d.phone,
       connected: d.link !== null,
     }));
@@ -501,6 +532,7 @@ export class EmulatorState {
     this.pairingCodes.clear();
     this.faults.clear();
     this.messages = [];
+    this.pushedOn.clear();
     this.settings = { ...DEFAULT_SETTINGS };
   }
 
@@ -654,12 +686,18 @@ export class EmulatorState {
     return (deviceId && this.devices.get(deviceId)?.link) || null;
   }
 
+  /**
+   * Pushes the account's unconfirmed received messages to its page, once per link: a message
+   * pushed to a page that then reloads (or whose browser died) before confirming it is pushed
+   * again to the next link. The page drops one it already holds (by id) and confirms it.
+   */
   private deliverPending(phone: string): void {
     const page = this.pageOf(phone);
     if (!page) return;
     for (const record of this.messages) {
       if (record.phone !== phone || record.key.fromMe || record.delivered) continue;
-      record.delivered = true;
+      if (this.pushedOn.get(record.seq) === page) continue;
+      this.pushedOn.set(record.seq, page);
       page.push({ type: 'incoming', msg: toPageMessage(record) });
     }
   }

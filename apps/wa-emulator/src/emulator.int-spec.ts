@@ -411,7 +411,7 @@ describe('a LocalAuth profile: pairing code, restart without QR, unlink, unpaire
 });
 
 describe('a linked page: reload, conflict, freeze, logout', () => {
-  it('reload: the page navigates by itself and the Client is ready again; CONFLICT disconnects', async () => {
+  it('reload: the page navigates by itself and the Client is ready again, acks of earlier sends still fire; CONFLICT disconnects', async () => {
     const phone = '15550022222';
     const { client, profileDir } = newClient({ none: join(tempRoot(), 'profile') });
     try {
@@ -424,6 +424,16 @@ describe('a linked page: reload, conflict, freeze, logout', () => {
       expect((await emulator.control.sent({ phone })).map((s) => s.waMessageId)).toEqual([
         msg.id._serialized,
       ]);
+
+      // A message sent before a reload is in the reloaded page's store: its acks still fire.
+      await waitFor(async () => (await emulator.control.sent({ phone })).find((s) => s.ack === 3));
+      const readyOnceMore = next(client, 'ready');
+      await emulator.control.reload(deviceId);
+      await readyOnceMore;
+      const acks = collect<[Message, number]>(client, 'message_ack');
+      await emulator.control.ack(phone, msg.id._serialized, 2);
+      await waitFor(() => acks.find(([m]) => m.id._serialized === msg.id._serialized));
+      expect(acks.map(([m, ack]) => [m.id._serialized, ack])).toEqual([[msg.id._serialized, 2]]);
 
       const disconnected = next<[string]>(client, 'disconnected');
       await emulator.control.setState(deviceId, 'CONFLICT');
@@ -464,6 +474,60 @@ describe('a linked page: reload, conflict, freeze, logout', () => {
       expect(client.pupBrowser!.isConnected()).toBe(false);
     } finally {
       await destroyAndAssertGone(client, profileDir);
+    }
+  });
+});
+
+describe('an incoming message to a page whose browser dies before whatsapp-web.js listens', () => {
+  it('is pushed again to the next page of the account and emitted there', async () => {
+    const phone = '15550055555';
+    const profile = join(tempRoot(), 'profile');
+    const first = newClient({ none: profile });
+    await linkDirectly(first.client, phone);
+    await destroyAndAssertGone(first.client, first.profileDir);
+
+    // The same profile in a bare browser: the page links (CONNECTED) but nobody listens to Msg.
+    const puppeteer = (await import('puppeteer')).default;
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      userDataDir: profile,
+      args: [...emulator.chromiumArgs, '--no-sandbox'],
+    });
+    const page = (await browser.pages())[0] ?? (await browser.newPage());
+    await page.goto('https://web.whatsapp.com/');
+    await page.waitForFunction(() => (globalThis as unknown as { Debug?: unknown }).Debug);
+    await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        __emu: { onPush(type: string, fn: (p: { msg: { waMessageId: string } }) => void): void };
+        pushed: Promise<string>;
+      };
+      w.pushed = new Promise((resolve) =>
+        w.__emu.onPush('incoming', ({ msg }) => resolve(msg.waMessageId)),
+      );
+    });
+    const { waMessageId } = await emulator.control.incoming(phone, {
+      from: '15550056666',
+      body: 'sent while nobody listened',
+    });
+    // The page got it over its link; then its browser dies before confirming it.
+    expect(
+      await page.evaluate(() => (globalThis as unknown as { pushed: Promise<string> }).pushed),
+    ).toBe(waMessageId);
+    browser.process()!.kill('SIGKILL');
+    await waitFor(() => pidsUsingProfile(profile).length === 0 || undefined);
+
+    const second = newClient({ none: profile });
+    const messages = collect<[Message]>(second.client, 'message');
+    try {
+      const ready = next(second.client, 'ready');
+      void second.client.initialize();
+      await ready;
+      const [msg] = await waitFor(() => messages.find(([m]) => m.id._serialized === waMessageId));
+      expect(msg.body).toBe('sent while nobody listened');
+      expect(messages).toHaveLength(1);
+    } finally {
+      await destroyAndAssertGone(second.client, second.profileDir);
     }
   });
 });

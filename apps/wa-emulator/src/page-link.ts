@@ -67,8 +67,16 @@ const RPC_HANDLERS = new Map<string, RpcHandler>(
       return { result: {} };
     },
     history: (state, deviceId, params) => ({
-      result: state.history(deviceId, str(params, 'chat')),
+      result: state.history(
+        deviceId,
+        params.chat === undefined ? undefined : str(params, 'chat'),
+        typeof params.limit === 'number' && params.limit > 0 ? params.limit : undefined,
+      ),
     }),
+    delivered: (state, deviceId, params) => {
+      state.confirmDelivered(deviceId, Array.isArray(params.ids) ? params.ids.map(String) : []);
+      return { result: {} };
+    },
     getMessages: (state, deviceId, params) => ({
       result: state.getMessages(deviceId, Array.isArray(params.ids) ? params.ids.map(String) : []),
     }),
