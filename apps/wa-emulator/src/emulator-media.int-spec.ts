@@ -1,6 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, MessageMedia, NoAuth, type Message } from 'whatsapp-web.js';
 import { RedisKeys } from '@app/core';
@@ -9,7 +7,8 @@ import type { OutgoingMessage } from '../../../libs/session/src/session-driver';
 import { chromiumArgs } from '../../../libs/session/src/drivers/wwebjs/browser/chromium-profile';
 import { pidsUsingProfile } from '../../../libs/session/src/drivers/wwebjs/browser/process-tree';
 import { WwebjsDriver } from '../../../libs/session/src/drivers/wwebjs/wwebjs.driver';
-import { startEmulator, type RunningEmulator } from './index';
+import type { RunningEmulator } from './index';
+import { CHROMIUM, TempRoots, next, startTestEmulator, waitFor } from './testing/emulator-test-kit';
 
 /**
  * Media through the emulator: the UNMODIFIED whatsapp-web.js Client on the real Chromium sends a
@@ -19,8 +18,6 @@ import { startEmulator, type RunningEmulator } from './index';
  * entry proves the page sent the exact bytes.
  */
 jest.setTimeout(90_000);
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /** A "PDF" big enough to take several base64 chunks (the page encodes in 32 KB slices). */
 const PDF = Buffer.concat([
@@ -63,37 +60,17 @@ interface MediaData {
 const dataOf = (m: Message) => (m as unknown as { _data: MediaData })._data;
 
 let emulator: RunningEmulator;
-const roots: string[] = [];
+const temp = new TempRoots('wa-emulator-media-spec-');
+const tempRoot = () => temp.make();
 
 beforeAll(async () => {
-  emulator = await startEmulator({
-    logger: (await import('pino')).default({ level: 'silent' }),
-    settings: { deliveredAfterMs: 100, readAfterMs: 200 },
-  });
+  emulator = await startTestEmulator();
 });
 
 afterAll(async () => {
   await emulator?.close();
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
+  temp.removeAll();
 });
-
-function tempRoot(): string {
-  const root = mkdtempSync(join(tmpdir(), 'wa-emulator-media-spec-'));
-  roots.push(root);
-  return root;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function next<T extends unknown[] = unknown[]>(client: Client, event: string): Promise<T> {
-  return new Promise((resolve) => client.once(event, (...args: unknown[]) => resolve(args as T)));
-}
 
 describe('media with the unmodified whatsapp-web.js Client', () => {
   const phone = '15551110000';
