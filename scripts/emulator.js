@@ -7,21 +7,12 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { checkNodeVersion } = require('./lib/node-version');
+const { newestMtime } = require('./lib/build-state');
 
 checkNodeVersion();
 
 const root = path.join(__dirname, '..');
 const main = path.join(root, 'dist/apps/wa-emulator/apps/wa-emulator/src/main.js');
-
-function newestMtime(dir) {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
 // The page files (apps/wa-emulator/page) are read from the source tree: no rebuild for them.
 const built = fs.existsSync(main);

@@ -15,6 +15,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const readline = require('node:readline');
+const { newestMtime } = require('./lib/build-state');
 const { ensureDependencies } = require('./lib/dependencies');
 const { checkNodeVersion } = require('./lib/node-version');
 const { lineFormatter, logFormat } = require('./lib/log-format');
@@ -30,16 +31,6 @@ let stopping = false;
 
 function log(msg) {
   process.stdout.write(`[start] ${msg}\n`);
-}
-
-function newestMtime(dir) {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-  }
-  return newest;
 }
 
 function ensureBuilt() {

@@ -102,9 +102,15 @@
     if (me) Conn.set({ pushname: me.pushname, wid: meWid() });
   }
 
-  /** Connected and synced: whatsapp-web.js treats `hasSynced` as "authenticated, inject now". */
+  /**
+   * Connected and synced: whatsapp-web.js treats `hasSynced` as "authenticated, inject now".
+   * The account's recent messages are in the store first (messages.js loadRecent).
+   */
   function syncWhenListened() {
-    Socket.whenListened('change:hasSynced', () => Socket.set('hasSynced', true));
+    const loadRecent = window.__emu.hooks.loadRecent;
+    Promise.resolve(loadRecent && loadRecent())
+      .catch((err) => console.error('emulator: loading recent messages failed', err))
+      .then(() => Socket.whenListened('change:hasSynced', () => Socket.set('hasSynced', true)));
   }
 
   onPush('state', (push) => {

@@ -243,45 +243,83 @@
     pollVoteTableMode: { bulkUpsert: async (rows) => rows },
   });
 
-  // --- The text send (Utils.js sendMessage -> addAndSendMsgToChat) ---------------------------
+  // --- The send (Utils.js sendMessage -> addAndSendMsgToChat) ---------------------------------
+
+  /** Acks rise on their own (server 1, delivered 2, read 3); -1 is the send's failure. */
+  function raiseAck(msg, ack) {
+    if ((msg.ack ?? 0) < ack) msg.set('ack', ack);
+  }
+
+  const never = () => new Promise(() => {});
 
   /**
-   * [msgPromise, sendResultPromise]. msgPromise settles with the server's answer: the message is
-   * in the store once the server has it (ack 1). Fault `undefined`: the server has it but it
-   * reaches the store a moment after msgPromise resolved, so Utils.js's `Msg.get(...)` after
-   * `await msgPromise` finds nothing and sendMessage resolves undefined (the message still shows
-   * in fetchMessages). Fault `fail`: both reject. Fault `hang`: neither settles.
+   * [msgPromise, sendResultPromise], as WhatsApp Web's: the message goes into the local store at
+   * ack 0 and msgPromise resolves with it BEFORE the server has it; the server's answer then
+   * raises it to ack 1 (`change:ack`, which whatsapp-web.js emits as `message_ack` 1), and the
+   * delivery/read acks follow as pushes. So sendMessage resolves with the Msg at ack 0.
+   *
+   * The only server call before the store is `sendFault`: the emulated fault armed for this send
+   * (control API send-fault), which decides what happens next:
+   * - `ok`: as above; sendResult resolves {messageSendResult: 'OK'} once the server has it.
+   * - `undefined`: as `ok`, but the Msg reaches the store a moment after msgPromise resolved, so
+   *   Utils.js's `Msg.get(...)` after `await msgPromise` finds nothing and sendMessage resolves
+   *   undefined; the message is sent, acked and listed in fetchMessages.
+   * - `fail`: the server refuses it: the Msg stays in the local store and gets ack -1 (ERROR,
+   *   `message_ack` -1); sendMessage has already resolved with the Msg at ack 0 (with
+   *   waitUntilMsgSent it resolves too, after sendResult {messageSendResult: 'ERROR'}: Utils.js
+   *   does not look at it). Not in the sent log.
+   * - `no-server-ack`: stored at ack 0 and resolved, but the server never gets it: no ack ever,
+   *   not in the sent log, sendResult never settles.
+   * - `hang`: the local store never takes it: neither promise settles, nothing is sent.
    */
   function addAndSendMsgToChat(chat, message) {
     const quoted = message.quotedStanzaID
       ? MsgStore.find((m) => m.id.id === message.quotedStanzaID)
       : undefined;
-    const sent = (async () => {
-      const media = window.__emu.hooks.mediaForSend
-        ? await window.__emu.hooks.mediaForSend(message)
-        : undefined;
-      return rpc('send', {
-        id: message.id.id,
-        to: chat.id._serialized,
-        type: message.type,
-        body: message.type === 'chat' ? message.body || '' : message.caption || '',
-        ...(quoted ? { quotedMsgId: quoted.id._serialized } : {}),
-        ...(media ? { media } : {}),
-      });
-    })();
-    const msgPromise = sent.then((result) => {
-      const msg = new Msg({ ...message, ack: result.ack, t: result.t });
-      const store = () => {
-        MsgStore.add(msg);
-        chat.msgs.add(msg);
-        chat.t = msg.t;
-      };
-      if (result.returnUndefined) setTimeout(store, 0);
-      else store();
+    const fault = rpc('sendFault', {}).then(({ mode }) => mode);
+    const created = fault.then((mode) =>
+      mode === 'hang' ? never() : new Msg({ ...message, ack: 0 }),
+    );
+    const store = (msg) => {
+      MsgStore.add(msg);
+      chat.msgs.add(msg);
+      chat.t = msg.t;
       return msg;
+    };
+    /** The Msg once it is in the store (a task after msgPromise resolved, for `undefined`). */
+    const stored = created.then(async (msg) =>
+      (await fault) === 'undefined'
+        ? new Promise((resolve) => setTimeout(() => resolve(store(msg)), 0))
+        : store(msg),
+    );
+    const msgPromise = created.then(async (msg) => ((await fault) === 'undefined' ? msg : stored));
+    const sendResult = stored.then(async (msg) => {
+      const mode = await fault;
+      if (mode === 'no-server-ack') return never();
+      try {
+        const media = window.__emu.hooks.mediaForSend
+          ? await window.__emu.hooks.mediaForSend(message)
+          : undefined;
+        const result = await rpc('send', {
+          id: message.id.id,
+          to: chat.id._serialized,
+          type: message.type,
+          body: message.type === 'chat' ? message.body || '' : message.caption || '',
+          fault: mode,
+          ...(quoted ? { quotedMsgId: quoted.id._serialized } : {}),
+          ...(media ? { media } : {}),
+        });
+        raiseAck(msg, result.ack);
+        return { messageSendResult: 'OK' };
+      } catch (err) {
+        // Anything but the emulated refusal is an emulator bug (e.g. a file whose hash is not
+        // its own): the page console shows it, and the specs fail on page console errors.
+        if (err.code !== 'send_failed') console.error('emulator send failed', err);
+        msg.set('ack', -1);
+        return { messageSendResult: 'ERROR' };
+      }
     });
-    const sendResult = sent.then(() => ({ messageSendResult: 'OK' }));
-    // Only awaited with waitUntilMsgSent: its rejection is msgPromise's, reported there.
+    // Only awaited with waitUntilMsgSent; a rejection (sendFault failed) is msgPromise's too.
     sendResult.catch(() => {});
     return [msgPromise, sendResult];
   }
@@ -316,22 +354,32 @@
 
   // --- Server pushes: acks and incoming messages ------------------------------------------------
 
-  // A changed ack fires the Msg `change:ack` whatsapp-web.js turns into `message_ack`.
-  onPush('ack', ({ id, ack }) => {
+  // A changed ack fires the Msg `change:ack` whatsapp-web.js turns into `message_ack`. The
+  // network's acks only rise; one the control API sets (`force`: -1, or lower than now) applies
+  // as it is.
+  onPush('ack', ({ id, ack, force }) => {
     const msg = MsgStore.get(id);
-    if (msg && (msg.ack ?? 0) < ack) msg.set('ack', ack);
+    if (!msg) return;
+    if (force) msg.set('ack', ack);
+    else raiseAck(msg, ack);
   });
 
   /**
    * Incoming messages wait until the app listens to Msg `add` (whatsapp-web.js does once it is
-   * ready), as WhatsApp Web's offline queue does: none is lost between page load and ready.
+   * ready), as WhatsApp Web's offline queue does: none is lost between page load and ready. Only
+   * once a message is in the store with the app listening does the page confirm it to the server
+   * (`delivered`); an unconfirmed one (the page reloaded, the browser died) is pushed again on the
+   * next link, and one the page already holds is dropped by id (and confirmed again).
    */
-  const inbox = [];
+  const inbox = new Map();
   let appListens = false;
   function deliverInbox() {
-    while (appListens && inbox.length) {
-      const record = inbox.shift();
-      if (MsgStore.get(record.waMessageId)) continue;
+    if (!appListens || !inbox.size) return;
+    const confirmed = [];
+    for (const [id, record] of inbox) {
+      inbox.delete(id);
+      confirmed.push(id);
+      if (MsgStore.get(id)) continue;
       const msg = msgFromRecord(record, true);
       const chat = chatFor(msg.id.remote);
       const contact = ContactStore.get(msg.from) || ContactStore.fetchModel(msg.from);
@@ -341,15 +389,39 @@
       chat.t = msg.t;
       chat.set('unreadCount', (chat.unreadCount || 0) + 1);
     }
+    // Not confirmed (the page went away first): the server pushes it again on the next link.
+    rpc('delivered', { ids: confirmed }).catch(() => {});
   }
   MsgStore.whenListened('add', () => {
     appListens = true;
     deliverInbox();
   });
   onPush('incoming', ({ msg }) => {
-    inbox.push(msg);
+    inbox.set(msg.waMessageId, msg);
     deliverInbox();
   });
+
+  /** How many of the account's newest messages a page loads at boot. */
+  const RECENT_MESSAGES = 500;
+
+  /**
+   * At boot (the account connected), the account's recent messages go into the store as known
+   * ones (isNewMsg false: whatsapp-web.js emits nothing for them), as WhatsApp Web restores its
+   * local database: acks of messages sent before a reload or a browser restart then reach their
+   * Msg and fire `message_ack`. auth.js calls it before the page reports itself synced.
+   */
+  async function loadRecent() {
+    if (!window.__emu.me) return;
+    const records = await rpc('history', { limit: RECENT_MESSAGES });
+    for (const record of records) {
+      if (MsgStore.get(record.waMessageId)) continue;
+      const msg = MsgStore.add(msgFromRecord(record, false));
+      const chat = chatFor(msg.id.remote);
+      chat.msgs.add(msg);
+      if ((chat.t || 0) < msg.t) chat.t = msg.t;
+    }
+  }
+  window.__emu.hooks.loadRecent = loadRecent;
 
   // For media.js and tests of the page: the building blocks.
   window.__emu.messages = { Wid, MsgKey, Msg, Chat, msgFromRecord, chatFor, createWid };

@@ -9,29 +9,42 @@
   const standIns = new Map();
 
   /**
-   * A module the emulator does not implement. Reading any property gives a function that throws
-   * `not emulated: <module>.<name>` when called, so an unexpected path fails loudly and names what
-   * is missing. Writes are kept: whatsapp-web.js assigns to some modules (e.g.
+   * A module the emulator does not implement, at any depth. Reading a property gives another
+   * stand-in (`M.Foo.bar`), and calling or constructing one throws `not emulated: <path>()`
+   * (`not emulated: M.Foo.bar`, `not emulated: M()`), so an unexpected path fails loudly and
+   * names what is missing. Writes are kept: whatsapp-web.js assigns to some modules (e.g.
    * WAWebSyncGatingUtils.isPlaceholderMessageResendEnabled, WAWebMiscBrowserUtils.info).
    */
-  function standIn(name) {
-    if (standIns.has(name)) return standIns.get(name);
-    const written = {};
-    const proxy = new Proxy(written, {
-      get(target, prop) {
-        if (Object.prototype.hasOwnProperty.call(target, prop)) return target[prop];
+  function standIn(path) {
+    if (standIns.has(path)) return standIns.get(path);
+    const written = new Map();
+    // A function target, so the proxy can be called and constructed (apply/construct traps).
+    const target = function notEmulated() {};
+    const proxy = new Proxy(target, {
+      get(_target, prop) {
+        if (written.has(prop)) return written.get(prop);
         // Not a thenable, not convertible: `await standIn` and string coercion must not throw.
         if (typeof prop === 'symbol' || prop === 'then' || prop === 'toJSON') return undefined;
-        return function notEmulated() {
-          throw new Error(`not emulated: ${name}.${String(prop)}`);
-        };
+        if (prop === 'toString') return () => `[not emulated: ${path}]`;
+        if (prop === 'valueOf') return undefined;
+        return standIn(`${path}.${prop}`);
       },
-      set(target, prop, value) {
-        target[prop] = value;
+      set(_target, prop, value) {
+        written.set(prop, value);
         return true;
       },
+      has(target, prop) {
+        return written.has(prop) || Reflect.has(target, prop);
+      },
+      apply() {
+        // The module itself called (`require('M')(...)`) reads `M()`; a member, `M.Foo.bar`.
+        throw new Error(`not emulated: ${path.includes('.') ? path : `${path}()`}`);
+      },
+      construct() {
+        throw new Error(`not emulated: new ${path}()`);
+      },
     });
-    standIns.set(name, proxy);
+    standIns.set(path, proxy);
     return proxy;
   }
 
@@ -262,8 +275,8 @@
   }
 
   /**
-   * Page -> server call. Resolves with the server's result, rejects with its error message, and
-   * never settles when the server says `hang` (the emulated "send that never returns").
+   * Page -> server call. Resolves with the server's result, rejects with its error (message and
+   * `code`). (A send that never settles is the page's own doing: messages.js, fault `hang`.)
    */
   async function rpc(method, params) {
     const res = await fetch('/emu/rpc', {
@@ -272,8 +285,8 @@
       body: JSON.stringify({ deviceId: window.__emu.deviceId, method, params: params || {} }),
     });
     const reply = await res.json();
-    if (reply.hang) return new Promise(() => {});
-    if (reply.error) throw new Error(reply.error.message);
+    if (reply.error)
+      throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     return reply.result;
   }
 

@@ -48,6 +48,19 @@ describe('EmulatorState', () => {
     });
   });
 
+  it('drops the QR of a device whose page is gone: not scannable, listed with qr null', () => {
+    const link = page();
+    state.attachLink('d1', link);
+    const ref = refOf(link);
+    state.detachLink('d1', link);
+    expect(state.listDevices()).toEqual([expect.objectContaining({ deviceId: 'd1', qr: null })]);
+    expect(() => state.scan(`${ref},k,i,a,p`, '111')).toThrow(/unknown or expired QR ref/);
+    const back = page();
+    state.attachLink('d1', back);
+    expect(refOf(back)).not.toBe(ref);
+    expect(state.listDevices()).toEqual([expect.objectContaining({ qr: refOf(back) })]);
+  });
+
   it('reconnects a linked device CONNECTED, with who it is', () => {
     state.attachLink('d1', page());
     state.link('d1', '111', 'Me');
@@ -63,7 +76,7 @@ describe('EmulatorState', () => {
     state.attachLink('d1', link);
     state.link('d1', '111');
     const answer = state.send('d1', { id: '3EB0AA', to: '222@c.us', type: 'chat', body: 'hi' });
-    expect(answer).toEqual({ result: { t: expect.any(Number), ack: 1 } });
+    expect(answer).toEqual({ t: expect.any(Number), ack: 1 });
     jest.advanceTimersByTime(600);
     const acks = link.pushes.filter((p) => p.type === 'ack');
     expect(acks).toEqual([
@@ -80,17 +93,19 @@ describe('EmulatorState', () => {
     ]);
   });
 
-  it('send faults: undefined records and flags, fail throws, hang neither records nor answers', () => {
+  it('send faults: each send takes the next armed mode; a `fail` send is refused and not recorded', () => {
     state.attachLink('d1', page());
     state.link('d1', '111');
-    state.faults.set('111', 'undefined', 1);
-    expect(state.send('d1', { id: 'A', to: '2@c.us', type: 'chat' })).toMatchObject({
-      result: { returnUndefined: true },
-    });
     state.faults.set('111', 'fail', 1);
-    expect(() => state.send('d1', { id: 'B', to: '2@c.us', type: 'chat' })).toThrow(/send failed/);
-    state.faults.set('111', 'hang', 1);
-    expect(state.send('d1', { id: 'C', to: '2@c.us', type: 'chat' })).toEqual({ hang: true });
+    expect(state.takeSendFault('d1')).toEqual({ mode: 'fail' });
+    expect(state.takeSendFault('d1')).toEqual({ mode: 'ok' });
+    expect(() => state.send('d1', { id: 'B', to: '2@c.us', type: 'chat', fault: 'fail' })).toThrow(
+      /send failed/,
+    );
+    expect(state.send('d1', { id: 'A', to: '2@c.us', type: 'chat', fault: 'undefined' })).toEqual({
+      t: expect.any(Number),
+      ack: 1,
+    });
     expect(state.sent('111').map((s) => s.waMessageId)).toEqual(['true_2@c.us_A']);
   });
 
@@ -106,6 +121,39 @@ describe('EmulatorState', () => {
         msg: expect.objectContaining({ waMessageId, body: 'hello', from: '333@c.us' }),
       },
     ]);
+  });
+
+  it('pushes an incoming message again on a new link until the page confirms it', () => {
+    state.attachLink('d1', page());
+    state.link('d1', '111');
+    const { waMessageId } = state.incoming('111', { from: '333', body: 'hello' });
+    const incomingOn = (link: { pushes: Push[] }) =>
+      link.pushes.filter((p) => p.type === 'incoming').length;
+    // The page reloads before it confirmed: the next link gets it again, once.
+    const reloaded = page();
+    state.attachLink('d1', reloaded);
+    state.incoming('111', { from: '333', body: 'second' });
+    expect(incomingOn(reloaded)).toBe(2);
+    expect(state.history('d1', '333@c.us')).toEqual([]);
+    state.confirmDelivered('d1', [waMessageId]);
+    const again = page();
+    state.attachLink('d1', again);
+    expect(again.pushes.filter((p) => p.type === 'incoming')).toEqual([
+      { type: 'incoming', msg: expect.objectContaining({ body: 'second' }) },
+    ]);
+    expect(state.history('d1', '333@c.us').map((m) => m.body)).toEqual(['hello']);
+  });
+
+  it('gives a booting page the newest messages of all its chats, sent and confirmed received', () => {
+    state.attachLink('d1', page());
+    state.link('d1', '111');
+    state.send('d1', { id: 'A', to: '2@c.us', type: 'chat', body: 'one' });
+    const { waMessageId } = state.incoming('111', { from: '3', body: 'two' });
+    state.send('d1', { id: 'B', to: '4@c.us', type: 'chat', body: 'three' });
+    state.incoming('111', { from: '5', body: 'unconfirmed' });
+    state.confirmDelivered('d1', [waMessageId]);
+    expect(state.history('d1').map((m) => m.body)).toEqual(['one', 'two', 'three']);
+    expect(state.history('d1', undefined, 2).map((m) => m.body)).toEqual(['two', 'three']);
   });
 
   it('links one device per phone: a second is refused unless it takes over (the first gets CONFLICT)', () => {

@@ -2,11 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EmulatorError } from './errors';
 import { checkedSendMedia, mediaPathOf } from './emulator-media';
 import { newPairingCode, newRef, refFromQr } from './qr';
-import { SendFaults } from './send-faults';
+import { SendFaults, type SendFaultMode } from './send-faults';
 
 /** Timings the control API can change (`PUT /control/settings`). */
 export interface EmulatorSettings {
-  /** How often an unlinked device's QR ref rotates. */
+  /** How often an unlinked device's QR ref rotates; 0 = never, else at least 1000. */
   qrRotateMs: number;
   /** Delay before a sent message is delivered (ack 2); 0 or negative = never. */
   deliveredAfterMs: number;
@@ -20,6 +20,32 @@ export const DEFAULT_SETTINGS: EmulatorSettings = {
   readAfterMs: 600,
 };
 
+/** Below this a QR ref would rotate faster than a test (or a person) can scan it. */
+export const MIN_QR_ROTATE_MS = 1000;
+
+/**
+ * Settings as the control API (or startEmulator) gives them, checked: known keys only, finite
+ * numbers, `qrRotateMs` 0 (never rotate) or at least MIN_QR_ROTATE_MS.
+ */
+export function checkedSettings(input: Record<string, unknown>): Partial<EmulatorSettings> {
+  const checked: Partial<EmulatorSettings> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (!Object.hasOwn(DEFAULT_SETTINGS, key))
+      throw new EmulatorError(400, 'bad_setting', `unknown setting ${key.slice(0, 40)}`);
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new EmulatorError(400, 'bad_setting', `${key} must be a number`);
+    if (key === 'qrRotateMs' && value !== 0 && !(value >= MIN_QR_ROTATE_MS))
+      throw new EmulatorError(
+        400,
+        'bad_setting',
+        `qrRotateMs must be 0 (never rotate) or at least ${MIN_QR_ROTATE_MS}`,
+      );
+    checked[key as keyof EmulatorSettings] = value;
+  }
+  return checked;
+}
+
 /** Server -> page pushes (page/auth.js and page/messages.js handle them). */
 export type Push =
   | { type: 'state'; state: string; ref?: string; me?: Me }
@@ -29,7 +55,7 @@ export type Push =
   | { type: 'freeze' }
   | { type: 'reload' }
   | { type: 'incoming'; msg: PageMessage }
-  | { type: 'ack'; id: string; ack: number };
+  | { type: 'ack'; id: string; ack: number; force?: true };
 
 /** The open link to one page (an SSE stream). */
 export interface PageLink {
@@ -70,7 +96,11 @@ export interface MessageRecord {
   notifyName?: string;
   quotedMsgId?: string;
   media?: MediaRecord;
-  /** Received messages: pushed to the account's page yet. */
+  /**
+   * Received messages: the account's page confirmed it holds it (in its Msg store, with
+   * whatsapp-web.js listening: the `delivered` RPC). Until then it is pushed again on every new
+   * link of the account's page (a reload, a restarted browser).
+   */
   delivered?: boolean;
 }
 
@@ -123,10 +153,12 @@ export interface SendParams {
   body?: string;
   quotedMsgId?: string;
   media?: { mimetype: string; filename?: string; size: number; filehash: string; base64?: string };
+  /** The fault mode the page took for this send (`sendFault` RPC); only `fail` matters here. */
+  fault?: SendFaultMode;
 }
 
-export type SendAnswer =
-  { hang: true } | { result: { t: number; ack: number; returnUndefined?: true } };
+/** The server's answer to a send it received: the message has ack 1 (server) now. */
+export type SendAnswer = { t: number; ack: number };
 
 export interface IncomingParams {
   from: string;
@@ -175,9 +207,11 @@ export class EmulatorState {
   private messages: MessageRecord[] = [];
   private seq = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Received messages not yet confirmed: the link each was last pushed on (by seq). */
+  private readonly pushedOn = new Map<number, PageLink>();
 
   constructor(settings: Partial<EmulatorSettings> = {}) {
-    this.settings = { ...DEFAULT_SETTINGS, ...settings };
+    this.settings = { ...DEFAULT_SETTINGS, ...checkedSettings(settings) };
   }
 
   // --- The page's link ----------------------------------------------------------------------
@@ -199,21 +233,34 @@ export class EmulatorState {
     }
   }
 
+  /**
+   * The page went away: its QR is no longer on any screen, so the ref is dropped (a scan of it is
+   * a 404, the device lists `qr: null`); a page that comes back gets a fresh one.
+   */
   detachLink(deviceId: string, link: PageLink): void {
     const device = this.devices.get(deviceId);
     if (!device || device.link !== link) return;
     device.link = null;
     this.stopRotation(device);
+    this.dropRef(device);
   }
 
   // --- RPCs from the page ---------------------------------------------------------------------
 
+  /** The fault armed for the device's account's next send (consumed): the page asks first. */
+  takeSendFault(deviceId: string): { mode: SendFaultMode } {
+    return { mode: this.faults.take(this.linkedPhone(deviceId)) };
+  }
+
+  /**
+   * The server receives a sent message (the page stored it at ack 0 already): recorded in the
+   * sent log at ack 1, delivered/read later. `fault` is the mode the page took for it: `fail`
+   * is refused (nothing recorded), `ok`/`undefined` are received alike.
+   */
   send(deviceId: string, params: SendParams): SendAnswer {
     const phone = this.linkedPhone(deviceId);
-    const mode = this.faults.take(phone);
-    if (mode === 'fail')
+    if (params.fault === 'fail')
       throw new EmulatorError(502, 'send_failed', 'send failed (emulated fault)');
-    if (mode === 'hang') return { hang: true };
     const waMessageId = `true_${params.to}_${params.id}`;
     const known = this.messages.find((m) => m.waMessageId === waMessageId);
     const record =
@@ -233,9 +280,7 @@ export class EmulatorState {
         media: params.media ? checkedSendMedia(params.media) : undefined,
       });
     if (!known) this.scheduleAcks(record);
-    return {
-      result: { t: record.t, ack: 1, ...(mode === 'undefined' ? { returnUndefined: true } : {}) },
-    };
+    return { t: record.t, ack: 1 };
   }
 
   queryExists(number: string): { wid: string | null } {
@@ -274,12 +319,32 @@ export class EmulatorState {
     device.link?.push({ type: 'ref', ref: this.rotateRef(device) });
   }
 
-  /** Messages of a chat of the device's account, oldest first (fetchMessages history). */
-  history(deviceId: string, chat: string): PageMessage[] {
+  /**
+   * Messages of the device's account the page may know, oldest first: those of one chat
+   * (fetchMessages history), or the newest `limit` of all chats (what a page loads at boot, so
+   * acks of messages sent before a reload still reach a Msg). Received messages only once the
+   * page confirmed them: an unconfirmed one comes as `incoming` instead.
+   */
+  history(deviceId: string, chat?: string, limit = Infinity): PageMessage[] {
     const phone = this.linkedPhone(deviceId);
-    return this.messages
-      .filter((m) => m.phone === phone && m.key.remote === chat && (m.key.fromMe || m.delivered))
-      .map(toPageMessage);
+    const known = this.messages.filter(
+      (m) =>
+        m.phone === phone &&
+        (chat === undefined || m.key.remote === chat) &&
+        (m.key.fromMe || m.delivered),
+    );
+    return known.slice(Math.max(0, known.length - limit)).map(toPageMessage);
+  }
+
+  /** The page holds these received messages (in its store, the app listening): delivered. */
+  confirmDelivered(deviceId: string, waMessageIds: string[]): void {
+    const phone = this.linkedPhone(deviceId);
+    const ids = new Set(waMessageIds);
+    for (const record of this.messages) {
+      if (record.phone !== phone || record.key.fromMe || !ids.has(record.waMessageId)) continue;
+      record.delivered = true;
+      this.pushedOn.delete(record.seq);
+    }
   }
 
   getMessages(deviceId: string, ids: string[]): PageMessage[] {
@@ -296,7 +361,7 @@ export class EmulatorState {
     return [...this.devices.values()].map((d) => ({
       deviceId: d.deviceId,
       state: d.state,
-      qr: d.phone ? null : d.ref,
+      qr: d.phone || !d.link ? null : d.ref,
       phone: d.phone,
       connected: d.link !== null,
     }));
@@ -416,17 +481,11 @@ export class EmulatorState {
     }
   }
 
-  updateSettings(settings: Partial<EmulatorSettings>): EmulatorSettings {
-    for (const key of Object.keys(DEFAULT_SETTINGS) as (keyof EmulatorSettings)[]) {
-      const value = settings[key];
-      if (value !== undefined) {
-        if (typeof value !== 'number' || !Number.isFinite(value))
-          throw new EmulatorError(400, 'bad_setting', `${key} must be a number`);
-        this.settings[key] = value;
-      }
-    }
+  /** Changes timings (checked: checkedSettings); a running QR rotation restarts at the new pace. */
+  updateSettings(settings: Record<string, unknown>): EmulatorSettings {
+    Object.assign(this.settings, checkedSettings(settings));
     for (const device of this.devices.values()) {
-      if (device.rotation) this.startRotation(device);
+      if (device.rotation || (device.link && !device.phone)) this.startRotation(device);
     }
     return this.settings;
   }
@@ -473,6 +532,7 @@ export class EmulatorState {
     this.pairingCodes.clear();
     this.faults.clear();
     this.messages = [];
+    this.pushedOn.clear();
     this.settings = { ...DEFAULT_SETTINGS };
   }
 
@@ -575,6 +635,7 @@ export class EmulatorState {
 
   private startRotation(device: Device): void {
     this.stopRotation(device);
+    if (this.settings.qrRotateMs === 0) return;
     device.rotation = setInterval(() => {
       device.link?.push({ type: 'ref', ref: this.rotateRef(device) });
     }, this.settings.qrRotateMs);
@@ -605,11 +666,19 @@ export class EmulatorState {
     this.timers.add(timer);
   }
 
-  /** Acks only rise on their own (read after delivered); the control API may set any. */
+  /**
+   * Acks only rise on their own (read after delivered); the control API may set any, -1 and
+   * lower ones too: such a push is `force`d, so the page applies it even when it is not higher.
+   */
   private setAck(record: MessageRecord, ack: number, force = false): void {
     if (!force && ack <= record.ack) return;
     record.ack = ack;
-    this.pageOf(record.phone)?.push({ type: 'ack', id: record.waMessageId, ack });
+    this.pageOf(record.phone)?.push({
+      type: 'ack',
+      id: record.waMessageId,
+      ack,
+      ...(force ? { force: true as const } : {}),
+    });
   }
 
   private pageOf(phone: string): PageLink | null {
@@ -617,12 +686,18 @@ export class EmulatorState {
     return (deviceId && this.devices.get(deviceId)?.link) || null;
   }
 
+  /**
+   * Pushes the account's unconfirmed received messages to its page, once per link: a message
+   * pushed to a page that then reloads (or whose browser died) before confirming it is pushed
+   * again to the next link. The page drops one it already holds (by id) and confirms it.
+   */
   private deliverPending(phone: string): void {
     const page = this.pageOf(phone);
     if (!page) return;
     for (const record of this.messages) {
       if (record.phone !== phone || record.key.fromMe || record.delivered) continue;
-      record.delivered = true;
+      if (this.pushedOn.get(record.seq) === page) continue;
+      this.pushedOn.set(record.seq, page);
       page.push({ type: 'incoming', msg: toPageMessage(record) });
     }
   }

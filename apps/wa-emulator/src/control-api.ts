@@ -1,22 +1,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EmulatorState, IncomingParams, NumberRule } from './accounts';
+import type { EmulatorState } from './accounts';
+import {
+  deviceIdOf,
+  incomingOf,
+  integerIn,
+  numberRulesOf,
+  optionalBoolean,
+  optionalText,
+  phoneOf,
+  requiredText,
+  type Body,
+} from './control-input';
 import { EmulatorError } from './errors';
-import { readJson, sendError, sendJson } from './http-util';
+import { decodePathPart, readJson, requestUrl, sendError, sendJson } from './http-util';
 import { SEND_FAULT_MODES, type SendFaultMode } from './send-faults';
 
-type Body = Record<string, unknown>;
 type Route = {
   method: string;
   pattern: RegExp;
   handle: (state: EmulatorState, params: string[], body: Body, query: URLSearchParams) => unknown;
 };
 
-const text = (body: Body, key: string): string => {
-  const value = body[key];
-  if (typeof value !== 'string' || !value)
-    throw new EmulatorError(400, 'bad_request', `${key} must be a non-empty string`);
-  return value;
-};
+const linkOptions = (b: Body) => ({
+  pushname: optionalText(b, 'pushname'),
+  takeover: optionalBoolean(b, 'takeover') ?? false,
+});
 
 /** The control API: the phone, the network and the test drive the emulator through these. */
 const ROUTES: Route[] = [
@@ -24,24 +32,22 @@ const ROUTES: Route[] = [
   {
     method: 'POST',
     pattern: /^\/control\/scan$/,
-    handle: (s, _p, b) =>
-      s.scan(
-        text(b, 'qr'),
-        text(b, 'phone'),
-        b.pushname as string | undefined,
-        b.takeover === true,
-      ),
+    handle: (s, _p, b) => {
+      const { pushname, takeover } = linkOptions(b);
+      return s.scan(requiredText(b, 'qr'), phoneOf(b.phone), pushname, takeover);
+    },
   },
   {
     method: 'POST',
     pattern: /^\/control\/pairing$/,
-    handle: (s, _p, b) => s.pairing(text(b, 'code')),
+    handle: (s, _p, b) => s.pairing(requiredText(b, 'code')),
   },
   {
     method: 'POST',
     pattern: /^\/control\/devices\/([^/]+)\/link$/,
     handle: (s, [id], b) => {
-      s.link(id, text(b, 'phone'), b.pushname as string | undefined, b.takeover === true);
+      const { pushname, takeover } = linkOptions(b);
+      s.link(deviceIdOf(id), phoneOf(b.phone), pushname, takeover);
       return { deviceId: id };
     },
   },
@@ -49,7 +55,10 @@ const ROUTES: Route[] = [
     method: 'POST',
     pattern: /^\/control\/devices\/([^/]+)\/state$/,
     handle: (s, [id], b) => {
-      s.setState(id, text(b, 'state'));
+      const state = requiredText(b, 'state');
+      if (!/^[A-Z_]{1,40}$/.test(state))
+        throw new EmulatorError(400, 'bad_request', 'state must be a Socket state (UPPER_CASE)');
+      s.setState(deviceIdOf(id), state);
       return { deviceId: id };
     },
   },
@@ -57,7 +66,7 @@ const ROUTES: Route[] = [
     method: 'POST',
     pattern: /^\/control\/devices\/([^/]+)\/freeze$/,
     handle: (s, [id]) => {
-      s.freeze(id);
+      s.freeze(deviceIdOf(id));
       return { deviceId: id };
     },
   },
@@ -65,24 +74,25 @@ const ROUTES: Route[] = [
     method: 'POST',
     pattern: /^\/control\/devices\/([^/]+)\/reload$/,
     handle: (s, [id]) => {
-      s.reload(id);
+      s.reload(deviceIdOf(id));
       return { deviceId: id };
     },
   },
   {
     method: 'POST',
     pattern: /^\/control\/accounts\/([^/]+)\/unlink$/,
-    handle: (s, [phone]) => s.unlink(phone),
+    handle: (s, [phone]) => s.unlink(phoneOf(phone)),
   },
   {
     method: 'POST',
     pattern: /^\/control\/accounts\/([^/]+)\/incoming$/,
-    handle: (s, [phone], b) => s.incoming(phone, b as unknown as IncomingParams),
+    handle: (s, [phone], b) => s.incoming(phoneOf(phone), incomingOf(b)),
   },
   {
     method: 'PUT',
     pattern: /^\/control\/accounts\/([^/]+)\/send-fault$/,
-    handle: (s, [phone], b) => {
+    handle: (s, [phoneParam], b) => {
+      const phone = phoneOf(phoneParam);
       const mode = b.mode as SendFaultMode;
       if (!SEND_FAULT_MODES.includes(mode))
         throw new EmulatorError(
@@ -90,10 +100,8 @@ const ROUTES: Route[] = [
           'bad_request',
           `mode must be one of ${SEND_FAULT_MODES.join(', ')}`,
         );
-      const count = b.count === undefined ? undefined : Number(b.count);
-      if (count !== undefined && !(Number.isInteger(count) && count > 0))
-        throw new EmulatorError(400, 'bad_request', 'count must be a positive integer');
-      s.faults.set(phone.replace(/\D/g, ''), mode, count);
+      const count = integerIn(b, 'count', 1, Number.MAX_SAFE_INTEGER, false);
+      s.faults.set(phone, mode, count);
       return { phone, mode, count: count ?? null };
     },
   },
@@ -101,18 +109,17 @@ const ROUTES: Route[] = [
     method: 'POST',
     pattern: /^\/control\/accounts\/([^/]+)\/ack$/,
     handle: (s, [phone], b) => {
-      const ack = Number(b.ack);
-      if (!Number.isInteger(ack) || ack < -1 || ack > 4)
-        throw new EmulatorError(400, 'bad_request', 'ack must be an integer from -1 to 4');
-      s.ack(phone, text(b, 'waMessageId'), ack);
-      return { waMessageId: b.waMessageId, ack };
+      const ack = integerIn(b, 'ack', -1, 4, true)!;
+      const waMessageId = requiredText(b, 'waMessageId');
+      s.ack(phoneOf(phone), waMessageId, ack);
+      return { waMessageId, ack };
     },
   },
   {
     method: 'PUT',
     pattern: /^\/control\/numbers$/,
     handle: (s, _p, b) => {
-      s.setNumbers(b as Record<string, NumberRule>);
+      s.setNumbers(numberRulesOf(b));
       return {};
     },
   },
@@ -124,7 +131,13 @@ const ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: /^\/control\/sent$/,
-    handle: (s, _p, _b, q) => s.sent(q.get('phone') ?? undefined, Number(q.get('after') ?? 0) || 0),
+    handle: (s, _p, _b, q) => {
+      const phone = q.get('phone');
+      const after = q.get('after');
+      if (after !== null && !/^\d{1,15}$/.test(after))
+        throw new EmulatorError(400, 'bad_request', 'after must be a sequence number');
+      return s.sent(phone ? phoneOf(phone) : undefined, Number(after ?? 0));
+    },
   },
   {
     method: 'POST',
@@ -142,7 +155,7 @@ export async function handleControl(
   res: ServerResponse,
 ): Promise<void> {
   try {
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = requestUrl(req, 'http://x');
     let pathMatched = false;
     for (const route of ROUTES) {
       const match = route.pattern.exec(url.pathname);
@@ -150,7 +163,7 @@ export async function handleControl(
       pathMatched = true;
       if (route.method !== req.method) continue;
       const body = req.method === 'GET' ? {} : await readJson(req);
-      const params = match.slice(1).map((p) => decodeURIComponent(p));
+      const params = match.slice(1).map(decodePathPart);
       sendJson(res, 200, route.handle(state, params, body, url.searchParams));
       return;
     }

@@ -1,6 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, MessageMedia, NoAuth, type Message } from 'whatsapp-web.js';
 import { RedisKeys } from '@app/core';
@@ -9,7 +7,8 @@ import type { OutgoingMessage } from '../../../libs/session/src/session-driver';
 import { chromiumArgs } from '../../../libs/session/src/drivers/wwebjs/browser/chromium-profile';
 import { pidsUsingProfile } from '../../../libs/session/src/drivers/wwebjs/browser/process-tree';
 import { WwebjsDriver } from '../../../libs/session/src/drivers/wwebjs/wwebjs.driver';
-import { startEmulator, type RunningEmulator } from './index';
+import type { RunningEmulator } from './index';
+import { CHROMIUM, TempRoots, next, startTestEmulator, waitFor } from './testing/emulator-test-kit';
 
 /**
  * Media through the emulator: the UNMODIFIED whatsapp-web.js Client on the real Chromium sends a
@@ -19,8 +18,6 @@ import { startEmulator, type RunningEmulator } from './index';
  * entry proves the page sent the exact bytes.
  */
 jest.setTimeout(90_000);
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /** A "PDF" big enough to take several base64 chunks (the page encodes in 32 KB slices). */
 const PDF = Buffer.concat([
@@ -63,37 +60,17 @@ interface MediaData {
 const dataOf = (m: Message) => (m as unknown as { _data: MediaData })._data;
 
 let emulator: RunningEmulator;
-const roots: string[] = [];
+const temp = new TempRoots('wa-emulator-media-spec-');
+const tempRoot = () => temp.make();
 
 beforeAll(async () => {
-  emulator = await startEmulator({
-    logger: (await import('pino')).default({ level: 'silent' }),
-    settings: { deliveredAfterMs: 100, readAfterMs: 200 },
-  });
+  emulator = await startTestEmulator();
 });
 
 afterAll(async () => {
   await emulator?.close();
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
+  temp.removeAll();
 });
-
-function tempRoot(): string {
-  const root = mkdtempSync(join(tmpdir(), 'wa-emulator-media-spec-'));
-  roots.push(root);
-  return root;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function next<T extends unknown[] = unknown[]>(client: Client, event: string): Promise<T> {
-  return new Promise((resolve) => client.once(event, (...args: unknown[]) => resolve(args as T)));
-}
 
 describe('media with the unmodified whatsapp-web.js Client', () => {
   const phone = '15551110000';
@@ -273,7 +250,7 @@ describe('media through our WwebjsDriver', () => {
         authStrategy: () => new NoAuth(),
         media: { maxBytes: 1 << 20, timeoutMs: 10_000, allowPrivate: true },
         startTimeoutMs: 60_000,
-        serverAckTimeoutMs: 10_000,
+        serverAckTimeoutMs: 4_000,
       },
     );
     let ready = false;
@@ -331,6 +308,20 @@ describe('media through our WwebjsDriver', () => {
     // Another file with the same caption is not that message: size and filehash decide.
     const other = { ...message.content.media, base64: randomBytes(1000).toString('base64') };
     expect(await driver.findSent({ ...message, content: { media: other } })).toBeNull();
+  });
+
+  it('a send the server never acknowledges (fault no-server-ack) ends unknown_outcome; not in the sent log', async () => {
+    await emulator.control.sendFault(phone, 'no-server-ack', 1);
+    const before = (await emulator.control.sent({ phone })).length;
+    const message: OutgoingMessage = {
+      messageId: 'm-no-ack',
+      chatId: '15555550001@c.us',
+      content: { text: 'stays in the local store' },
+      contentHash: 'unused-here',
+      attemptStartedAt: Date.now(),
+    };
+    await expect(driver.send(message)).rejects.toMatchObject({ failure: 'unknown_outcome' });
+    expect((await emulator.control.sent({ phone })).slice(before)).toEqual([]);
   });
 
   it('reports incoming media as metadata and downloads its bytes with downloadIncomingMedia()', async () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { EmulatorError } from './errors';
+import { decodePathPart } from './http-util';
 
 /**
  * The emulator server's side of media: the check of a file a page sends (the `send` RPC's
@@ -95,7 +96,7 @@ export function checkedSendMedia(media: unknown): SentMedia {
  * message, a message without a kept file, or another account's message.
  */
 export function serveMedia(state: MediaSource, url: URL, res: ServerResponse): void {
-  const waMessageId = decodeURIComponent(url.pathname.slice(MEDIA_PATH_PREFIX.length));
+  const waMessageId = decodePathPart(url.pathname.slice(MEDIA_PATH_PREFIX.length));
   const deviceId = url.searchParams.get('device');
   const record = state.message(waMessageId);
   const phone = state.listDevices().find((d) => d.deviceId === deviceId)?.phone;

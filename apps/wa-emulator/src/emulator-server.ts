@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { EmulatorState } from './accounts';
 import { WHATSAPP_WEB_HOST, type EmulatorCertificate } from './certificate';
 import { handleControl } from './control-api';
-import { sendJson } from './http-util';
+import { EmulatorError } from './errors';
+import { requestUrl, sendError, sendJson } from './http-util';
 import { handleRpc, openLink } from './page-link';
 import { MEDIA_PATH_PREFIX, serveMedia } from './emulator-media';
 
@@ -43,12 +44,11 @@ export class EmulatorServer {
     private readonly log: Logger,
     private readonly pageDir = findPageDir(),
   ) {
-    this.web = createHttpsServer({ key: certificate.key, cert: certificate.cert }, (req, res) => {
-      void this.servePage(req, res);
-    });
-    this.proxy = createServer((req, res) => {
-      void this.serveProxyPort(req, res);
-    });
+    this.web = createHttpsServer(
+      { key: certificate.key, cert: certificate.cert },
+      this.guarded((req, res) => this.servePage(req, res)),
+    );
+    this.proxy = createServer(this.guarded((req, res) => this.serveProxyPort(req, res)));
     this.proxy.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.tunnel(req, socket, head),
     );
@@ -67,6 +67,25 @@ export class EmulatorServer {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.proxy.close(() => resolve()));
     this.web.close();
+  }
+
+  /**
+   * Every request handler runs under this: whatever it throws (synchronously or not) is answered
+   * `{error: {code, message}}` (an EmulatorError with its status; anything else is a bug of ours:
+   * 500, logged) instead of becoming an unhandled rejection that ends the process.
+   */
+  private guarded(
+    handler: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void,
+  ): (req: IncomingMessage, res: ServerResponse) => void {
+    return (req, res) => {
+      Promise.resolve()
+        .then(() => handler(req, res))
+        .catch((err: unknown) => {
+          if (!(err instanceof EmulatorError))
+            this.log.error({ err, method: req.method }, 'emulator request handler failed');
+          sendError(res, err);
+        });
+    };
   }
 
   private track(socket: Socket): void {
@@ -101,7 +120,7 @@ export class EmulatorServer {
   }
 
   private async servePage(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `https://${WHATSAPP_WEB_HOST}`);
+    const url = requestUrl(req, `https://${WHATSAPP_WEB_HOST}`);
     if (req.method === 'POST' && url.pathname === '/emu/rpc')
       return handleRpc(this.state, req, res);
     if (req.method === 'GET' && url.pathname === '/emu/link') return openLink(this.state, req, res);

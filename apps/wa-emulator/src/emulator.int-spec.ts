@@ -1,12 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, LocalAuth, NoAuth, type Message } from 'whatsapp-web.js';
+import type { Client, Message } from 'whatsapp-web.js';
 import {
   pidsUsingProfile,
   processTreeMemoryMb,
 } from '../../../libs/session/src/drivers/wwebjs/browser/process-tree';
-import { startEmulator, type RunningEmulator } from './index';
+import type { RunningEmulator } from './index';
+import {
+  CHROMIUM,
+  TempRoots,
+  collect,
+  destroyAndAssertGone,
+  newClient as newClientOn,
+  next,
+  startTestEmulator,
+  waitFor,
+} from './testing/emulator-test-kit';
 
 /**
  * The UNMODIFIED whatsapp-web.js Client on the real Chromium, pointed at the emulator by flags
@@ -14,81 +22,21 @@ import { startEmulator, type RunningEmulator } from './index';
  */
 jest.setTimeout(90_000);
 
-const CHROMIUM = '/usr/bin/chromium';
 const PHONE = '15550001111';
 
 let emulator: RunningEmulator;
-const roots: string[] = [];
+const temp = new TempRoots('wa-emulator-spec-');
+const tempRoot = () => temp.make();
+const newClient = (auth: { local: string } | { none: string }) => newClientOn(emulator, auth);
 
 beforeAll(async () => {
-  emulator = await startEmulator({
-    logger: (await import('pino')).default({ level: 'silent' }),
-    settings: { deliveredAfterMs: 100, readAfterMs: 200 },
-  });
+  emulator = await startTestEmulator();
 });
 
 afterAll(async () => {
   await emulator?.close();
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
+  temp.removeAll();
 });
-
-function tempRoot(): string {
-  const root = mkdtempSync(join(tmpdir(), 'wa-emulator-spec-'));
-  roots.push(root);
-  return root;
-}
-
-/** A Client on its own profile; `profileDir` is what its Chromium runs with. */
-function newClient(auth: { local: string } | { none: string }): {
-  client: Client;
-  profileDir: string;
-} {
-  const puppeteer = {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...emulator.chromiumArgs, '--no-sandbox'],
-  };
-  if ('local' in auth) {
-    const client = new Client({
-      authStrategy: new LocalAuth({ dataPath: auth.local }),
-      puppeteer,
-      webVersionCache: { type: 'none' },
-    });
-    return { client, profileDir: join(auth.local, 'session') };
-  }
-  const client = new Client({
-    authStrategy: new NoAuth(),
-    puppeteer: { ...puppeteer, userDataDir: auth.none },
-    webVersionCache: { type: 'none' },
-  });
-  return { client, profileDir: auth.none };
-}
-
-/** The next `event` of `client` (its arguments). */
-function next<T extends unknown[] = unknown[]>(client: Client, event: string): Promise<T> {
-  return new Promise((resolve) => client.once(event, (...args: unknown[]) => resolve(args as T)));
-}
-
-/** Collects every `event` of `client` from now on. */
-function collect<T extends unknown[] = unknown[]>(client: Client, event: string): T[] {
-  const seen: T[] = [];
-  client.on(event, (...args: unknown[]) => seen.push(args as T));
-  return seen;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function destroyAndAssertGone(client: Client, profileDir: string): Promise<void> {
-  await client.destroy().catch(() => undefined);
-  await waitFor(() => pidsUsingProfile(profileDir).length === 0 || undefined);
-  expect(pidsUsingProfile(profileDir)).toEqual([]);
-}
 
 async function deviceOf(phone: string) {
   return (await emulator.control.devices()).find((d) => d.phone === phone);
@@ -110,7 +58,7 @@ describe('QR linking and messages (one linked browser)', () => {
   });
 
   it('emits a rotating qr, then authenticated and ready as the phone that scanned it', async () => {
-    await emulator.control.settings({ qrRotateMs: 700 });
+    await emulator.control.settings({ qrRotateMs: 1000 });
     const qrs = collect<[string]>(client, 'qr');
     const startedAt = Date.now();
     void client.initialize();
@@ -151,21 +99,23 @@ describe('QR linking and messages (one linked browser)', () => {
     );
   });
 
-  it('sends text: a Message with WhatsApp id true_<to>_3EB0..., acks 2 then 3, in the sent log', async () => {
+  it('sends text: a Message at ack 0 with WhatsApp id true_<to>_3EB0..., then acks 1, 2, 3, in the sent log', async () => {
     const to = '15550002222@c.us';
     const acks = collect<[Message, number]>(client, 'message_ack');
     const msg = await client.sendMessage(to, 'hello from the spec');
     expect(msg.id._serialized).toMatch(/^true_15550002222@c\.us_3EB0[0-9A-F]{18}$/);
     expect(msg.fromMe).toBe(true);
     expect(msg.body).toBe('hello from the spec');
-    expect(msg.ack).toBe(1);
+    // WhatsApp Web resolves the send once the message is in its local store, before the server
+    // has it: the server's ack 1 comes as an event.
+    expect(msg.ack).toBe(0);
 
     await waitFor(
-      () => acks.filter(([m]) => m.id._serialized === msg.id._serialized).length >= 2 || undefined,
+      () => acks.filter(([m]) => m.id._serialized === msg.id._serialized).length >= 3 || undefined,
     );
     expect(
       acks.filter(([m]) => m.id._serialized === msg.id._serialized).map(([, ack]) => ack),
-    ).toEqual([2, 3]);
+    ).toEqual([1, 2, 3]);
 
     const sent = await emulator.control.sent({ phone });
     expect(sent).toContainEqual(
@@ -180,6 +130,20 @@ describe('QR linking and messages (one linked browser)', () => {
 
     const found = await client.getMessageById(msg.id._serialized);
     expect(found).toMatchObject({ body: 'hello from the spec', ack: 3, fromMe: true });
+  });
+
+  it('applies an ack the control API forces, -1 and lower ones too (message_ack fires)', async () => {
+    const to = '15550002223@c.us';
+    const acks = collect<[Message, number]>(client, 'message_ack');
+    const msg = await client.sendMessage(to, 'acked by hand');
+    const acksOf = () =>
+      acks.filter(([m]) => m.id._serialized === msg.id._serialized).map(([, ack]) => ack);
+    await waitFor(() => acksOf().includes(3) || undefined);
+    await emulator.control.ack(phone, msg.id._serialized, 2);
+    await emulator.control.ack(phone, msg.id._serialized, -1);
+    await waitFor(() => acksOf().includes(-1) || undefined);
+    expect(acksOf()).toEqual([1, 2, 3, 2, -1]);
+    expect((await client.getMessageById(msg.id._serialized))?.ack).toBe(-1);
   });
 
   it('answers getNumberId with the canonical id, null for a number not on WhatsApp', async () => {
@@ -252,21 +216,56 @@ describe('QR linking and messages (one linked browser)', () => {
     ]);
   });
 
-  it('send fault `fail` rejects, `hang` never settles; neither is sent', async () => {
+  it('send fault `fail`: resolves at ack 0, then message_ack -1; not sent', async () => {
     const to = '15550007777@c.us';
     const before = (await emulator.control.sent({ phone })).length;
+    const acks = collect<[Message, number]>(client, 'message_ack');
     await emulator.control.sendFault(phone, 'fail', 1);
-    await expect(client.sendMessage(to, 'fails')).rejects.toThrow(/send failed/);
+    const failed = await client.sendMessage(to, 'fails');
+    expect(failed).toMatchObject({ body: 'fails', ack: 0, fromMe: true });
+    await waitFor(() => acks.find(([m]) => m.id._serialized === failed.id._serialized));
+    expect(
+      acks.filter(([m]) => m.id._serialized === failed.id._serialized).map(([, ack]) => ack),
+    ).toEqual([-1]);
+    expect((await client.getMessageById(failed.id._serialized))?.ack).toBe(-1);
+    expect((await emulator.control.sent({ phone })).slice(before)).toEqual([]);
+  });
 
+  it('send fault `no-server-ack`: resolves at ack 0 and never gets an ack; not sent', async () => {
+    const to = '15550007777@c.us';
+    const before = (await emulator.control.sent({ phone })).length;
+    const acks = collect<[Message, number]>(client, 'message_ack');
+    await emulator.control.sendFault(phone, 'no-server-ack', 1);
+    const unacked = await client.sendMessage(to, 'never reaches the server');
+    expect(unacked).toMatchObject({ ack: 0, fromMe: true });
+    // A later send is acked 1 by the server; the earlier one still has no ack at all.
+    const later = await client.sendMessage(to, 'reaches the server');
+    await waitFor(() =>
+      acks.find(([m, ack]) => m.id._serialized === later.id._serialized && ack === 1),
+    );
+    expect(acks.filter(([m]) => m.id._serialized === unacked.id._serialized)).toEqual([]);
+    expect((await client.getMessageById(unacked.id._serialized))?.ack).toBe(0);
+    expect((await emulator.control.sent({ phone })).slice(before).map((s) => s.body)).toEqual([
+      'reaches the server',
+    ]);
+  });
+
+  it('send fault `hang`: sendMessage never settles and nothing is sent', async () => {
+    const to = '15550007777@c.us';
+    const before = (await emulator.control.sent({ phone })).length;
     await emulator.control.sendFault(phone, 'hang', 1);
     let settled = false;
     void client.sendMessage(to, 'hangs').then(
       () => (settled = true),
       () => (settled = true),
     );
-    // The next send goes through while the hung one is still pending.
+    // The next send goes through (and is acked) while the hung one is still pending.
+    const acks = collect<[Message, number]>(client, 'message_ack');
     const ok = await client.sendMessage(to, 'after the hang');
     expect(ok.body).toBe('after the hang');
+    await waitFor(() =>
+      acks.find(([m, ack]) => m.id._serialized === ok.id._serialized && ack === 1),
+    );
     expect(settled).toBe(false);
     const bodies = (await emulator.control.sent({ phone })).slice(before).map((s) => s.body);
     expect(bodies).toEqual(['after the hang']);
@@ -360,7 +359,7 @@ describe('a LocalAuth profile: pairing code, restart without QR, unlink, unpaire
 });
 
 describe('a linked page: reload, conflict, freeze, logout', () => {
-  it('reload: the page navigates by itself and the Client is ready again; CONFLICT disconnects', async () => {
+  it('reload: the page navigates by itself and the Client is ready again, acks of earlier sends still fire; CONFLICT disconnects', async () => {
     const phone = '15550022222';
     const { client, profileDir } = newClient({ none: join(tempRoot(), 'profile') });
     try {
@@ -374,6 +373,16 @@ describe('a linked page: reload, conflict, freeze, logout', () => {
         msg.id._serialized,
       ]);
 
+      // A message sent before a reload is in the reloaded page's store: its acks still fire.
+      await waitFor(async () => (await emulator.control.sent({ phone })).find((s) => s.ack === 3));
+      const readyOnceMore = next(client, 'ready');
+      await emulator.control.reload(deviceId);
+      await readyOnceMore;
+      const acks = collect<[Message, number]>(client, 'message_ack');
+      await emulator.control.ack(phone, msg.id._serialized, 2);
+      await waitFor(() => acks.find(([m]) => m.id._serialized === msg.id._serialized));
+      expect(acks.map(([m, ack]) => [m.id._serialized, ack])).toEqual([[msg.id._serialized, 2]]);
+
       const disconnected = next<[string]>(client, 'disconnected');
       await emulator.control.setState(deviceId, 'CONFLICT');
       expect(await disconnected).toEqual(['CONFLICT']);
@@ -386,16 +395,21 @@ describe('a linked page: reload, conflict, freeze, logout', () => {
     const { client, profileDir } = newClient({ none: join(tempRoot(), 'profile') });
     try {
       const deviceId = await linkDirectly(client, '15550033333');
-      expect(await client.pupPage!.evaluate(() => 1 + 1)).toBe(2);
-      await emulator.control.freeze(deviceId);
-      // The freeze push reaches the page over its link, so an evaluate may still slip in before
-      // it lands: wait for the first one left unanswered, then a fresh one must not answer either.
+      // One evaluate, raced against 3 s: the control shows it answers well within that on a
+      // live page, so a 'no answer' after the freeze is the freeze, not a slow machine.
       const answers = () =>
         Promise.race([
           client.pupPage!.evaluate(() => 'answered'),
-          new Promise((r) => setTimeout(() => r('no answer'), 1000)),
+          new Promise((r) => setTimeout(() => r('no answer'), 3000)),
         ]);
-      await waitFor(async () => (await answers()) === 'no answer' || undefined);
+      expect(await answers()).toBe('answered');
+      await emulator.control.freeze(deviceId);
+      // The freeze push reaches the page over its link, so an evaluate may still slip in before
+      // it lands: wait for the first one left unanswered, then a fresh one must not answer either.
+      await waitFor(
+        async () => (await answers()) === 'no answer' || undefined,
+        'the page to freeze',
+      );
       expect(await answers()).toBe('no answer');
     } finally {
       await destroyAndAssertGone(client, profileDir);
@@ -413,6 +427,60 @@ describe('a linked page: reload, conflict, freeze, logout', () => {
       expect(client.pupBrowser!.isConnected()).toBe(false);
     } finally {
       await destroyAndAssertGone(client, profileDir);
+    }
+  });
+});
+
+describe('an incoming message to a page whose browser dies before whatsapp-web.js listens', () => {
+  it('is pushed again to the next page of the account and emitted there', async () => {
+    const phone = '15550055555';
+    const profile = join(tempRoot(), 'profile');
+    const first = newClient({ none: profile });
+    await linkDirectly(first.client, phone);
+    await destroyAndAssertGone(first.client, first.profileDir);
+
+    // The same profile in a bare browser: the page links (CONNECTED) but nobody listens to Msg.
+    const puppeteer = (await import('puppeteer')).default;
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      userDataDir: profile,
+      args: [...emulator.chromiumArgs, '--no-sandbox'],
+    });
+    const page = (await browser.pages())[0] ?? (await browser.newPage());
+    await page.goto('https://web.whatsapp.com/');
+    await page.waitForFunction(() => (globalThis as unknown as { Debug?: unknown }).Debug);
+    await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        __emu: { onPush(type: string, fn: (p: { msg: { waMessageId: string } }) => void): void };
+        pushed: Promise<string>;
+      };
+      w.pushed = new Promise((resolve) =>
+        w.__emu.onPush('incoming', ({ msg }) => resolve(msg.waMessageId)),
+      );
+    });
+    const { waMessageId } = await emulator.control.incoming(phone, {
+      from: '15550056666',
+      body: 'sent while nobody listened',
+    });
+    // The page got it over its link; then its browser dies before confirming it.
+    expect(
+      await page.evaluate(() => (globalThis as unknown as { pushed: Promise<string> }).pushed),
+    ).toBe(waMessageId);
+    browser.process()!.kill('SIGKILL');
+    await waitFor(() => pidsUsingProfile(profile).length === 0 || undefined);
+
+    const second = newClient({ none: profile });
+    const messages = collect<[Message]>(second.client, 'message');
+    try {
+      const ready = next(second.client, 'ready');
+      void second.client.initialize();
+      await ready;
+      const [msg] = await waitFor(() => messages.find(([m]) => m.id._serialized === waMessageId));
+      expect(msg.body).toBe('sent while nobody listened');
+      expect(messages).toHaveLength(1);
+    } finally {
+      await destroyAndAssertGone(second.client, second.profileDir);
     }
   });
 });

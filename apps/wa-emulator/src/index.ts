@@ -3,6 +3,7 @@ import { EmulatorState, type EmulatorSettings } from './accounts';
 import { createCertificate } from './certificate';
 import { EmulatorControlClient } from './control-client';
 import { EmulatorServer } from './emulator-server';
+import { assertHostAllowed } from './host-policy';
 
 export * from './accounts';
 export { EmulatorControlClient, EmulatorControlError } from './control-client';
@@ -14,6 +15,11 @@ export interface StartEmulatorOptions {
   host?: string;
   settings?: Partial<EmulatorSettings>;
   logger?: Logger;
+  /**
+   * Listen on a non-loopback host. Off by default: the control API has no authentication
+   * (`npm run emulator`: EMULATOR_ALLOW_REMOTE=1).
+   */
+  allowRemote?: boolean;
 }
 
 export interface RunningEmulator {
@@ -32,6 +38,7 @@ export interface RunningEmulator {
 /** Starts the WhatsApp Web emulator (see README "WhatsApp Web emulator"). */
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
   const host = options.host ?? '127.0.0.1';
+  assertHostAllowed(host, options.allowRemote === true);
   const log =
     options.logger ?? pino({ name: 'wa-emulator', level: process.env.LOG_LEVEL ?? 'info' });
   const certificate = createCertificate();

@@ -14,7 +14,11 @@ function portFromArgs(): number {
 
 async function main(): Promise<void> {
   const host = process.env.EMULATOR_HOST ?? '127.0.0.1';
-  const emulator = await startEmulator({ port: portFromArgs(), host });
+  const emulator = await startEmulator({
+    port: portFromArgs(),
+    host,
+    allowRemote: process.env.EMULATOR_ALLOW_REMOTE === '1',
+  });
   process.stdout.write(`emulator listening on ${host}:${emulator.port}\n`);
   process.stdout.write(`CHROMIUM_EXTRA_ARGS="${emulator.chromiumArgs.join(' ')}"\n`);
   const stop = () => {

@@ -1,15 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorState, PageLink, Push, SendParams } from './accounts';
 import { EmulatorError } from './errors';
-import { readJson, sendJson } from './http-util';
+import { readJson, requestUrl, sendJson } from './http-util';
 
 /**
  * The page's side of the wire: `GET /emu/link?device=<id>` (an SSE stream of pushes) and
- * `POST /emu/rpc {deviceId, method, params}` -> `{result}` | `{error}` | `{hang: true}` (the page
- * then never settles the call: page/runtime.js rpc()).
+ * `POST /emu/rpc {deviceId, method, params}` -> `{result}` | `{error}` (page/runtime.js rpc()).
  */
 export function openLink(state: EmulatorState, req: IncomingMessage, res: ServerResponse): void {
-  const deviceId = new URL(req.url ?? '/', 'https://x').searchParams.get('device');
+  const deviceId = requestUrl(req, 'https://x').searchParams.get('device');
   if (!deviceId) {
     sendJson(res, 400, { error: { code: 'bad_request', message: 'device is required' } });
     return;
@@ -43,29 +42,46 @@ const str = (params: Record<string, unknown>, key: string): string => {
 };
 
 /** Page -> server calls (the modules in page/*.js make them). */
-const RPC_HANDLERS: Record<string, RpcHandler> = {
-  send: (state, deviceId, params) => state.send(deviceId, params as unknown as SendParams),
-  queryExists: (state, _deviceId, params) => ({ result: state.queryExists(str(params, 'number')) }),
-  requestPairingCode: (state, deviceId, params) => ({
-    result: state.requestPairingCode(deviceId, str(params, 'phone')),
-  }),
-  logout: (state, deviceId) => {
-    state.pageLogout(deviceId);
-    return { result: {} };
-  },
-  takeover: (state, deviceId) => {
-    state.takeover(deviceId);
-    return { result: {} };
-  },
-  refreshQR: (state, deviceId) => {
-    state.refreshQr(deviceId);
-    return { result: {} };
-  },
-  history: (state, deviceId, params) => ({ result: state.history(deviceId, str(params, 'chat')) }),
-  getMessages: (state, deviceId, params) => ({
-    result: state.getMessages(deviceId, Array.isArray(params.ids) ? params.ids.map(String) : []),
-  }),
-};
+const RPC_HANDLERS = new Map<string, RpcHandler>(
+  Object.entries({
+    sendFault: (state, deviceId) => ({ result: state.takeSendFault(deviceId) }),
+    send: (state, deviceId, params) => ({
+      result: state.send(deviceId, params as unknown as SendParams),
+    }),
+    queryExists: (state, _deviceId, params) => ({
+      result: state.queryExists(str(params, 'number')),
+    }),
+    requestPairingCode: (state, deviceId, params) => ({
+      result: state.requestPairingCode(deviceId, str(params, 'phone')),
+    }),
+    logout: (state, deviceId) => {
+      state.pageLogout(deviceId);
+      return { result: {} };
+    },
+    takeover: (state, deviceId) => {
+      state.takeover(deviceId);
+      return { result: {} };
+    },
+    refreshQR: (state, deviceId) => {
+      state.refreshQr(deviceId);
+      return { result: {} };
+    },
+    history: (state, deviceId, params) => ({
+      result: state.history(
+        deviceId,
+        params.chat === undefined ? undefined : str(params, 'chat'),
+        typeof params.limit === 'number' && params.limit > 0 ? params.limit : undefined,
+      ),
+    }),
+    delivered: (state, deviceId, params) => {
+      state.confirmDelivered(deviceId, Array.isArray(params.ids) ? params.ids.map(String) : []);
+      return { result: {} };
+    },
+    getMessages: (state, deviceId, params) => ({
+      result: state.getMessages(deviceId, Array.isArray(params.ids) ? params.ids.map(String) : []),
+    }),
+  } satisfies Record<string, RpcHandler>),
+);
 
 export async function handleRpc(
   state: EmulatorState,
@@ -75,14 +91,23 @@ export async function handleRpc(
   try {
     const body = await readJson(req);
     const method = typeof body.method === 'string' ? body.method : '';
-    const handler = RPC_HANDLERS[method];
-    if (!handler) throw new EmulatorError(400, 'unknown_method', `unknown rpc ${method}`);
+    // A Map, not an object lookup: `constructor` or `__proto__` must not reach a prototype.
+    const handler = RPC_HANDLERS.get(method);
+    if (!handler) {
+      // Not a page's call (the page only makes known ones): a plain HTTP 400.
+      sendJson(res, 400, {
+        error: { code: 'unknown_method', message: `unknown rpc ${method.slice(0, 64)}` },
+      });
+      return;
+    }
     const deviceId = typeof body.deviceId === 'string' ? body.deviceId : '';
-    const params = (body.params ?? {}) as Record<string, unknown>;
-    sendJson(res, 200, handler(state, deviceId, params));
+    const params = body.params ?? {};
+    if (typeof params !== 'object' || params === null || Array.isArray(params))
+      throw new EmulatorError(400, 'bad_request', 'params must be an object');
+    sendJson(res, 200, handler(state, deviceId, params as Record<string, unknown>));
   } catch (err) {
     // The page rejects with the message; the status stays 200 so fetch() hands it the body.
     const e = err instanceof EmulatorError ? err : new EmulatorError(500, 'internal', String(err));
-    sendJson(res, 200, { error: { code: e.code, message: e.message } });
+    sendJson(res, e.status === 413 ? 413 : 200, { error: { code: e.code, message: e.message } });
   }
 }

@@ -1,5 +1,11 @@
-export type SendFaultMode = 'ok' | 'undefined' | 'fail' | 'hang';
-export const SEND_FAULT_MODES: readonly SendFaultMode[] = ['ok', 'undefined', 'fail', 'hang'];
+export type SendFaultMode = 'ok' | 'undefined' | 'fail' | 'hang' | 'no-server-ack';
+export const SEND_FAULT_MODES: readonly SendFaultMode[] = [
+  'ok',
+  'undefined',
+  'fail',
+  'hang',
+  'no-server-ack',
+];
 
 interface ArmedFault {
   mode: SendFaultMode;
@@ -8,9 +14,12 @@ interface ArmedFault {
 }
 
 /**
- * Per-account send faults: the next `count` sends (or all until reset) behave as `mode`.
+ * Per-account send faults: the next `count` sends (or all until reset) behave as `mode` (the
+ * page asks for the mode of each send first: page/messages.js addAndSendMsgToChat).
  * `undefined`: the server has the message but whatsapp-web.js's sendMessage resolves undefined;
- * `fail`: the send rejects; `hang`: it never settles.
+ * `fail`: the server refuses it (ack -1; sendMessage has resolved with the Msg at ack 0);
+ * `no-server-ack`: stored locally at ack 0, the server never gets it (no ack ever);
+ * `hang`: the local store never takes it, sendMessage never settles, nothing is sent.
  */
 export class SendFaults {
   private readonly armed = new Map<string, ArmedFault>();
