@@ -245,9 +245,27 @@
 
   // --- The send (Utils.js sendMessage -> addAndSendMsgToChat) ---------------------------------
 
+  /**
+   * Acks the page applied, confirmed to the server in batches (`acked`): one it never confirms
+   * (the page went away first) is pushed again on its next link.
+   */
+  const ackConfirms = new Map();
+  let ackFlush = null;
+  function confirmAck(msg) {
+    ackConfirms.set(msg.id._serialized, msg.ack);
+    if (ackFlush) return;
+    ackFlush = setTimeout(() => {
+      ackFlush = null;
+      const acks = [...ackConfirms].map(([id, ack]) => ({ id, ack }));
+      ackConfirms.clear();
+      rpc('acked', { acks }).catch(() => {});
+    }, 20);
+  }
+
   /** Acks rise on their own (server 1, delivered 2, read 3); -1 is the send's failure. */
   function raiseAck(msg, ack) {
     if ((msg.ack ?? 0) < ack) msg.set('ack', ack);
+    confirmAck(msg);
   }
 
   const never = () => new Promise(() => {});
@@ -357,12 +375,23 @@
   // A changed ack fires the Msg `change:ack` whatsapp-web.js turns into `message_ack`. The
   // network's acks only rise; one the control API sets (`force`: -1, or lower than now) applies
   // as it is.
-  onPush('ack', ({ id, ack, force }) => {
+  // Held until whatsapp-web.js listens to `change:ack` (after ready, so after the boot's
+  // loadRecent): an ack applied before would fire no `message_ack` and be lost to the app.
+  let acksListened = false;
+  const heldAcks = [];
+  function applyAck({ id, ack, force }) {
     const msg = MsgStore.get(id);
     if (!msg) return;
-    if (force) msg.set('ack', ack);
-    else raiseAck(msg, ack);
+    if (force) {
+      msg.set('ack', ack);
+      confirmAck(msg);
+    } else raiseAck(msg, ack);
+  }
+  MsgStore.whenListened('change:ack', () => {
+    acksListened = true;
+    for (const held of heldAcks.splice(0)) applyAck(held);
   });
+  onPush('ack', (push) => (acksListened ? applyAck(push) : heldAcks.push(push)));
 
   /**
    * Incoming messages wait until the app listens to Msg `add` (whatsapp-web.js does once it is

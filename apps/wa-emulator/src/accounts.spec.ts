@@ -93,6 +93,39 @@ describe('EmulatorState', () => {
     ]);
   });
 
+  it('pushes again, on the next link, the acks the page did not confirm (they came while it was away)', () => {
+    const link = page();
+    state.attachLink('d1', link);
+    state.link('d1', '111');
+    state.send('d1', { id: 'A', to: '2@c.us', type: 'chat', body: 'confirmed' });
+    state.send('d1', { id: 'B', to: '2@c.us', type: 'chat', body: 'missed' });
+    state.confirmAcks('d1', [{ id: 'true_2@c.us_A', ack: 1 }]);
+    jest.advanceTimersByTime(300);
+    state.confirmAcks('d1', [{ id: 'true_2@c.us_A', ack: 2 }]);
+    // The page dies before the read receipts (and B's delivery) reach it.
+    state.detachLink('d1', link);
+    jest.advanceTimersByTime(300);
+    // A booting page loads them at the acks it confirmed...
+    expect(state.history('d1').map((m) => [m.body, m.ack])).toEqual([
+      ['confirmed', 2],
+      ['missed', 0],
+    ]);
+    // ...and gets the rest as pushes on its link.
+    const again = page();
+    state.attachLink('d1', again);
+    expect(again.pushes.filter((p) => p.type === 'ack')).toEqual([
+      { type: 'ack', id: 'true_2@c.us_A', ack: 3 },
+      { type: 'ack', id: 'true_2@c.us_B', ack: 3 },
+    ]);
+    state.confirmAcks('d1', [
+      { id: 'true_2@c.us_A', ack: 3 },
+      { id: 'true_2@c.us_B', ack: 3 },
+    ]);
+    const third = page();
+    state.attachLink('d1', third);
+    expect(third.pushes.filter((p) => p.type === 'ack')).toEqual([]);
+  });
+
   it('send faults: each send takes the next armed mode; a `fail` send is refused and not recorded', () => {
     state.attachLink('d1', page());
     state.link('d1', '111');

@@ -102,6 +102,12 @@ export interface MessageRecord {
    * link of the account's page (a reload, a restarted browser).
    */
   delivered?: boolean;
+  /**
+   * Sent messages: the ack the account's page confirmed it applied (the `acked` RPC). An ack the
+   * page did not confirm (it was dead, frozen or reloading when the ack came) is pushed again on
+   * its next link, as WhatsApp's server keeps receipts for a device until it takes them.
+   */
+  pageAck?: number;
 }
 
 /** A message as the page builds its Msg model from it (page/messages.js msgFromRecord). */
@@ -226,6 +232,7 @@ export class EmulatorState {
       device.state = 'CONNECTED';
       link.push({ type: 'state', state: 'CONNECTED', me: this.meOf(device.phone) });
       this.deliverPending(device.phone);
+      this.redeliverAcks(device.phone);
     } else {
       device.state = 'UNPAIRED';
       link.push({ type: 'state', state: 'UNPAIRED', ref: this.rotateRef(device) });
@@ -333,7 +340,22 @@ export class EmulatorState {
         (chat === undefined || m.key.remote === chat) &&
         (m.key.fromMe || m.delivered),
     );
-    return known.slice(Math.max(0, known.length - limit)).map(toPageMessage);
+    // A sent message as the page last held it: at the ack it confirmed (the newer ones come as
+    // `ack` pushes, redeliverAcks), so each still fires `message_ack` there.
+    return known
+      .slice(Math.max(0, known.length - limit))
+      .map((m) => (m.key.fromMe ? { ...toPageMessage(m), ack: m.pageAck ?? 0 } : toPageMessage(m)));
+  }
+
+  /** The page applied these acks to its messages (and whatsapp-web.js was listening). */
+  confirmAcks(deviceId: string, acks: { id: string; ack: number }[]): void {
+    const phone = this.linkedPhone(deviceId);
+    const byId = new Map(acks.map((a) => [a.id, a.ack]));
+    for (const record of this.messages) {
+      if (record.phone !== phone || !record.key.fromMe) continue;
+      const ack = byId.get(record.waMessageId);
+      if (ack !== undefined) record.pageAck = ack;
+    }
   }
 
   /** The page holds these received messages (in its store, the app listening): delivered. */
@@ -684,6 +706,27 @@ export class EmulatorState {
   private pageOf(phone: string): PageLink | null {
     const deviceId = this.accounts.get(phone)?.deviceId;
     return (deviceId && this.devices.get(deviceId)?.link) || null;
+  }
+
+  /**
+   * Pushes to the account's page, on its new link, every ack of a sent message it has not
+   * confirmed: one that came while it was away (dead, frozen, reloading) is not lost. The page
+   * holds them until whatsapp-web.js listens, then applies and confirms them.
+   */
+  private redeliverAcks(phone: string): void {
+    const page = this.pageOf(phone);
+    if (!page) return;
+    for (const record of this.messages) {
+      if (record.phone !== phone || !record.key.fromMe) continue;
+      const known = record.pageAck ?? 0;
+      if (record.ack === known) continue;
+      page.push({
+        type: 'ack',
+        id: record.waMessageId,
+        ack: record.ack,
+        ...(record.ack < known ? { force: true as const } : {}),
+      });
+    }
   }
 
   /**

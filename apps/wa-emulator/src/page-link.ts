@@ -77,6 +77,19 @@ const RPC_HANDLERS = new Map<string, RpcHandler>(
       state.confirmDelivered(deviceId, Array.isArray(params.ids) ? params.ids.map(String) : []);
       return { result: {} };
     },
+    acked: (state, deviceId, params) => {
+      const acks = Array.isArray(params.acks) ? params.acks : [];
+      state.confirmAcks(
+        deviceId,
+        acks
+          .filter(
+            (a): a is { id: string; ack: number } =>
+              !!a && typeof a.id === 'string' && typeof a.ack === 'number',
+          )
+          .map((a) => ({ id: a.id, ack: a.ack })),
+      );
+      return { result: {} };
+    },
     getMessages: (state, deviceId, params) => ({
       result: state.getMessages(deviceId, Array.isArray(params.ids) ? params.ids.map(String) : []),
     }),
