@@ -78,16 +78,8 @@ const RPC_HANDLERS = new Map<string, RpcHandler>(
       return { result: {} };
     },
     acked: (state, deviceId, params) => {
-      const acks = Array.isArray(params.acks) ? params.acks : [];
-      state.confirmAcks(
-        deviceId,
-        acks
-          .filter(
-            (a): a is { id: string; ack: number } =>
-              !!a && typeof a.id === 'string' && typeof a.ack === 'number',
-          )
-          .map((a) => ({ id: a.id, ack: a.ack })),
-      );
+      const acks: unknown[] = Array.isArray(params.acks) ? (params.acks as unknown[]) : [];
+      state.confirmAcks(deviceId, acks.filter(isAckConfirm));
       return { result: {} };
     },
     getMessages: (state, deviceId, params) => ({
@@ -123,4 +115,10 @@ export async function handleRpc(
     const e = err instanceof EmulatorError ? err : new EmulatorError(500, 'internal', String(err));
     sendJson(res, e.status === 413 ? 413 : 200, { error: { code: e.code, message: e.message } });
   }
+}
+
+/** One entry of the page's `acked` RPC. */
+function isAckConfirm(a: unknown): a is { id: string; ack: number } {
+  const entry = a as { id?: unknown; ack?: unknown } | null;
+  return typeof entry?.id === 'string' && typeof entry.ack === 'number';
 }
