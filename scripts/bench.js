@@ -307,7 +307,13 @@ async function measureHttpFloor() {
   const floor = await startHttpFloor();
   try {
     // Warmed up as the gateway is, so both are timed compiled.
-    await runConcurrently(warmupCount(), IN_FLIGHT, (i) => sendMessage(floor.baseUrl, API_KEY, i));
+    const warm = await runConcurrently(warmupCount(), IN_FLIGHT, (i) =>
+      sendMessage(floor.baseUrl, API_KEY, i),
+    );
+    if (warm.failures.count > 0)
+      throw new Error(
+        `HTTP floor warm-up: ${warm.failures.count} requests failed; first: ${warm.failures.samples[0]}`,
+      );
     const meters = { floor: floor.cpuTimeMs, machine: machineBusyMs };
     return report(
       `HTTP floor: bare Fastify route (${IN_FLIGHT} conns)`,

@@ -68,7 +68,10 @@ function portFree(port) {
 
 /** The URL without its password, for the console. */
 function masked(url) {
-  return url.replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@').replace(/(sentinelPassword=)[^&#]*/, '$1***');
+  // Everything up to the last '@' is credentials (a password may hold '@', ':' or '/').
+  return url
+    .replace(/^([a-z+]+:\/\/)(.*)@/is, (_m, scheme, userinfo) => `${scheme}${userinfo.includes(':') ? `${userinfo.split(':')[0]}:***` : '***'}@`)
+    .replace(/(sentinelPassword=)[^&#]*/, '$1***');
 }
 
 async function ensureRedis() {
@@ -178,30 +181,46 @@ function startEmulator() {
   return new Promise((resolve, reject) => {
     const found = {};
     const lines = readline.createInterface({ input: proc.stdout });
+    const timer = setTimeout(() => reject(new Error('the emulator did not print its port within 60 s')), 60000);
     lines.on('line', (l) => {
-      const port = /^emulator listening on [^\s]+:(\d+)$/.exec(l);
-      if (port) found.port = Number(port[1]);
+      const port = /^emulator listening on ([^\s]+):(\d+)$/.exec(l);
+      if (port) {
+        found.host = port[1];
+        found.port = Number(port[2]);
+      }
       const args = /^CHROMIUM_EXTRA_ARGS="(.*)"$/.exec(l);
       if (args) found.args = args[1];
       if (found.port && found.args !== undefined) {
+        clearTimeout(timer);
+        // From now on its death stops everything, as an app's does.
+        proc.removeAllListeners('exit');
+        proc.on('exit', (code, signal) => {
+          if (!stopping) {
+            log(`emulator exited (${signal ?? code}); stopping everything`);
+            void shutdown(1);
+          }
+        });
         lines.removeAllListeners('line');
         lines.on('line', (rest) => rest && process.stdout.write(`[emulator] ${rest}\n`));
         resolve(found);
       }
     });
-    proc.once('exit', (code) => reject(new Error(`the emulator exited (${code}) before it listened`)));
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the emulator exited (${code}) before it listened`));
+    });
   });
 }
 
 /** The emulated phone scans the session's QR through the emulator's control API. */
-async function linkWithEmulatedPhone(base, key, emulatorPort, sessionId) {
+async function linkWithEmulatedPhone(base, key, emulatorUrl, sessionId) {
   for (let i = 0; i < 600; i++) {
     const res = await fetch(`${base}/api/sessions/${sessionId}/qr`, {
       headers: { 'x-api-key': key, accept: 'application/json' },
     }).catch(() => null);
     if (res?.status === 200) {
       const { qr } = await res.json();
-      const scan = await fetch(`http://127.0.0.1:${emulatorPort}/control/scan`, {
+      const scan = await fetch(`${emulatorUrl}/control/scan`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ qr, phone: EMULATED_PHONE, pushname: 'Emulated phone' }),
@@ -237,9 +256,11 @@ async function main() {
   let emulator = null;
   if (withEmulator) {
     emulator = await startEmulator();
+    const h = emulator.host.includes(':') ? `[${emulator.host}]` : emulator.host;
+    emulator.url = `http://${h}:${emulator.port}`;
     env.CHROMIUM_EXTRA_ARGS = [process.env.CHROMIUM_EXTRA_ARGS, emulator.args].filter(Boolean).join(' ');
     env.DEFAULT_DRIVER = process.env.DEFAULT_DRIVER || 'wwebjs';
-    log(`WhatsApp Web emulator on 127.0.0.1:${emulator.port}: the worker's Chromium opens it instead of web.whatsapp.com`);
+    log(`WhatsApp Web emulator on ${emulator.host}:${emulator.port}: the worker's Chromium opens it instead of web.whatsapp.com`);
   }
   startApp('gateway', 'dist/apps/gateway/apps/gateway/src/main.js', env);
   startApp('worker', 'dist/apps/sender-worker/apps/sender-worker/src/main.js', { ...env, WORKER_ID: process.env.WORKER_ID || 'local-worker' });
@@ -263,12 +284,12 @@ async function main() {
       headers: { 'x-api-key': key, 'content-type': 'application/json' },
       body: JSON.stringify({ id: 'demo-wa', driver: 'wwebjs' }),
     }).catch(() => undefined);
-    const linked = await linkWithEmulatedPhone(base, key, emulator.port, 'demo-wa');
+    const linked = await linkWithEmulatedPhone(base, key, emulator.url, 'demo-wa');
     log(linked ? `the emulated phone +${EMULATED_PHONE} linked the "demo-wa" session (whatsapp-web.js in Chromium)` : 'the "demo-wa" session showed no QR within 2 minutes: see the worker\'s log');
   }
 
   process.stdout.write(`
-  WhatsApp gateway running (simulator driver: no phone needed)
+  WhatsApp gateway running (${emulator ? 'wwebjs driver on the WhatsApp Web emulator' : 'simulator driver'}: no phone needed)
 
     API          ${base}/api
     Health       ${base}/api/health   (readiness: ${base}/readyz)
@@ -291,9 +312,9 @@ ${emulator ? `  Through whatsapp-web.js on the emulator (session "demo-wa", link
       -H 'X-Api-Key: ${key}' -H 'Content-Type: application/json' \\
       -d '{"to": "+1 555 123 4567", "text": "Hello through WhatsApp Web"}'
 
-  What the emulated WhatsApp received:  curl -s 'http://127.0.0.1:${emulator.port}/control/sent?phone=${EMULATED_PHONE}'
-  Link another wwebjs session: create it, then   curl -s http://127.0.0.1:${emulator.port}/control/devices
-  and  curl -s -X POST http://127.0.0.1:${emulator.port}/control/devices/<deviceId>/link -H 'Content-Type: application/json' -d '{"phone": "15550002222"}'
+  What the emulated WhatsApp received:  curl -s '${emulator.url}/control/sent?phone=${EMULATED_PHONE}'
+  Link another wwebjs session: create it, then   curl -s ${emulator.url}/control/devices
+  and  curl -s -X POST ${emulator.url}/control/devices/<deviceId>/link -H 'Content-Type: application/json' -d '{"phone": "15550002222"}'
 
 ` : ''}  Ctrl-C stops everything.
 

@@ -6,7 +6,14 @@
 // ratio from above; a target above it cannot be met by any gateway work on this machine.
 const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { freePort, keepOutputTail, terminate, waitForHealthy, cpuTimeMs } = require('./processes');
+const {
+  cpuTimeMs,
+  freePort,
+  keepOutputTail,
+  terminate,
+  trackChild,
+  waitForHealthy,
+} = require('./processes');
 
 const SERVER = `
 const fastify = require(${JSON.stringify(require.resolve('fastify', { paths: [path.join(__dirname, '..', '..')] }))})({ logger: false });
@@ -25,10 +32,17 @@ async function startHttpFloor() {
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Stopped with everything else on Ctrl-C or an error, like the gateway.
+  const stop = trackChild(child, () => terminate(child, 2000));
   const output = keepOutputTail(child);
   const baseUrl = `http://127.0.0.1:${port}`;
-  await waitForHealthy(baseUrl, child, output, 10000);
-  return { baseUrl, cpuTimeMs: () => cpuTimeMs(child.pid), stop: () => terminate(child, 2000) };
+  try {
+    await waitForHealthy(baseUrl, child, output, 10000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { baseUrl, cpuTimeMs: () => cpuTimeMs(child.pid), stop };
 }
 
 module.exports = { startHttpFloor };

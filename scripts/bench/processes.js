@@ -329,6 +329,7 @@ function keepOutputTail(child) {
 }
 
 module.exports = {
+  trackChild,
   keepOutputTail,
   assertRedisServerInstalled,
   freePort,

@@ -7,8 +7,10 @@ import { freePort } from './redis-server';
 import { waitFor } from './wait-for';
 
 /** One redis-server process of the set (primary or replica, AOF always), or a Sentinel. */
-async function launch(args: string[], port: number): Promise<ChildProcess> {
+async function launch(args: string[], port: number, procs: ChildProcess[]): Promise<ChildProcess> {
   const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  // Tracked before it answers, so a launch that fails is stopped with the rest.
+  procs.push(proc);
   await waitFor(
     `redis-server on ${port}`,
     async () => {
@@ -50,7 +52,13 @@ export class RedisSentinelSet {
 
   static async start(): Promise<RedisSentinelSet> {
     const set = new RedisSentinelSet();
-    await set.launchAll();
+    try {
+      await set.launchAll();
+    } catch (err) {
+      // Nothing of a half-started set is left behind (processes, folder).
+      await set.stop();
+      throw err;
+    }
     return set;
   }
 
@@ -90,16 +98,15 @@ export class RedisSentinelSet {
     this.ports.primary = await freePort();
     this.ports.replica = await freePort();
     this.ports.sentinel = await freePort();
-    this.procs.push(await launch(this.server(this.ports.primary, 'primary'), this.ports.primary));
-    this.procs.push(
-      await launch(
-        this.server(this.ports.replica, 'replica', [
-          '--replicaof',
-          '127.0.0.1',
-          String(this.ports.primary),
-        ]),
-        this.ports.replica,
-      ),
+    await launch(this.server(this.ports.primary, 'primary'), this.ports.primary, this.procs);
+    await launch(
+      this.server(this.ports.replica, 'replica', [
+        '--replicaof',
+        '127.0.0.1',
+        String(this.ports.primary),
+      ]),
+      this.ports.replica,
+      this.procs,
     );
     const conf = join(this.dir, 'sentinel.conf');
     writeFileSync(
@@ -114,7 +121,7 @@ export class RedisSentinelSet {
         '',
       ].join('\n'),
     );
-    this.procs.push(await launch([conf, '--sentinel'], this.ports.sentinel));
+    await launch([conf, '--sentinel'], this.ports.sentinel, this.procs);
     // The Sentinel knows the replica once it has asked the primary (INFO every 10 s at first).
     await waitFor(
       'the Sentinel to know the replica',

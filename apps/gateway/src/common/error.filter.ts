@@ -19,8 +19,11 @@ export class ErrorFilter implements ExceptionFilter {
       // Expected while Redis is down or full (or the gateway is not ready): one line at warn,
       // with the code the client got and the cause's message, no stack. pino-http's closing
       // line of a 503 is at debug (logger.ts), so an outage is not logged twice per request.
-      this.logger.warn(
-        { ...where, code: rendered.body.error.code, cause: causeOf(exception) },
+      // REDIS_FULL stays at error: an operator must act (memory, eviction policy) and alerts
+      // on error lines must see it; a Redis that is down is already on every probe and metric.
+      const code = rendered.body.error.code;
+      this.logger[code === 'REDIS_FULL' ? 'error' : 'warn'](
+        { ...where, code, cause: causeOf(exception) },
         'request refused: service unavailable',
       );
     } else if (rendered.status >= 500) {

@@ -176,7 +176,16 @@ export class RecoveryLoop {
         // WWEBJS_START_TIMEOUT_MS; the relaunch that follows ends it.
         const restarting = driver.restartClient();
         restarting.catch(() => undefined);
-        await Promise.race([restarting, usable]);
+        try {
+          await Promise.race([restarting, usable]);
+        } catch (err) {
+          // Not back in time: this driver is done for (the relaunch next replaces it). Stopped
+          // now, so a reload that completes during the backoff before that relaunch cannot
+          // report `ready` and resume the queue under a driver about to be killed mid-send.
+          if ((err as { code?: string })?.code === 'RECOVERY_TIMEOUT')
+            await driver.stop().catch(() => undefined);
+          throw err;
+        }
       } else {
         if (this.drainFirst) {
           // A planned recycle: the queue is paused already; let the send in flight finish.

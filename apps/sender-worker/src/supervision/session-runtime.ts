@@ -324,8 +324,10 @@ export class SessionRuntime implements SessionLink {
    */
   private async runConsumer(worker: Worker): Promise<void> {
     const lockMs = worker.opts.lockDuration ?? 30000;
-    const deadline = Date.now() + 3 * lockMs + 2 * (worker.opts.stalledInterval ?? lockMs);
-    let checking = false;
+    const boundMs = 3 * lockMs + 2 * (worker.opts.stalledInterval ?? lockMs);
+    // Counted from the first active job seen, not from the start: a Redis outage or AOF load
+    // before it (counts unknown) must not use the bound up and skip the stalled check.
+    let deadline: number | null = null;
     for (;;) {
       if (this.consumer !== worker || worker.closing) return;
       let active: number | null = null;
@@ -335,21 +337,20 @@ export class SessionRuntime implements SessionLink {
         // Redis is away: unknown, ask again (the consumer would wait for Redis anyway).
       }
       if (active === 0) break;
-      if (Date.now() > deadline) {
-        this.log.warn(
-          { active },
-          'jobs still active after their locks should have expired: starting anyway',
-        );
-        break;
-      }
-      if (active !== null && !checking) {
-        checking = true;
+      if (active !== null && deadline === null) {
+        deadline = Date.now() + boundMs;
         this.log.info(
           { active },
           "waiting for the previous owner's message to return to the queue",
         );
         // The stalled check is what moves an expired job back; run it before the consumer.
         await worker.startStalledCheckTimer().catch(() => undefined);
+      } else if (deadline !== null && Date.now() > deadline) {
+        this.log.warn(
+          { active, waitedMs: boundMs },
+          'a job is still active after its lock should have expired: starting anyway',
+        );
+        break;
       }
       await new Promise((r) => setTimeout(r, 200));
     }

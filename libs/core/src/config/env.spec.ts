@@ -194,6 +194,15 @@ describe('readSharedConfig', () => {
     expect(err.name).toBe('ConfigError');
   });
 
+  it('refuses a Redis Cluster behind a Sentinel URL', () => {
+    const err = configErrorOf(() =>
+      readSharedConfig(
+        reader({ REDIS_URL: 'redis+sentinel://s1/m', REDIS_CLUSTER_NODES: '10.0.0.1:7000' }),
+      ),
+    );
+    expect(err.variable).toBe('REDIS_CLUSTER_NODES');
+  });
+
   it('accepts a 64-character prefix and the bounds of each number', () => {
     const config = readSharedConfig(
       reader({

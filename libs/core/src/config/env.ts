@@ -89,6 +89,12 @@ export function readSharedConfig(env: EnvReader): SharedConfig {
     throw new ConfigError('QUEUE_PREFIX', 'must be 1–64 letters, digits, ".", "_" or "-"');
   }
   const redisClusterNodes = env.list('REDIS_CLUSTER_NODES');
+  if (redisClusterNodes.length && redisUrl.startsWith('redis+sentinel://')) {
+    throw new ConfigError(
+      'REDIS_CLUSTER_NODES',
+      'and a Sentinel REDIS_URL exclude each other: a Redis Cluster has no Sentinels',
+    );
+  }
   for (const n of redisClusterNodes) {
     if (!/^[^:\s]+:\d{1,5}$/.test(n))
       throw new ConfigError('REDIS_CLUSTER_NODES', `entries must be host:port, got "${n}"`);

@@ -87,6 +87,9 @@ export function createRedis(
       db,
       // Sentinels are asked again on every reconnection: a failover moves us to the new primary.
       sentinelRetryStrategy: (times) => Math.min(100 * times, 2000),
+      // And watched (their +switch-master): a primary cut off from the Sentinels but still
+      // reachable from here is left at once, not on its first READONLY or CLIENT KILL.
+      failoverDetector: true,
     });
   }
   return new Redis(t.url, redisOptions(role, name, extras));

@@ -40,6 +40,18 @@ describe('parseRedisUrl', () => {
     });
   });
 
+  it('takes a password holding @, : and / (the credentials end at the last @), and + in sentinelPassword', () => {
+    expect(
+      parseRedisUrl('redis+sentinel://app:p@ss:w/rd@s1:26379/m?sentinelPassword=a+b%2Bc'),
+    ).toMatchObject({
+      username: 'app',
+      password: 'p@ss:w/rd',
+      sentinels: [{ host: 's1', port: 26379 }],
+      name: 'm',
+      sentinelPassword: 'a+b+c',
+    });
+  });
+
   it.each([
     ['no master name', 'redis+sentinel://s1:26379'],
     ['an empty host', 'redis+sentinel://s1:26379,/m'],
@@ -50,6 +62,9 @@ describe('parseRedisUrl', () => {
     ['a bad percent-encoding in the password', 'redis+sentinel://:p%E0%A4%A@s1/m'],
     ['a bad percent-encoding in the master name', 'redis+sentinel://s1/m%'],
     ['a database out of range', 'redis+sentinel://s1/m/100000000000000000000'],
+    ['a bad percent-encoding in sentinelPassword', 'redis+sentinel://s1/m?sentinelPassword=%ZZ'],
+    ['an empty master name', 'redis+sentinel://s1//3'],
+    ['a path too long', 'redis+sentinel://s1/m/0/x'],
   ])('refuses %s', (_why, url) => expect(() => parseRedisUrl(url)).toThrow(RedisUrlError));
 
   it('never repeats a password in its error', () => {

@@ -26,8 +26,8 @@ export type RedisUrl =
 
 export class RedisUrlError extends Error {}
 
-const SENTINEL =
-  /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)(?:\/(\d+))?\/?(?:\?([^#]*))?$/;
+const FORM =
+  'redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/<master name>[/db][?sentinelPassword=…]';
 
 export function parseRedisUrl(url: string): RedisUrl {
   if (/^rediss?:\/\//.test(url)) return { kind: 'server', url };
@@ -39,13 +39,20 @@ export function parseRedisUrl(url: string): RedisUrl {
       `must start with redis://, rediss:// or redis+sentinel://, got "${redact(url)}"`,
     );
   }
-  const m = SENTINEL.exec(url);
-  if (!m) {
-    throw new RedisUrlError(
-      `a Sentinel URL is redis+sentinel://[:password@]host:port[,host:port…]/<master name>[/db], got "${redact(url)}"`,
-    );
-  }
-  const [, auth, hosts, name, db, query] = m;
+  const bad = () => new RedisUrlError(`a Sentinel URL is ${FORM}, got "${redact(url)}"`);
+  const rest = url.slice('redis+sentinel://'.length);
+  // The credentials end at the LAST '@' before the path (a password may hold '@' and ':'),
+  // as the WHATWG URL parser reads a userinfo.
+  const slash = rest.search(/\/(?=[^@]*$)/);
+  if (slash < 0) throw bad();
+  const authority = rest.slice(0, slash);
+  const at = authority.lastIndexOf('@');
+  const auth = at < 0 ? undefined : authority.slice(0, at);
+  const hosts = authority.slice(at + 1);
+  const [path, query, ...more] = rest.slice(slash + 1).split('?');
+  const [name, db, ...extra] = path.split('/').filter((part, k, all) => part || k < all.length - 1);
+  if (!hosts || !name || more.length || extra.length || (db !== undefined && !/^\d+$/.test(db)))
+    throw bad();
   const sentinels = hosts.split(',').map((h) => {
     const hm = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(h.trim());
     const port = hm?.[2] === undefined ? 26379 : Number(hm[2]);
@@ -62,9 +69,13 @@ export function parseRedisUrl(url: string): RedisUrl {
     username = user ? decoded(user, 'user name') : undefined;
     password = colon < 0 ? undefined : decoded(auth.slice(colon + 1), 'password') || undefined;
   }
-  const params = new URLSearchParams(query ?? '');
-  for (const key of params.keys()) {
-    if (key !== 'sentinelPassword') throw new RedisUrlError(`unknown option "${key}"`);
+  let sentinelPassword: string | undefined;
+  for (const pair of query ? query.split('&') : []) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    if (key !== 'sentinelPassword') throw new RedisUrlError(`unknown option "${key.slice(0, 40)}"`);
+    // Percent-decoded like the rest of the URL ('+' stays '+', as in a base64 password).
+    sentinelPassword = decoded(eq < 0 ? '' : pair.slice(eq + 1), 'sentinelPassword') || undefined;
   }
   return {
     kind: 'sentinel',
@@ -72,7 +83,7 @@ export function parseRedisUrl(url: string): RedisUrl {
     name: decoded(name, 'master name'),
     username,
     password,
-    sentinelPassword: params.get('sentinelPassword') ?? undefined,
+    sentinelPassword,
     db: database(db),
   };
 }
@@ -95,9 +106,12 @@ function database(db: string | undefined): number {
   return n;
 }
 
-/** The URL with its passwords masked, for error messages. */
+/** The URL with its credentials masked (everything up to the last '@'), for error messages. */
 function redact(url: string): string {
   return url
-    .replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@')
+    .replace(/^([a-z+]+:\/\/)(.*)@/is, (_m, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':');
+      return `${scheme}${colon < 0 ? '***' : `${userinfo.slice(0, colon)}:***`}@`;
+    })
     .replace(/(sentinelPassword=)[^&#]*/, '$1***');
 }

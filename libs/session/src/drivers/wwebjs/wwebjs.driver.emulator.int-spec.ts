@@ -38,7 +38,7 @@ describe('the wwebjs driver on the WhatsApp Web emulator', () => {
   afterAll(async () => {
     await Promise.all(running.map((d) => d.stop().catch(() => undefined)));
     await emulator?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** A driver for session `id`, built as the worker builds it; records its state events. */
@@ -65,11 +65,22 @@ describe('the wwebjs driver on the WhatsApp Web emulator', () => {
   /** Starts it and has the emulated phone scan its first QR; resolves once ready. */
   async function linked(id: string, phone: string) {
     const d = driverFor(id);
+    /** Scans that failed: a failure shows as itself, not as a timeout waiting for ready. */
+    const scanErrors: unknown[] = [];
     d.driver.on('state', (s) => {
-      if (s.status === 'qr' && s.qr) void emulator.control.scan(s.qr, phone);
+      if (s.status === 'qr' && s.qr)
+        emulator.control.scan(s.qr, phone).catch((err: unknown) => scanErrors.push(err));
     });
     await d.driver.start();
-    await waitFor(`${id} ready`, () => d.states.some((s) => s.status === 'ready'), 30_000, 50);
+    await waitFor(
+      `${id} ready`,
+      () => {
+        if (scanErrors.length) throw scanErrors[0];
+        return d.states.some((s) => s.status === 'ready');
+      },
+      30_000,
+      50,
+    );
     // Its Chromium runs on the profile stopped() then waits to see gone.
     expect(pidsUsingProfile(d.profile).length).toBeGreaterThan(0);
     return d;
@@ -107,17 +118,15 @@ describe('the wwebjs driver on the WhatsApp Web emulator', () => {
 
   it('links with a pairing code the phone confirms', async () => {
     const d = driverFor('pairing');
-    let asked = false;
+    let code: Promise<string> | null = null;
     d.driver.on('state', (s) => {
-      if (s.status === 'qr' && !asked) {
-        asked = true;
-        void d.driver.requestPairingCode('+1 555 010 0002').then((code) => {
-          expect(code).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
-          return emulator.control.pairing(code.replace('-', ''));
-        });
-      }
+      if (s.status === 'qr' && !code) code = d.driver.requestPairingCode('+1 555 010 0002');
     });
     await d.driver.start();
+    await waitFor('the first QR', () => code !== null, 30_000, 50);
+    const shown = await code!;
+    expect(shown).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    await emulator.control.pairing(shown.replace('-', ''));
     await waitFor('ready by code', () => d.states.some((s) => s.status === 'ready'), 30_000, 50);
     expect(d.states.find((s) => s.status === 'ready')?.phone).toBe('15550100002');
     await stopped(d);
