@@ -201,7 +201,11 @@ describe('QR linking and messages (one linked browser)', () => {
     await emulator.control.sendFault(phone, 'undefined', 1);
     const before = (await emulator.control.sent({ phone })).length;
     expect(await client.sendMessage(to, 'lost reply')).toBeUndefined();
-    const sent = await emulator.control.sent({ phone });
+    // sendMessage resolves once the message is in the page's store, before the server has it.
+    const sent = await waitFor(async () => {
+      const log = await emulator.control.sent({ phone });
+      return log.length > before ? log : undefined;
+    }, 'the message at the server');
     expect(sent).toHaveLength(before + 1);
     const entry = sent[sent.length - 1];
     expect(entry).toMatchObject({ to, body: 'lost reply' });
