@@ -1,5 +1,6 @@
 import { RedisServer } from './support/redis-server';
 import { TestSystem } from './support/system';
+import { exactlyOnce } from './support/exactly-once';
 import { waitFor } from './support/wait-for';
 
 /**
@@ -46,10 +47,12 @@ describe('durability', () => {
       100,
     );
     const outbox = await sys.outbox('k-stream');
-    const counts = new Map<string, number>();
-    for (const o of outbox) counts.set(o.messageId, (counts.get(o.messageId) ?? 0) + 1);
-    expect(ids.filter((id) => !counts.has(id))).toEqual([]); // none lost
-    expect([...counts.entries()].filter(([, n]) => n > 1)).toEqual([]); // none twice
+    expect(
+      exactlyOnce(
+        outbox.map((o) => o.messageId),
+        ids,
+      ),
+    ).toEqual({ lost: [], twice: [] });
     // In the order accepted (CONTRACT), the killed worker's message in flight included: the new
     // owner waits for it to come back to the head of the queue before taking the next one.
     expect(outbox.map((o) => o.messageId)).toEqual(ids);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisSentinelSet } from './support/redis-sentinel';
 import { TestSystem } from './support/system';
+import { exactlyOnce } from './support/exactly-once';
 import { waitFor } from './support/wait-for';
 
 /**
@@ -55,8 +56,8 @@ describe('Redis behind Sentinel', () => {
     );
 
     // The records were written to the primary, and replicated.
-    const primary = new Redis({ port: set.ports.primary });
-    const replica = new Redis({ port: set.ports.replica });
+    const primary = new Redis({ host: '127.0.0.1', port: set.ports.primary });
+    const replica = new Redis({ host: '127.0.0.1', port: set.ports.replica });
     try {
       const keys = await primary.keys(`${sys.env.prefix}:*`);
       expect(keys.length).toBeGreaterThan(0);
@@ -84,10 +85,12 @@ describe('Redis behind Sentinel', () => {
         100,
       );
       const outbox = await sys.outbox('sentinel-s');
-      const counts = new Map<string, number>();
-      for (const o of outbox) counts.set(o.messageId, (counts.get(o.messageId) ?? 0) + 1);
-      expect(ids.filter((id) => !counts.has(id))).toEqual([]);
-      expect([...counts.entries()].filter(([, n]) => n > 1)).toEqual([]);
+      expect(
+        exactlyOnce(
+          outbox.map((o) => o.messageId),
+          ids,
+        ),
+      ).toEqual({ lost: [], twice: [] });
       // The new messages live on the promoted replica: the apps write to it now.
       const last = await replica.keys(`${sys.env.prefix}:msg:{${ids[ids.length - 1]}}`);
       expect(last.length).toBe(1);

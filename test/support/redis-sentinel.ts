@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from './redis-server';
+import { freePort, redisAnswers } from './redis-server';
 import { waitFor } from './wait-for';
 
 /** One redis-server process of the set (primary or replica, AOF always), or a Sentinel. */
@@ -11,28 +11,7 @@ async function launch(args: string[], port: number, procs: ChildProcess[]): Prom
   const proc = spawn('redis-server', args, { stdio: 'ignore' });
   // Tracked before it answers, so a launch that fails is stopped with the rest.
   procs.push(proc);
-  await waitFor(
-    `redis-server on ${port}`,
-    async () => {
-      const r = new Redis({
-        port,
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      r.on('error', () => undefined);
-      try {
-        await r.connect();
-        return (await r.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        r.disconnect();
-      }
-    },
-    10000,
-    50,
-  );
+  await waitFor(`redis-server on ${port}`, () => redisAnswers(port), 10000, 50);
   return proc;
 }
 
@@ -140,7 +119,7 @@ export class RedisSentinelSet {
   }
 
   async sentinelCommand(...args: string[]): Promise<unknown> {
-    const s = new Redis({ port: this.ports.sentinel, maxRetriesPerRequest: 1 });
+    const s = new Redis({ host: '127.0.0.1', port: this.ports.sentinel, maxRetriesPerRequest: 1 });
     try {
       return await s.call('SENTINEL', ...args);
     } finally {

@@ -60,23 +60,7 @@ export class RedisServer {
     if (this.aof) args.push('--appendonly', 'yes', '--appendfsync', 'always');
     this.proc = spawn('redis-server', args, { stdio: 'ignore' });
     const deadline = Date.now() + 10000;
-    for (;;) {
-      const r = new Redis(this.url, {
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      r.on('error', () => undefined);
-      try {
-        await r.connect();
-        if ((await r.ping()) === 'PONG') {
-          r.disconnect();
-          return;
-        }
-      } catch {
-        /* not up yet */
-      }
-      r.disconnect();
+    while (!(await redisAnswers(this.port))) {
       if (Date.now() > deadline) throw new Error(`redis-server did not start on ${this.port}`);
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -96,6 +80,26 @@ export class RedisServer {
   async stop(): Promise<void> {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Whether a Redis (or a Sentinel) on loopback `port` answers PING now. */
+export async function redisAnswers(port: number): Promise<boolean> {
+  const r = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
   }
 }
 
