@@ -4,8 +4,13 @@
  * time by package / source file, so a profile can be quoted in a report or an issue.
  *
  *   node scripts/bench/drain-profile.js <file.cpuprofile | dir> [top=25]
+ *   node scripts/bench/drain-profile.js --flame <file | dir> [min%=2]   a text flame graph
+ *   node scripts/bench/drain-profile.js --folded <file | dir>           folded stacks
  *
- * With a directory, the newest .cpuprofile in it is read.
+ * With a directory, the newest .cpuprofile in it is read. `--flame` prints the call tree top
+ * down with each frame's inclusive share of busy time (frames under min% left out), the picture a
+ * flame graph draws, as text a closing note can quote; `--folded` prints one `a;b;c <samples>`
+ * line per stack, the input of flamegraph.pl / speedscope.
  */
 'use strict';
 const fs = require('node:fs');
@@ -79,15 +84,80 @@ function summarise(file, top = 25) {
   return lines.join('\n');
 }
 
-module.exports = { summarise };
+/** Samples per stack, root first, idle left out: the tree both flame views are drawn from. */
+function stacks(file) {
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const hits = new Map();
+  for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+  const label = (n) => {
+    const name = n.callFrame.functionName || '(anonymous)';
+    return n.callFrame.url ? `${name} ${origin(n.callFrame.url)}` : name;
+  };
+  const out = [];
+  for (const [id, count] of hits) {
+    const frames = [];
+    for (let at = id; at !== undefined; at = parent.get(at)) frames.unshift(label(byId.get(at)));
+    if (frames[0] === '(root)') frames.shift();
+    if (frames[frames.length - 1] === '(idle)') continue;
+    out.push({ frames, count });
+  }
+  return out;
+}
+
+function folded(file) {
+  return stacks(file)
+    .map((s) => `${s.frames.join(';')} ${s.count}`)
+    .sort()
+    .join('\n');
+}
+
+function flame(file, minPct = 2) {
+  const root = { name: '(busy)', total: 0, children: new Map() };
+  for (const { frames, count } of stacks(file)) {
+    root.total += count;
+    let node = root;
+    for (const f of frames) {
+      let child = node.children.get(f);
+      if (!child) node.children.set(f, (child = { name: f, total: 0, children: new Map() }));
+      child.total += count;
+      node = child;
+    }
+  }
+  const lines = [
+    `${path.basename(file)}: inclusive % of busy time, frames under ${minPct}% left out`,
+  ];
+  const walk = (node, depth) => {
+    const share = (100 * node.total) / Math.max(1, root.total);
+    if (share < minPct) return;
+    lines.push(`${share.toFixed(1).padStart(5)}%  ${'  '.repeat(depth)}${node.name}`);
+    for (const c of [...node.children.values()].sort((a, b) => b.total - a.total))
+      walk(c, depth + 1);
+  };
+  walk(root, 0);
+  return lines.join('\n');
+}
+
+module.exports = { summarise, flame, folded };
 
 if (require.main === module) {
-  const [target, top] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const mode = args[0] === '--flame' || args[0] === '--folded' ? args.shift() : null;
+  const [target, n] = args;
   if (!target) {
     process.stderr.write(
-      'usage: node scripts/bench/drain-profile.js <file.cpuprofile | dir> [top]\n',
+      'usage: node scripts/bench/drain-profile.js [--flame | --folded] <file.cpuprofile | dir> [top | min%]\n',
     );
     process.exit(2);
   }
-  process.stdout.write(`${summarise(newestProfile(target), Number(top) || 25)}\n`);
+  const file = newestProfile(target);
+  const text =
+    mode === '--flame'
+      ? flame(file, Number(n) || 2)
+      : mode === '--folded'
+        ? folded(file)
+        : summarise(file, Number(n) || 25);
+  process.stdout.write(`${text}\n`);
 }
