@@ -49,7 +49,10 @@ export type SendOutcome =
 /** The message's record as the send path reads and changes it (`MessageStatusService`). */
 export interface MessageRecords {
   read(messageId: string): Promise<RecordSnapshot>;
-  /** The record's current attempt id (the last fencing check before the driver call). */
+  /**
+   * The record's current attempt id (the last fencing check before the driver call where the
+   * move to `sending` could not check the lease in its own step: Redis Cluster).
+   */
   attemptOf(messageId: string): Promise<string | null>;
   recreate(job: SendMessageJob): Promise<void>;
   /** Compare-and-set of the status (with the send intent, in the same step). */
@@ -108,6 +111,11 @@ export interface SendSession {
   readyDriver(): SessionDriver | null;
   /** True while this worker still holds the session's lease (fencing). */
   holdsLease(): Promise<boolean>;
+  /**
+   * The session's lease as this worker holds it (its key and stored value): on one Redis the
+   * move to `sending` checks it in its own step (`TransitionRequest.lease`).
+   */
+  readonly leaseFence: { key: string; value: string };
   /** Send outcomes, for the circuit breaker on a run of identical errors. */
   noteSend(outcome: { ok: true } | { ok: false; code: string }): void;
 }
@@ -157,8 +165,9 @@ interface Run {
  *
  * Steps, in order: read the record; skip a final one; wait for a ready session; reconcile an open
  * intent (and fail a message that crashed the session `maxAttempts` times); expire; pace; check
- * the number (canonical chat id); move to `sending` with a new intent; re-check lease and
- * attempt; call the driver under SEND_TIMEOUT_MS; mark `sent`.
+ * the number (canonical chat id); move to `sending` with a new intent (on one Redis checking the
+ * lease in the same step; under Cluster re-check lease and attempt after it); call the driver
+ * under SEND_TIMEOUT_MS; mark `sent`.
  *
  * Fencing: every record change a run makes is a compare-and-set on the record's `attemptId` as
  * the run saw it when it started (and, after its own move to `sending`, on its own attempt id).
@@ -289,6 +298,20 @@ export class SendProtocol {
 
     // The move to `sending` and the send intent, in one compare-and-set on the attempt id this
     // run saw at its start: a run that woke up late (another took the job over meanwhile) loses.
+    // On one Redis the same step also checks the session's lease (`lease`), so the move is the
+    // last fencing check before the driver call: nothing is awaited between its answer and the
+    // call (one round trip instead of three: move, lease, attempt). Why that keeps the fencing
+    // (a frozen worker never sends for a session or an attempt another took over):
+    // - frozen (SIGSTOP, GC) before the step runs: the step fails when another run took the
+    //   message over (the attempt id differs from the one seen at start) or another worker
+    //   holds the lease (a lapsed lease is never current again: a new claim has a new token),
+    //   and it writes nothing then;
+    // - after it: this run's attempt and lease were current when Redis ran the step, and only
+    //   synchronous code runs before `driver.send` starts, as after the attempt re-check before
+    //   (a freeze while the answer is on the way is the window that re-check's answer had too;
+    //   what remains is the driver's part: a superseded client cannot send, see ARCHITECTURE).
+    // Under Redis Cluster the lease is in another slot than the record: the lease and the
+    // attempt are checked after the move, one after the other, as before.
     const attemptId = randomUUID();
     const startedAt = Date.now();
     const begun = await this.records.transition(data.sessionId, id, {
@@ -305,28 +328,36 @@ export class SendProtocol {
         contentHash: data.contentHash,
         workerId: this.opts.workerId,
       },
+      lease: session.leaseFence,
     });
+    if (begun.leaseLost) {
+      // Refused before any write: the record and the open intent (if any) are the new owner's.
+      log.warn('lease lost: not sending; the job returns to the queue for the new owner');
+      return { kind: 'wait', reason: 'lease-lost' };
+    }
     if (begun.fenced) return this.superseded(run);
     if (!begun.applied) return { kind: 'skipped', status: begun.previous ?? 'missing' };
 
-    // Fencing, checked as late as possible before the driver call: a worker frozen past its
-    // lease (SIGSTOP, a long pause) must not send for a session another worker owns now, and a
-    // run frozen after its move to `sending` must not send once another attempt took over. The
-    // two reads stay one after the other (not sent together, which would save a round trip):
-    // the attempt is read after the lease answered, so a run frozen while waiting for the lease
-    // check still finds the other attempt (send.processor.int-spec.ts, "frozen between the move
-    // to sending and the driver call").
-    if (!(await session.holdsLease())) {
-      log.warn('lease lost: not sending; the job returns to the queue for the new owner');
-      await this.records.transition(data.sessionId, id, {
-        to: 'queued',
-        from: ['sending'],
-        ifField: { name: 'attemptId', value: attemptId },
-        intent: null,
-      });
-      return { kind: 'wait', reason: 'lease-lost' };
+    if (!begun.leaseChecked) {
+      // Redis Cluster. Fencing, checked as late as possible before the driver call: a worker
+      // frozen past its lease must not send for a session another worker owns now, and a run
+      // frozen after its move to `sending` must not send once another attempt took over. The
+      // two reads stay one after the other (not sent together, which would save a round trip):
+      // the attempt is read after the lease answered, so a run frozen while waiting for the
+      // lease check still finds the other attempt (send.processor.int-spec.ts, "frozen between
+      // the move to sending and the driver call").
+      if (!(await session.holdsLease())) {
+        log.warn('lease lost: not sending; the job returns to the queue for the new owner');
+        await this.records.transition(data.sessionId, id, {
+          to: 'queued',
+          from: ['sending'],
+          ifField: { name: 'attemptId', value: attemptId },
+          intent: null,
+        });
+        return { kind: 'wait', reason: 'lease-lost' };
+      }
+      if ((await this.records.attemptOf(id)) !== attemptId) return this.superseded(run);
     }
-    if ((await this.records.attemptOf(id)) !== attemptId) return this.superseded(run);
 
     log.info({ attemptId, chatId: outgoing.chatId }, 'sending');
     let result;
