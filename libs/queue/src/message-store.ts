@@ -64,10 +64,15 @@ import { recordStatusChange } from './message.metrics';
 const TRANSITION_LUA = `
 -- Everything the step reads of the record, in one HMGET (each redis.call costs Redis time):
 -- status, session, recipient, WhatsApp id, the clock (createdAt, sendAt: no transition sets
--- them), and the condition field.
+-- them), the condition field, then the fields this change deletes (an HDEL only for those
+-- the record holds: a send's moves clear an \`error\` that is rarely there).
 local condField = ARGV[6]
-local rec = redis.call('HMGET', KEYS[1], 'status', 'session', 'to', 'waMessageId', 'createdAt',
-  'sendAt', condField ~= '' and condField or 'status')
+local read = {'status', 'session', 'to', 'waMessageId', 'createdAt', 'sendAt',
+  condField ~= '' and condField or 'status'}
+for i = 15, #ARGV, 2 do
+  if ARGV[i + 1] == '' then read[#read + 1] = ARGV[i] end
+end
+local rec = redis.call('HMGET', KEYS[1], unpack(read))
 local cur = rec[1]
 if not cur then return {-1, ''} end
 local allowed = false
@@ -108,9 +113,11 @@ end
 -- send's changes set up to six fields each.
 local set = {'status', ARGV[1]}
 local unset = {}
+local held = 7
 for i = 15, #ARGV, 2 do
   if ARGV[i + 1] == '' then
-    unset[#unset + 1] = ARGV[i]
+    held = held + 1
+    if rec[held] then unset[#unset + 1] = ARGV[i] end
   else
     set[#set + 1] = ARGV[i]
     set[#set + 1] = ARGV[i + 1]
@@ -138,10 +145,13 @@ if ARGV[5] == '1' then
   local ttl = tonumber(ARGV[4])
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
-  -- The intent: not when this step deleted it, nor once the message was final already (its
-  -- first final step deleted it or gave it this TTL; a final message's intent is never read).
+  -- The intent: only with the message's first final status, and not when this step deleted
+  -- it (that first step gave it this TTL or deleted it; a final message's intent is never read).
   if ARGV[8] ~= '-' and not wasFinal then redis.call('EXPIRE', KEYS[3], ttl) end
-  redis.call('EXPIRE', KEYS[4], ttl)
+  -- The outbox: with the first final status, and whenever this step pushed an event into it
+  -- (Cluster path), so an event waiting there lives as long as the record. On one Redis an ack's
+  -- step (final to final) writes no outbox entry: its TTL from the first final step stands.
+  if not wasFinal or (event ~= '' and not inline) then redis.call('EXPIRE', KEYS[4], ttl) end
 else
   -- A record written by an older version carries a TTL from its creation: drop it. Its
   -- history and outbox were written with it (one step) and the intent by a step like this one,
