@@ -162,7 +162,10 @@ else
 end
 local indexed = '0'
 if inline and session == ARGV[12] then
-  if ARGV[5] == '1' then redis.call('ZREM', KEYS[6], ARGV[11]) end
+  -- Only with the first final status: on this path that step took the message out of the index
+  -- (an ack's later step would find nothing to remove; were an entry left by a crash, the
+  -- consistency check prunes a final record's entry).
+  if ARGV[5] == '1' and not wasFinal then redis.call('ZREM', KEYS[6], ARGV[11]) end
   indexed = '1'
 end
 local early = ''

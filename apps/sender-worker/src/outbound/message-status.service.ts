@@ -16,6 +16,8 @@ export interface RecordSnapshot {
   attemptId: string | null;
   chatId: string | null;
   crashes: number;
+  /** The open send intent, read with the record (same slot, same pipeline). */
+  intent: SendIntent | null;
 }
 
 /** An open send intent: an attempt whose outcome is not known yet. */
@@ -126,13 +128,36 @@ export class MessageStatusService {
     return this.acks.ownerOf(sessionId, waMessageId);
   }
 
+  /**
+   * The record's fields a send starts from and its open intent: one pipeline (one slot, one
+   * socket write, one round trip; reads only, each as if read alone).
+   */
   async read(messageId: string): Promise<RecordSnapshot> {
-    const f = await this.messages.fields(messageId, 'status', 'attemptId', 'chatId', 'crashes');
+    const replies = await this.redis
+      .pipeline()
+      .hmget(this.keys.message(messageId), 'status', 'attemptId', 'chatId', 'crashes')
+      .hgetall(this.keys.sendIntent(messageId))
+      .exec();
+    if (!replies) throw new Error('the record read was not run');
+    const [[fieldsErr, fields], [intentErr, intent]] = replies as [
+      [Error | null, (string | null)[]],
+      [Error | null, Record<string, string>],
+    ];
+    if (fieldsErr) throw fieldsErr;
+    if (intentErr) throw intentErr;
+    const [status, attemptId, chatId, crashes] = fields;
     return {
-      status: f.status as MessageStatus | null,
-      attemptId: f.attemptId,
-      chatId: f.chatId,
-      crashes: Number(f.crashes ?? 0),
+      status: status as MessageStatus | null,
+      attemptId,
+      chatId,
+      crashes: Number(crashes ?? 0),
+      intent: intent.attemptId
+        ? {
+            attemptId: intent.attemptId,
+            startedAt: intent.startedAt ? Number(intent.startedAt) : null,
+            chatId: intent.chatId || null,
+          }
+        : null,
     };
   }
 
@@ -147,16 +172,6 @@ export class MessageStatusService {
 
   forgetExpiry(messageId: string): Promise<void> {
     return this.messages.forgetExpiry([messageId]);
-  }
-
-  async openIntent(messageId: string): Promise<SendIntent | null> {
-    const intent = await this.redis.hgetall(this.keys.sendIntent(messageId));
-    if (!intent.attemptId) return null;
-    return {
-      attemptId: intent.attemptId,
-      startedAt: intent.startedAt ? Number(intent.startedAt) : null,
-      chatId: intent.chatId || null,
-    };
   }
 
   private async ack(

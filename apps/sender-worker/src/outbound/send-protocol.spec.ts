@@ -91,6 +91,7 @@ class InMemoryRecords implements MessageRecords, SendIntents {
       attemptId: r?.attemptId ?? null,
       chatId: r?.chatId ?? null,
       crashes: r?.crashes ?? 0,
+      intent: this.openIntent(id),
     };
   }
 
@@ -153,7 +154,7 @@ class InMemoryRecords implements MessageRecords, SendIntents {
     return t;
   }
 
-  async openIntent(id: string): Promise<SendIntent | null> {
+  private openIntent(id: string): SendIntent | null {
     const i = this.intents.get(id);
     if (!i?.attemptId) return null;
     return {

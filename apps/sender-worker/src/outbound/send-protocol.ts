@@ -17,7 +17,7 @@ import {
   type OutgoingMessage,
   type SessionDriver,
 } from '@app/session';
-import type { RecordSnapshot, SendIntent } from './message-status.service';
+import type { RecordSnapshot } from './message-status.service';
 
 /**
  * What one run of the send protocol ended with. The protocol decides; the processor adapter
@@ -48,6 +48,7 @@ export type SendOutcome =
 
 /** The message's record as the send path reads and changes it (`MessageStatusService`). */
 export interface MessageRecords {
+  /** The record's fields a send starts from, with its open intent (one round trip). */
   read(messageId: string): Promise<RecordSnapshot>;
   /**
    * The record's current attempt id (the last fencing check before the driver call where the
@@ -74,9 +75,8 @@ export interface MessageRecords {
   ): Promise<TransitionResult>;
 }
 
-/** What reconciliation reads: the open intent, and which message a WhatsApp id belongs to. */
+/** What reconciliation reads: which message a WhatsApp id belongs to. */
 export interface SendIntents {
-  openIntent(messageId: string): Promise<SendIntent | null>;
   ownerOf(sessionId: string, waMessageId: string): Promise<string | null>;
 }
 
@@ -155,7 +155,8 @@ interface Run {
   /** Attempts BullMQ has used before this run (retryable failures count them). */
   attemptsMade: number;
   session: SendSession;
-  log: Logger;
+  /** The run's logger (sessionId, messageId), made when a line is first logged. */
+  readonly log: Logger;
 }
 
 /**
@@ -191,23 +192,28 @@ export class SendProtocol {
     session: SendSession,
   ): Promise<SendOutcome> {
     const id = data.messageId;
+    // The child logger is made only when this run logs beyond the happy path's line (which
+    // names sessionId and messageId itself): a pino child per run was a cost on every send.
+    let child: Logger | undefined;
+    const parent = this.logger;
     const run: Run = {
       data,
       attemptsMade,
       session,
-      log: this.logger.child({ sessionId: data.sessionId, messageId: id }),
+      get log() {
+        return (child ??= parent.child({ sessionId: data.sessionId, messageId: id }));
+      },
     };
-    const { log } = run;
 
     // What this run saw when it started: its moves are conditional on it (fencing). The open
-    // intent and the cached number check are read at the same time (one round trip instead of
-    // three, issued back to back on one connection, so Redis runs them in this order): reads
-    // only, each used exactly as if read at its own step below; the fencing is unchanged, since
-    // every move is still a compare-and-set on `seen.attemptId`. The intent and the number are
-    // read whether or not they turn out to be needed (a final record, a session not ready).
-    const [seen, openIntent, cachedNumber] = await Promise.all([
+    // intent (with the record) and the cached number check are read at the same time (one round
+    // trip instead of three, issued back to back on one connection, so Redis runs them in this
+    // order): reads only, each used exactly as if read at its own step below; the fencing is
+    // unchanged, since every move is still a compare-and-set on `seen.attemptId`. The intent and
+    // the number are read whether or not they turn out to be needed (a final record, a session
+    // not ready).
+    const [seen, cachedNumber] = await Promise.all([
       this.records.read(id),
-      this.intents.openIntent(id),
       this.numbers.cachedCheck
         ? // A failed cache read is not this run's failure: the check reads it again below.
           this.numbers.cachedCheck(data.sessionId, data.chatId).catch(() => undefined)
@@ -216,7 +222,7 @@ export class SendProtocol {
     if (seen.status === null) {
       if ((data.version ?? 1) >= SEND_JOB_VERSION) {
         // Records of this version live until final: this one was removed on purpose.
-        log.warn('the message record is gone: the job is dropped, nothing is sent');
+        run.log.warn('the message record is gone: the job is dropped, nothing is sent');
         return { kind: 'skipped', status: 'missing' };
       }
       // A job written by an older version, whose record expired from its creation while it
@@ -232,7 +238,7 @@ export class SendProtocol {
 
     // An earlier attempt may have sent it (worker killed mid-send, unknown outcome): ask first,
     // in the chat that attempt used (WhatsApp's canonical id).
-    const intent = openIntent;
+    const intent = seen.intent;
     const outgoing: OutgoingMessage = {
       messageId: id,
       chatId: intent?.chatId || seen.chatId || data.chatId,
@@ -264,7 +270,7 @@ export class SendProtocol {
       });
       if (t.fenced) return this.superseded(run);
       await this.records.forgetExpiry(id);
-      log.info({ applied: t.applied }, 'message expired before sending');
+      run.log.info({ applied: t.applied }, 'message expired before sending');
       return { kind: 'skipped', status: 'expired' };
     }
 
@@ -332,7 +338,7 @@ export class SendProtocol {
     });
     if (begun.leaseLost) {
       // Refused before any write: the record and the open intent (if any) are the new owner's.
-      log.warn('lease lost: not sending; the job returns to the queue for the new owner');
+      run.log.warn('lease lost: not sending; the job returns to the queue for the new owner');
       return { kind: 'wait', reason: 'lease-lost' };
     }
     if (begun.fenced) return this.superseded(run);
@@ -347,7 +353,7 @@ export class SendProtocol {
       // lease check still finds the other attempt (send.processor.int-spec.ts, "frozen between
       // the move to sending and the driver call").
       if (!(await session.holdsLease())) {
-        log.warn('lease lost: not sending; the job returns to the queue for the new owner');
+        run.log.warn('lease lost: not sending; the job returns to the queue for the new owner');
         await this.records.transition(data.sessionId, id, {
           to: 'queued',
           from: ['sending'],
@@ -359,7 +365,12 @@ export class SendProtocol {
       if ((await this.records.attemptOf(id)) !== attemptId) return this.superseded(run);
     }
 
-    log.info({ attemptId, chatId: outgoing.chatId }, 'sending');
+    // One line per sent message at info (below); this one only at debug. Both through the
+    // parent logger with their own bindings: no child logger on the happy path.
+    this.logger.debug(
+      { sessionId: data.sessionId, messageId: id, attemptId, chatId: outgoing.chatId },
+      'sending',
+    );
     let result;
     try {
       result = await withTimeout(
@@ -376,14 +387,17 @@ export class SendProtocol {
       return this.failure(run, classifyError(err, { duringSend: true }), attemptId, true);
     }
     if (!(await this.markSent(run, result.waMessageId, result.at, attemptId))) {
-      log.warn(
+      run.log.warn(
         { waMessageId: result.waMessageId },
         'sent, but another attempt had taken the message over: the record is left to it',
       );
       return this.superseded(run);
     }
     session.noteSend({ ok: true });
-    log.info({ waMessageId: result.waMessageId }, 'sent');
+    this.logger.info(
+      { sessionId: data.sessionId, messageId: id, attemptId, waMessageId: result.waMessageId },
+      'sent',
+    );
     return { kind: 'sent', waMessageId: result.waMessageId };
   }
 
