@@ -27,6 +27,9 @@ export interface SendIntent {
   chatId: string | null;
 }
 
+/** Sent messages whose WhatsApp id a worker keeps in memory for their acks (~2 MB). */
+const RECENT_SENDS = 10_000;
+
 /** What each ack does to a record: it only moves forward (`read` never goes back). */
 const ACK_TRANSITION: Record<AckStatus, (at: string) => TransitionRequest> = {
   delivered: (at) => ({ to: 'delivered', from: ['sent'], fields: { deliveredAt: at } }),
@@ -51,6 +54,16 @@ const ACK_TRANSITION: Record<AckStatus, (at: string) => TransitionRequest> = {
  */
 export class MessageStatusService {
   private readonly acks: AckIndex;
+  /**
+   * WhatsApp id → message id of the messages this worker marked sent last (`session:waId`,
+   * oldest first, at most {@link RECENT_SENDS}): most acks come within seconds of their send, and
+   * find their message here instead of asking the index in Redis (one round trip per ack less).
+   * It holds what this worker has just written to that index (after a `sent` it won), and the
+   * index never maps a WhatsApp id to another message, so an ack goes to the same message
+   * either way; an ack that comes before its send was indexed is not here (nothing was written
+   * yet) and goes through the index, which keeps it for the send to apply.
+   */
+  private readonly recentSends = new Map<string, string>();
 
   constructor(
     private readonly redis: Redis,
@@ -72,7 +85,9 @@ export class MessageStatusService {
 
   /** An ack from the driver: applied to its message, or kept until the send indexes its id. */
   async applyAck(sessionId: string, ev: AckEvent): Promise<void> {
-    const messageId = await this.acks.route(sessionId, ev);
+    const messageId =
+      this.recentSends.get(`${sessionId}:${ev.waMessageId}`) ??
+      (await this.acks.route(sessionId, ev));
     if (messageId) await this.ack(sessionId, messageId, ev.waMessageId, ev.status);
   }
 
@@ -104,12 +119,20 @@ export class MessageStatusService {
       index: this.acks.indexKeys(sessionId, waMessageId),
     });
     if (t.fenced) return t;
+    this.rememberSent(sessionId, waMessageId, messageId);
     if (t.earlyAck !== undefined) {
       await this.applyEarly(sessionId, waMessageId, messageId, AckIndex.earlyStatus(t.earlyAck));
     } else {
       await this.indexSent(sessionId, waMessageId, messageId);
     }
     return t;
+  }
+
+  private rememberSent(sessionId: string, waMessageId: string, messageId: string): void {
+    this.recentSends.set(`${sessionId}:${waMessageId}`, messageId);
+    if (this.recentSends.size > RECENT_SENDS) {
+      this.recentSends.delete(this.recentSends.keys().next().value as string);
+    }
   }
 
   private async applyEarly(
