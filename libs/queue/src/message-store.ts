@@ -45,19 +45,35 @@ import { recordStatusChange } from './message.metrics';
  * came before the index): the id is indexed in the same step as `sent`, so an ack finds either
  * no index and is kept, or the message already `sent`.
  *
+ * With 7 keys (one Redis, `TransitionRequest.lease`), key 7 is the session's lease: the change
+ * applies only while it holds ARGV[14], checked before any write (the send path's move to
+ * `sending`: the lease and attempt fencing in the move's own step, see SendProtocol).
+ *
  * KEYS: record, history, send intent, event outbox (one slot), [event stream, the session's
- * unfinished index, [WhatsApp id index, early ack]]. ARGV: to, allowed-from (comma list, '*' =
- * any non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition field name
- * ('' = none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON object =
+ * unfinished index, [lease | WhatsApp id index, early ack]]. ARGV: to, allowed-from (comma list,
+ * '*' = any non-final), history entry JSON, ttl seconds, '1' if `to` is final, condition field
+ * name ('' = none), its expected value ('' = absent), intent ('' keep, '-' delete, JSON object =
  * replace), counter field to increment ('' = none), event template JSON, message id, the
- * session the unfinished index belongs to, the index's ttl seconds, then field/value pairs to
- * set. Returns {1, previous, counter, session, event JSON ('' = none), createdAt, sendAt, '1' if
- * the event is in the stream and the unfinished index updated, early ack ('' = none)} when applied,
- * {0, current} when the status did not allow it, {-2, current} when the condition field did not
- * hold the expected value, {-1} when the record does not exist.
+ * session the unfinished index belongs to, the index's ttl seconds, the lease value expected
+ * ('' without a lease key), then field/value pairs to set. Returns {1, previous, counter,
+ * session, event JSON ('' = none), createdAt, sendAt, '1' if the event is in the stream and the
+ * unfinished index updated, early ack ('' = none)} when applied, {0, current} when the status did
+ * not allow it, {-2, current} when the condition field did not hold the expected value, {-3,
+ * current} when the lease is not the one expected, {-1} when the record does not exist.
  */
 const TRANSITION_LUA = `
-local cur = redis.call('HGET', KEYS[1], 'status')
+-- Everything the step reads of the record, in one HMGET (each redis.call costs Redis time):
+-- status, session, recipient, WhatsApp id, the clock (createdAt, sendAt: no transition sets
+-- them), the condition field, then the fields this change deletes (an HDEL only for those
+-- the record holds: a send's moves clear an \`error\` that is rarely there).
+local condField = ARGV[6]
+local read = {'status', 'session', 'to', 'waMessageId', 'createdAt', 'sendAt',
+  condField ~= '' and condField or 'status'}
+for i = 15, #ARGV, 2 do
+  if ARGV[i + 1] == '' then read[#read + 1] = ARGV[i] end
+end
+local rec = redis.call('HMGET', KEYS[1], unpack(read))
+local cur = rec[1]
 if not cur then return {-1, ''} end
 local allowed = false
 if ARGV[2] == '*' then
@@ -68,22 +84,25 @@ else
   end
 end
 if not allowed then return {0, cur} end
-if ARGV[6] ~= '' then
-  local have = redis.call('HGET', KEYS[1], ARGV[6])
+if condField ~= '' then
+  local have = rec[7]
   if not have then have = '' end
   if have ~= ARGV[7] then return {-2, cur} end
 end
+-- The session's lease (one Redis only, KEYS[7] with 7 keys): the send path's move to sending
+-- applies only while this worker's lease is current, checked before any write.
+if #KEYS == 7 and redis.call('GET', KEYS[7]) ~= ARGV[14] then return {-3, cur} end
 local inline = #KEYS >= 6
-local session = redis.call('HGET', KEYS[1], 'session') or ''
+local session = rec[2] or ''
 local event = ''
 if cur ~= ARGV[1] then
   local e = cjson.decode(ARGV[10])
   e.session = session
   e.data.previous = cur
-  e.data.to = redis.call('HGET', KEYS[1], 'to') or cjson.null
+  e.data.to = rec[3] or cjson.null
   -- The WhatsApp id as the record holds it after this change (set or cleared by it, or kept).
-  local wa = redis.call('HGET', KEYS[1], 'waMessageId')
-  for i = 14, #ARGV, 2 do
+  local wa = rec[4]
+  for i = 15, #ARGV, 2 do
     if ARGV[i] == 'waMessageId' then wa = ARGV[i + 1] end
   end
   if wa and wa ~= '' then e.data.waMessageId = wa end
@@ -94,9 +113,11 @@ end
 -- send's changes set up to six fields each.
 local set = {'status', ARGV[1]}
 local unset = {}
-for i = 14, #ARGV, 2 do
+local held = 7
+for i = 15, #ARGV, 2 do
   if ARGV[i + 1] == '' then
-    unset[#unset + 1] = ARGV[i]
+    held = held + 1
+    if rec[held] then unset[#unset + 1] = ARGV[i] end
   else
     set[#set + 1] = ARGV[i]
     set[#set + 1] = ARGV[i + 1]
@@ -119,16 +140,32 @@ elseif ARGV[8] ~= '' then
   if #intent > 0 then redis.call('HSET', KEYS[3], unpack(intent)) end
 end
 if event ~= '' and not inline then redis.call('RPUSH', KEYS[4], event) end
+local wasFinal = (${FINAL_STATUSES.map((f) => `cur == '${f}'`).join(' or ')})
 if ARGV[5] == '1' then
   local ttl = tonumber(ARGV[4])
-  for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ttl) end
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+  -- The intent: only with the message's first final status, and not when this step deleted
+  -- it (that first step gave it this TTL or deleted it; a final message's intent is never read).
+  if ARGV[8] ~= '-' and not wasFinal then redis.call('EXPIRE', KEYS[3], ttl) end
+  -- The outbox: with the first final status, and whenever this step pushed an event into it
+  -- (Cluster path), so an event waiting there lives as long as the record. On one Redis an ack's
+  -- step (final to final) writes no outbox entry: its TTL from the first final step stands.
+  if not wasFinal or (event ~= '' and not inline) then redis.call('EXPIRE', KEYS[4], ttl) end
 else
-  -- A record written by an older version carries a TTL from its creation: drop it.
-  for k = 1, 4 do redis.call('PERSIST', KEYS[k]) end
+  -- A record written by an older version carries a TTL from its creation: drop it. Its
+  -- history and outbox were written with it (one step) and the intent by a step like this one,
+  -- so a record without a TTL means none of them has one: one PERSIST, not four.
+  if redis.call('PERSIST', KEYS[1]) == 1 then
+    for k = 2, 4 do redis.call('PERSIST', KEYS[k]) end
+  end
 end
 local indexed = '0'
 if inline and session == ARGV[12] then
-  if ARGV[5] == '1' then redis.call('ZREM', KEYS[6], ARGV[11]) end
+  -- Only with the first final status: on this path that step took the message out of the index
+  -- (an ack's later step would find nothing to remove; were an entry left by a crash, the
+  -- consistency check prunes a final record's entry).
+  if ARGV[5] == '1' and not wasFinal then redis.call('ZREM', KEYS[6], ARGV[11]) end
   indexed = '1'
 end
 local early = ''
@@ -136,8 +173,7 @@ if #KEYS >= 8 then
   redis.call('SET', KEYS[7], ARGV[11], 'EX', ARGV[13])
   early = redis.call('GET', KEYS[8]) or ''
 end
-local clock = redis.call('HMGET', KEYS[1], 'createdAt', 'sendAt')
-return {1, cur, counter, session, event, clock[1] or '', clock[2] or '', indexed, early}
+return {1, cur, counter, session, event, rec[5] or '', rec[6] or '', indexed, early}
 `;
 
 /**
@@ -192,6 +228,13 @@ export interface TransitionResult {
   fenced: boolean;
   /** The incremented counter's new value (0 without `increment`). */
   counter: number;
+  /** Not applied because the session's lease (`TransitionRequest.lease`) is not the one given. */
+  leaseLost?: boolean;
+  /**
+   * True when `TransitionRequest.lease` was checked in the change's own step (one Redis): the
+   * change applied while the lease was current. Otherwise (Cluster) the caller checks it.
+   */
+  leaseChecked?: boolean;
   /**
    * Set when the change applied and `index` was written in its step (one Redis): what the
    * early-ack key held ('' = nothing). Undefined: the caller indexes (Cluster, or not applied).
@@ -227,6 +270,12 @@ export interface TransitionRequest {
    * first; session slot). Under Cluster it is ignored: the caller indexes after the change.
    */
   index?: { key: string; early: string; ttlSeconds: number };
+  /**
+   * On one Redis: applies only while `key` (the session's lease) holds `value`, checked in the
+   * same step before any write; refused with `leaseLost`. Under Cluster (another slot) it is
+   * ignored and `leaseChecked` stays unset: the caller checks the lease itself. Not with `index`.
+   */
+  lease?: { key: string; value: string };
 }
 
 /**
@@ -249,6 +298,19 @@ export class MessageStore {
       unfinished: string,
       index: string,
       early: string,
+      ...args: (string | number)[],
+    ],
+    TransitionReply
+  >;
+  private readonly transitionLeased: LuaCommand<
+    [
+      record: string,
+      history: string,
+      intent: string,
+      outbox: string,
+      stream: string,
+      unfinished: string,
+      lease: string,
       ...args: (string | number)[],
     ],
     TransitionReply
@@ -306,6 +368,10 @@ export class MessageStore {
     });
     this.transitionInline = defineLuaCommand(redis, 'waMessageTransitionInline', {
       numberOfKeys: 6,
+      lua: TRANSITION_LUA,
+    });
+    this.transitionLeased = defineLuaCommand(redis, 'waMessageTransitionLeased', {
+      numberOfKeys: 7,
       lua: TRANSITION_LUA,
     });
     this.transitionIndexed = defineLuaCommand(redis, 'waMessageTransitionIndexed', {
@@ -545,6 +611,7 @@ export class MessageStore {
       id,
       req.session ?? '',
       req.index?.ttlSeconds ?? 0,
+      req.lease?.value ?? '',
       ...fields,
     ];
     let reply: TransitionReply;
@@ -554,6 +621,7 @@ export class MessageStore {
       // The unfinished index is named by the caller's session (checked against the record's in
       // the script); without one, it is updated below, as on the outbox path.
       const unfinished = this.keys.unfinished(req.session ?? '');
+      if (req.index && req.lease) throw new Error('a transition takes an index or a lease, not both');
       reply = req.index
         ? await this.transitionIndexed(
             ...keys,
@@ -563,7 +631,15 @@ export class MessageStore {
             req.index.early,
             ...args,
           )
-        : await this.transitionInline(...keys, this.keys.eventStream(), unfinished, ...args);
+        : req.lease
+          ? await this.transitionLeased(
+              ...keys,
+              this.keys.eventStream(),
+              unfinished,
+              req.lease.key,
+              ...args,
+            )
+          : await this.transitionInline(...keys, this.keys.eventStream(), unfinished, ...args);
     } else {
       if (fromFinal && req.session) {
         // Back into the unfinished index while its event is on the way (see `session`).
@@ -602,6 +678,8 @@ export class MessageStore {
       previous: code === -1 ? null : (previous as MessageStatus),
       fenced: code === -2,
       counter: Number(counter ?? 0),
+      ...(code === -3 ? { leaseLost: true } : {}),
+      ...(code === 1 && this.inline && req.lease ? { leaseChecked: true } : {}),
       ...(code === 1 && this.inline && req.index ? { earlyAck: early ?? '' } : {}),
     };
   }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RedisKeys } from '@app/core';
+import { defineLuaCommand, RedisKeys, type LuaCommand } from '@app/core';
 import {
   MessageStore,
   type MessageStatus,
@@ -16,6 +16,8 @@ export interface RecordSnapshot {
   attemptId: string | null;
   chatId: string | null;
   crashes: number;
+  /** The open send intent, read with the record (same slot, same pipeline). */
+  intent: SendIntent | null;
 }
 
 /** An open send intent: an attempt whose outcome is not known yet. */
@@ -24,6 +26,18 @@ export interface SendIntent {
   startedAt: number | null;
   chatId: string | null;
 }
+
+/**
+ * What a send starts from: the record's status, attemptId, chatId, crashes ('' = absent) and
+ * its send intent as field/value pairs. KEYS: record, send intent (one slot).
+ */
+const READ_FOR_SEND_LUA = `
+local f = redis.call('HMGET', KEYS[1], 'status', 'attemptId', 'chatId', 'crashes')
+return {f[1] or '', f[2] or '', f[3] or '', f[4] or '', redis.call('HGETALL', KEYS[2])}
+`;
+
+/** Sent messages whose WhatsApp id a worker keeps in memory for their acks (~2 MB). */
+const RECENT_SENDS = 10_000;
 
 /** What each ack does to a record: it only moves forward (`read` never goes back). */
 const ACK_TRANSITION: Record<AckStatus, (at: string) => TransitionRequest> = {
@@ -49,6 +63,20 @@ const ACK_TRANSITION: Record<AckStatus, (at: string) => TransitionRequest> = {
  */
 export class MessageStatusService {
   private readonly acks: AckIndex;
+  private readonly readForSend: LuaCommand<
+    [record: string, intent: string],
+    [string, string, string, string, string[]]
+  >;
+  /**
+   * WhatsApp id → message id of the messages this worker marked sent last (`session:waId`,
+   * oldest first, at most {@link RECENT_SENDS}): most acks come within seconds of their send, and
+   * find their message here instead of asking the index in Redis (one round trip per ack less).
+   * It holds what this worker has just written to that index (after a `sent` it won), and the
+   * index never maps a WhatsApp id to another message, so an ack goes to the same message
+   * either way; an ack that comes before its send was indexed is not here (nothing was written
+   * yet) and goes through the index, which keeps it for the send to apply.
+   */
+  private readonly recentSends = new Map<string, string>();
 
   constructor(
     private readonly redis: Redis,
@@ -57,6 +85,10 @@ export class MessageStatusService {
     retentionSeconds: number,
   ) {
     this.acks = new AckIndex(redis, keys, retentionSeconds);
+    this.readForSend = defineLuaCommand(redis, 'waSendRead', {
+      numberOfKeys: 2,
+      lua: READ_FOR_SEND_LUA,
+    });
   }
 
   /** Changes a message's status (compare-and-set); its event is recorded with it. */
@@ -70,7 +102,9 @@ export class MessageStatusService {
 
   /** An ack from the driver: applied to its message, or kept until the send indexes its id. */
   async applyAck(sessionId: string, ev: AckEvent): Promise<void> {
-    const messageId = await this.acks.route(sessionId, ev);
+    const messageId =
+      this.recentSends.get(`${sessionId}:${ev.waMessageId}`) ??
+      (await this.acks.route(sessionId, ev));
     if (messageId) await this.ack(sessionId, messageId, ev.waMessageId, ev.status);
   }
 
@@ -102,12 +136,20 @@ export class MessageStatusService {
       index: this.acks.indexKeys(sessionId, waMessageId),
     });
     if (t.fenced) return t;
+    this.rememberSent(sessionId, waMessageId, messageId);
     if (t.earlyAck !== undefined) {
       await this.applyEarly(sessionId, waMessageId, messageId, AckIndex.earlyStatus(t.earlyAck));
     } else {
       await this.indexSent(sessionId, waMessageId, messageId);
     }
     return t;
+  }
+
+  private rememberSent(sessionId: string, waMessageId: string, messageId: string): void {
+    this.recentSends.set(`${sessionId}:${waMessageId}`, messageId);
+    if (this.recentSends.size > RECENT_SENDS) {
+      this.recentSends.delete(this.recentSends.keys().next().value as string);
+    }
   }
 
   private async applyEarly(
@@ -126,13 +168,31 @@ export class MessageStatusService {
     return this.acks.ownerOf(sessionId, waMessageId);
   }
 
+  /**
+   * The record's fields a send starts from and its open intent: one script on the message's
+   * slot (one command, one socket write; reads only, each as if read alone). Not an ioredis
+   * pipeline: each pipeline copies every Lua command defined on the connection (dozens on the
+   * worker's), which cost more CPU per send than the second command it saves.
+   */
   async read(messageId: string): Promise<RecordSnapshot> {
-    const f = await this.messages.fields(messageId, 'status', 'attemptId', 'chatId', 'crashes');
+    const [status, attemptId, chatId, crashes, intent] = await this.readForSend(
+      this.keys.message(messageId),
+      this.keys.sendIntent(messageId),
+    );
+    const i: Record<string, string> = {};
+    for (let k = 0; k + 1 < intent.length; k += 2) i[intent[k]] = intent[k + 1];
     return {
-      status: f.status as MessageStatus | null,
-      attemptId: f.attemptId,
-      chatId: f.chatId,
-      crashes: Number(f.crashes ?? 0),
+      status: (status || null) as MessageStatus | null,
+      attemptId: attemptId || null,
+      chatId: chatId || null,
+      crashes: Number(crashes || 0),
+      intent: i.attemptId
+        ? {
+            attemptId: i.attemptId,
+            startedAt: i.startedAt ? Number(i.startedAt) : null,
+            chatId: i.chatId || null,
+          }
+        : null,
     };
   }
 
@@ -147,16 +207,6 @@ export class MessageStatusService {
 
   forgetExpiry(messageId: string): Promise<void> {
     return this.messages.forgetExpiry([messageId]);
-  }
-
-  async openIntent(messageId: string): Promise<SendIntent | null> {
-    const intent = await this.redis.hgetall(this.keys.sendIntent(messageId));
-    if (!intent.attemptId) return null;
-    return {
-      attemptId: intent.attemptId,
-      startedAt: intent.startedAt ? Number(intent.startedAt) : null,
-      chatId: intent.chatId || null,
-    };
   }
 
   private async ack(

@@ -60,6 +60,13 @@ class InMemoryRecords implements MessageRecords, SendIntents {
   readonly before = new Map<MessageStatus, () => void>();
   /** Runs before the last attempt check (between the lease check and the driver call). */
   beforeAttemptCheck: (() => void) | null = null;
+  /**
+   * One Redis: a transition given `lease` checks it in its own step (MessageStore's 7-key
+   * script). False: Redis Cluster, where it is ignored and the protocol checks after the move.
+   */
+  checksLease = true;
+  /** Whether the lease a transition names is current (the session's, in these specs). */
+  leaseCurrent: () => boolean = () => true;
 
   put(id: string, r: Partial<StoredRecord> = {}): void {
     this.records.set(id, {
@@ -84,6 +91,7 @@ class InMemoryRecords implements MessageRecords, SendIntents {
       attemptId: r?.attemptId ?? null,
       chatId: r?.chatId ?? null,
       crashes: r?.crashes ?? 0,
+      intent: this.openIntent(id),
     };
   }
 
@@ -111,6 +119,10 @@ class InMemoryRecords implements MessageRecords, SendIntents {
         return { applied: false, previous: r.status, fenced: true, counter: 0 };
       }
     }
+    const leaseChecked = !!req.lease && this.checksLease;
+    if (leaseChecked && !this.leaseCurrent()) {
+      return { applied: false, previous: r.status, fenced: false, counter: 0, leaseLost: true };
+    }
     const previous = r.status;
     r.status = req.to;
     if (req.error !== undefined) r.error = req.error;
@@ -124,7 +136,7 @@ class InMemoryRecords implements MessageRecords, SendIntents {
     if (req.intent === null) this.intents.delete(id);
     else if (req.intent) this.intents.set(id, { ...req.intent });
     this.applied.push({ id, to: req.to, previous });
-    return { applied: true, previous, fenced: false, counter };
+    return { applied: true, previous, fenced: false, counter, ...(leaseChecked ? { leaseChecked } : {}) };
   }
 
   async forgetExpiry(id: string): Promise<void> {
@@ -142,7 +154,7 @@ class InMemoryRecords implements MessageRecords, SendIntents {
     return t;
   }
 
-  async openIntent(id: string): Promise<SendIntent | null> {
+  private openIntent(id: string): SendIntent | null {
     const i = this.intents.get(id);
     if (!i?.attemptId) return null;
     return {
@@ -203,6 +215,7 @@ class FakeSession implements SendSession {
   readonly paced: string[] = [];
   readonly noted: ({ ok: true } | { ok: false; code: string })[] = [];
   lease = true;
+  readonly leaseFence = { key: 'lease', value: 'this-worker' };
   readonly pacing = {
     waitMs: async () => this.wait,
     recordSend: async (messageId: string) => void this.paced.push(messageId),
@@ -293,6 +306,7 @@ beforeEach(() => {
   records = new InMemoryRecords();
   driver = new StubDriver();
   session = new FakeSession(driver);
+  records.leaseCurrent = () => session.lease;
   protocol = makeProtocol();
 });
 
@@ -627,7 +641,30 @@ describe('SendProtocol: an earlier attempt left an open intent (reconciliation)'
 });
 
 describe('SendProtocol: fencing (the lease, and another run that took the message over)', () => {
-  it('lease lost after the move to sending: not sent, back to queued, intent dropped', async () => {
+  it('one Redis: lease lost before the move to sending: not sent, the record and intent left to the owner', async () => {
+    session.lease = false;
+    let leaseReads = 0;
+    session.holdsLease = async () => (leaseReads++, false);
+    const data = afterUnknownOutcome();
+    driver.found = async () => null;
+    expect(await run(data)).toEqual({ kind: 'wait', reason: 'lease-lost' });
+    expect(driver.sends).toHaveLength(0);
+    expect(rec(data)).toMatchObject({ status: 'sending', attemptId: 'earlier', attempts: 1 });
+    expect(records.intents.get(data.messageId)?.attemptId).toBe('earlier');
+    expect(leaseReads).toBe(0); // checked in the move's own step, not read apart
+  });
+
+  it('one Redis: the move to sending is the last check, no lease or attempt read after it', async () => {
+    let reads = 0;
+    session.holdsLease = async () => (reads++, true);
+    records.beforeAttemptCheck = () => reads++;
+    const data = job();
+    expect(await run(data)).toMatchObject({ kind: 'sent' });
+    expect(reads).toBe(0);
+  });
+
+  it('Cluster: lease lost after the move to sending: not sent, back to queued, intent dropped', async () => {
+    records.checksLease = false;
     session.lease = false;
     const data = job();
     expect(await run(data)).toEqual({ kind: 'wait', reason: 'lease-lost' });
@@ -636,19 +673,20 @@ describe('SendProtocol: fencing (the lease, and another run that took the messag
     expect(records.intents.has(data.messageId)).toBe(false);
   });
 
+  it('Cluster: superseded between the move to sending and the driver call: not sent', async () => {
+    records.checksLease = false;
+    const data = job();
+    records.beforeAttemptCheck = () => records.takeOver(data.messageId);
+    expect(await run(data)).toEqual({ kind: 'wait', reason: 'superseded' });
+    expect(driver.sends).toHaveLength(0);
+  });
+
   it('superseded before the move to sending: not sent, the other run’s record untouched', async () => {
     const data = job();
     records.before.set('sending', () => records.takeOver(data.messageId));
     expect(await run(data)).toEqual({ kind: 'wait', reason: 'superseded' });
     expect(driver.sends).toHaveLength(0);
     expect(rec(data)).toMatchObject({ status: 'queued', attemptId: 'the-other-run', attempts: 0 });
-  });
-
-  it('superseded between the move to sending and the driver call: not sent', async () => {
-    const data = job();
-    records.beforeAttemptCheck = () => records.takeOver(data.messageId);
-    expect(await run(data)).toEqual({ kind: 'wait', reason: 'superseded' });
-    expect(driver.sends).toHaveLength(0);
   });
 
   it('superseded during the driver call: the late success does not clobber the new attempt', async () => {

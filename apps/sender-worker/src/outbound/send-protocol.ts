@@ -17,7 +17,7 @@ import {
   type OutgoingMessage,
   type SessionDriver,
 } from '@app/session';
-import type { RecordSnapshot, SendIntent } from './message-status.service';
+import type { RecordSnapshot } from './message-status.service';
 
 /**
  * What one run of the send protocol ended with. The protocol decides; the processor adapter
@@ -48,8 +48,12 @@ export type SendOutcome =
 
 /** The message's record as the send path reads and changes it (`MessageStatusService`). */
 export interface MessageRecords {
+  /** The record's fields a send starts from, with its open intent (one round trip). */
   read(messageId: string): Promise<RecordSnapshot>;
-  /** The record's current attempt id (the last fencing check before the driver call). */
+  /**
+   * The record's current attempt id (the last fencing check before the driver call where the
+   * move to `sending` could not check the lease in its own step: Redis Cluster).
+   */
   attemptOf(messageId: string): Promise<string | null>;
   recreate(job: SendMessageJob): Promise<void>;
   /** Compare-and-set of the status (with the send intent, in the same step). */
@@ -71,9 +75,8 @@ export interface MessageRecords {
   ): Promise<TransitionResult>;
 }
 
-/** What reconciliation reads: the open intent, and which message a WhatsApp id belongs to. */
+/** What reconciliation reads: which message a WhatsApp id belongs to. */
 export interface SendIntents {
-  openIntent(messageId: string): Promise<SendIntent | null>;
   ownerOf(sessionId: string, waMessageId: string): Promise<string | null>;
 }
 
@@ -108,6 +111,11 @@ export interface SendSession {
   readyDriver(): SessionDriver | null;
   /** True while this worker still holds the session's lease (fencing). */
   holdsLease(): Promise<boolean>;
+  /**
+   * The session's lease as this worker holds it (its key and stored value): on one Redis the
+   * move to `sending` checks it in its own step (`TransitionRequest.lease`).
+   */
+  readonly leaseFence: { key: string; value: string };
   /** Send outcomes, for the circuit breaker on a run of identical errors. */
   noteSend(outcome: { ok: true } | { ok: false; code: string }): void;
 }
@@ -147,7 +155,8 @@ interface Run {
   /** Attempts BullMQ has used before this run (retryable failures count them). */
   attemptsMade: number;
   session: SendSession;
-  log: Logger;
+  /** The run's logger (sessionId, messageId), made when a line is first logged. */
+  readonly log: Logger;
 }
 
 /**
@@ -157,8 +166,9 @@ interface Run {
  *
  * Steps, in order: read the record; skip a final one; wait for a ready session; reconcile an open
  * intent (and fail a message that crashed the session `maxAttempts` times); expire; pace; check
- * the number (canonical chat id); move to `sending` with a new intent; re-check lease and
- * attempt; call the driver under SEND_TIMEOUT_MS; mark `sent`.
+ * the number (canonical chat id); move to `sending` with a new intent (on one Redis checking the
+ * lease in the same step; under Cluster re-check lease and attempt after it); call the driver
+ * under SEND_TIMEOUT_MS; mark `sent`.
  *
  * Fencing: every record change a run makes is a compare-and-set on the record's `attemptId` as
  * the run saw it when it started (and, after its own move to `sending`, on its own attempt id).
@@ -182,23 +192,28 @@ export class SendProtocol {
     session: SendSession,
   ): Promise<SendOutcome> {
     const id = data.messageId;
+    // The child logger is made only when this run logs beyond the happy path's line (which
+    // names sessionId and messageId itself): a pino child per run was a cost on every send.
+    let child: Logger | undefined;
+    const parent = this.logger;
     const run: Run = {
       data,
       attemptsMade,
       session,
-      log: this.logger.child({ sessionId: data.sessionId, messageId: id }),
+      get log() {
+        return (child ??= parent.child({ sessionId: data.sessionId, messageId: id }));
+      },
     };
-    const { log } = run;
 
     // What this run saw when it started: its moves are conditional on it (fencing). The open
-    // intent and the cached number check are read at the same time (one round trip instead of
-    // three, issued back to back on one connection, so Redis runs them in this order): reads
-    // only, each used exactly as if read at its own step below; the fencing is unchanged, since
-    // every move is still a compare-and-set on `seen.attemptId`. The intent and the number are
-    // read whether or not they turn out to be needed (a final record, a session not ready).
-    const [seen, openIntent, cachedNumber] = await Promise.all([
+    // intent (with the record) and the cached number check are read at the same time (one round
+    // trip instead of three, issued back to back on one connection, so Redis runs them in this
+    // order): reads only, each used exactly as if read at its own step below; the fencing is
+    // unchanged, since every move is still a compare-and-set on `seen.attemptId`. The intent and
+    // the number are read whether or not they turn out to be needed (a final record, a session
+    // not ready).
+    const [seen, cachedNumber] = await Promise.all([
       this.records.read(id),
-      this.intents.openIntent(id),
       this.numbers.cachedCheck
         ? // A failed cache read is not this run's failure: the check reads it again below.
           this.numbers.cachedCheck(data.sessionId, data.chatId).catch(() => undefined)
@@ -207,7 +222,7 @@ export class SendProtocol {
     if (seen.status === null) {
       if ((data.version ?? 1) >= SEND_JOB_VERSION) {
         // Records of this version live until final: this one was removed on purpose.
-        log.warn('the message record is gone: the job is dropped, nothing is sent');
+        run.log.warn('the message record is gone: the job is dropped, nothing is sent');
         return { kind: 'skipped', status: 'missing' };
       }
       // A job written by an older version, whose record expired from its creation while it
@@ -223,7 +238,7 @@ export class SendProtocol {
 
     // An earlier attempt may have sent it (worker killed mid-send, unknown outcome): ask first,
     // in the chat that attempt used (WhatsApp's canonical id).
-    const intent = openIntent;
+    const intent = seen.intent;
     const outgoing: OutgoingMessage = {
       messageId: id,
       chatId: intent?.chatId || seen.chatId || data.chatId,
@@ -255,7 +270,7 @@ export class SendProtocol {
       });
       if (t.fenced) return this.superseded(run);
       await this.records.forgetExpiry(id);
-      log.info({ applied: t.applied }, 'message expired before sending');
+      run.log.info({ applied: t.applied }, 'message expired before sending');
       return { kind: 'skipped', status: 'expired' };
     }
 
@@ -289,6 +304,20 @@ export class SendProtocol {
 
     // The move to `sending` and the send intent, in one compare-and-set on the attempt id this
     // run saw at its start: a run that woke up late (another took the job over meanwhile) loses.
+    // On one Redis the same step also checks the session's lease (`lease`), so the move is the
+    // last fencing check before the driver call: nothing is awaited between its answer and the
+    // call (one round trip instead of three: move, lease, attempt). Why that keeps the fencing
+    // (a frozen worker never sends for a session or an attempt another took over):
+    // - frozen (SIGSTOP, GC) before the step runs: the step fails when another run took the
+    //   message over (the attempt id differs from the one seen at start) or another worker
+    //   holds the lease (a lapsed lease is never current again: a new claim has a new token),
+    //   and it writes nothing then;
+    // - after it: this run's attempt and lease were current when Redis ran the step, and only
+    //   synchronous code runs before `driver.send` starts, as after the attempt re-check before
+    //   (a freeze while the answer is on the way is the window that re-check's answer had too;
+    //   what remains is the driver's part: a superseded client cannot send, see ARCHITECTURE).
+    // Under Redis Cluster the lease is in another slot than the record: the lease and the
+    // attempt are checked after the move, one after the other, as before.
     const attemptId = randomUUID();
     const startedAt = Date.now();
     const begun = await this.records.transition(data.sessionId, id, {
@@ -305,30 +334,43 @@ export class SendProtocol {
         contentHash: data.contentHash,
         workerId: this.opts.workerId,
       },
+      lease: session.leaseFence,
     });
+    if (begun.leaseLost) {
+      // Refused before any write: the record and the open intent (if any) are the new owner's.
+      run.log.warn('lease lost: not sending; the job returns to the queue for the new owner');
+      return { kind: 'wait', reason: 'lease-lost' };
+    }
     if (begun.fenced) return this.superseded(run);
     if (!begun.applied) return { kind: 'skipped', status: begun.previous ?? 'missing' };
 
-    // Fencing, checked as late as possible before the driver call: a worker frozen past its
-    // lease (SIGSTOP, a long pause) must not send for a session another worker owns now, and a
-    // run frozen after its move to `sending` must not send once another attempt took over. The
-    // two reads stay one after the other (not sent together, which would save a round trip):
-    // the attempt is read after the lease answered, so a run frozen while waiting for the lease
-    // check still finds the other attempt (send.processor.int-spec.ts, "frozen between the move
-    // to sending and the driver call").
-    if (!(await session.holdsLease())) {
-      log.warn('lease lost: not sending; the job returns to the queue for the new owner');
-      await this.records.transition(data.sessionId, id, {
-        to: 'queued',
-        from: ['sending'],
-        ifField: { name: 'attemptId', value: attemptId },
-        intent: null,
-      });
-      return { kind: 'wait', reason: 'lease-lost' };
+    if (!begun.leaseChecked) {
+      // Redis Cluster. Fencing, checked as late as possible before the driver call: a worker
+      // frozen past its lease must not send for a session another worker owns now, and a run
+      // frozen after its move to `sending` must not send once another attempt took over. The
+      // two reads stay one after the other (not sent together, which would save a round trip):
+      // the attempt is read after the lease answered, so a run frozen while waiting for the
+      // lease check still finds the other attempt (send.processor.int-spec.ts, "frozen between
+      // the move to sending and the driver call").
+      if (!(await session.holdsLease())) {
+        run.log.warn('lease lost: not sending; the job returns to the queue for the new owner');
+        await this.records.transition(data.sessionId, id, {
+          to: 'queued',
+          from: ['sending'],
+          ifField: { name: 'attemptId', value: attemptId },
+          intent: null,
+        });
+        return { kind: 'wait', reason: 'lease-lost' };
+      }
+      if ((await this.records.attemptOf(id)) !== attemptId) return this.superseded(run);
     }
-    if ((await this.records.attemptOf(id)) !== attemptId) return this.superseded(run);
 
-    log.info({ attemptId, chatId: outgoing.chatId }, 'sending');
+    // One line per sent message at info (below); this one only at debug. Both through the
+    // parent logger with their own bindings: no child logger on the happy path.
+    this.logger.debug(
+      { sessionId: data.sessionId, messageId: id, attemptId, chatId: outgoing.chatId },
+      'sending',
+    );
     let result;
     try {
       result = await withTimeout(
@@ -345,14 +387,17 @@ export class SendProtocol {
       return this.failure(run, classifyError(err, { duringSend: true }), attemptId, true);
     }
     if (!(await this.markSent(run, result.waMessageId, result.at, attemptId))) {
-      log.warn(
+      run.log.warn(
         { waMessageId: result.waMessageId },
         'sent, but another attempt had taken the message over: the record is left to it',
       );
       return this.superseded(run);
     }
     session.noteSend({ ok: true });
-    log.info({ waMessageId: result.waMessageId }, 'sent');
+    this.logger.info(
+      { sessionId: data.sessionId, messageId: id, attemptId, waMessageId: result.waMessageId },
+      'sent',
+    );
     return { kind: 'sent', waMessageId: result.waMessageId };
   }
 

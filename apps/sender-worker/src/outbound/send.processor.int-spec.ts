@@ -183,8 +183,31 @@ let messages: MessageStore;
 let queues: OutboundQueues;
 let producer: MessageQueueService;
 
+/** This worker's lease on the session (set before each test), and another worker's. */
+const LEASE_OURS = 'w-spec|1|lease-ours';
+const LEASE_OTHER = 'w-other|1|lease-other';
+
 function statusService(): MessageStatusService {
   return new MessageStatusService(redis, keys, messages, 3600);
+}
+
+/**
+ * The send path's store as it runs under Redis Cluster (events through the outbox, the lease not
+ * checked in the move to `sending`: the protocol reads lease and attempt after it), on this Redis.
+ */
+function clusterStatusService(): MessageStatusService {
+  const store = new MessageStore(redis, keys, 3600, new EventLog(redis, keys), false);
+  return new MessageStatusService(redis, keys, store, 3600);
+}
+
+/** A status service whose move to `sending` first passes `gate` (a run frozen just before it). */
+function frozenBeforeSending(gate: Gate, status = statusService()): MessageStatusService {
+  const transition = status.transition.bind(status);
+  status.transition = async (sessionId, messageId, req) => {
+    if (req.to === 'sending' && req.increment === 'attempts') await gate.pass();
+    return transition(sessionId, messageId, req);
+  };
+  return status;
 }
 
 /** The send path as the worker wires it: the protocol behind its BullMQ adapter. */
@@ -202,7 +225,12 @@ function service(
   return new SendProcessor(protocol, logger);
 }
 
-function link(driver: () => SessionDriver | null, holdsLease = async () => true): SessionLink {
+/** The session as a runtime holding `lease` links it (its lease check reads Redis). */
+function link(
+  driver: () => SessionDriver | null,
+  holdsLease?: () => Promise<boolean>,
+  lease = LEASE_OURS,
+): SessionLink {
   const pacing = {
     enabled: false,
     waitMs: async () => 0,
@@ -214,7 +242,8 @@ function link(driver: () => SessionDriver | null, holdsLease = async () => true)
     pacing,
     readyDriver: driver,
     holdQueue: async () => undefined,
-    holdsLease,
+    holdsLease: holdsLease ?? (async () => (await redis.get(keys.lease(SESSION))) === lease),
+    leaseFence: { key: keys.lease(SESSION), value: lease },
     noteSend: () => undefined,
   };
 }
@@ -299,6 +328,10 @@ beforeAll(async () => {
     maxAttempts: MAX_ATTEMPTS,
     backoffMs: 50,
   });
+});
+
+beforeEach(async () => {
+  await redis.set(keys.lease(SESSION), LEASE_OURS);
 });
 
 afterEach(async () => {
@@ -573,13 +606,48 @@ describe('the send path (SendProcessor + SendProtocol) on real Redis and BullMQ,
       expect((await record(id)).status).toBe('sent');
     });
 
-    it('frozen between the move to sending and the driver call: the late run does not send', async () => {
+    it('one Redis: frozen just before its move to sending (the last check before the driver call): the late run does not send', async () => {
       const server = new StubWhatsApp();
       const old = new StubDriver(server);
       const id = await enqueue({ text: 'window two' });
       const frozen = new Gate();
       const late = run(
+        service({}, frozenBeforeSending(frozen)),
+        link(() => old),
+        id,
+      );
+      await frozen.hit; // A checked the number, then froze before its move to sending
+
+      const fresh = new StubDriver(server);
+      const freshGate = new Gate();
+      fresh.sendGate = freshGate;
+      const taking = run(
         service(),
+        link(() => fresh),
+        id,
+      );
+      await freshGate.hit; // B moved to sending and is in its driver call
+      const bAttempt = (await record(id)).attemptId;
+
+      frozen.release(); // A's move (and so its send) is refused: the attempt is B's
+      expect(await late).toMatchObject({ name: 'WaitingError' });
+      expect(old.sendCalls).toBe(0);
+      expect(await record(id)).toMatchObject({ status: 'sending', attemptId: bAttempt });
+      expect(await redis.hget(keys.sendIntent(id), 'attemptId')).toBe(bAttempt);
+
+      freshGate.release();
+      expect(await taking).toMatchObject({ result: 'sent', reconciled: false });
+      expect(server.sent.map((e) => e.text)).toEqual(['window two']);
+      expect((await record(id)).status).toBe('sent');
+    });
+
+    it('Cluster: frozen between the move to sending and the driver call (in the lease check): the late run does not send', async () => {
+      const server = new StubWhatsApp();
+      const old = new StubDriver(server);
+      const id = await enqueue({ text: 'window two (Cluster)' });
+      const frozen = new Gate();
+      const late = run(
+        service({}, clusterStatusService()),
         link(
           () => old,
           async () => {
@@ -591,10 +659,11 @@ describe('the send path (SendProcessor + SendProtocol) on real Redis and BullMQ,
       );
       await frozen.hit;
       const aAttempt = (await record(id)).attemptId;
+      expect(aAttempt).toBeTruthy();
 
       const fresh = new StubDriver(server);
       const outcome = await run(
-        service(),
+        service({}, clusterStatusService()),
         link(() => fresh),
         id,
       );
@@ -604,9 +673,53 @@ describe('the send path (SendProcessor + SendProtocol) on real Redis and BullMQ,
       frozen.release();
       expect(await late).toMatchObject({ name: 'WaitingError' });
       expect(old.sendCalls).toBe(0);
-      expect(server.sent.map((e) => e.text)).toEqual(['window two']);
+      expect(server.sent.map((e) => e.text)).toEqual(['window two (Cluster)']);
       expect((await record(id)).status).toBe('sent');
     });
+
+    it.each([
+      ['one Redis', statusService],
+      ['Cluster', clusterStatusService],
+    ])(
+      '%s: a run whose lease was taken over before its move to sending does not send and leaves the record to the new owner',
+      async (path, makeStatus) => {
+        const server = new StubWhatsApp();
+        const old = new StubDriver(server);
+        const id = await enqueue({ text: `lease taken over (${path})` });
+        const frozen = new Gate();
+        const late = run(
+          service({}, frozenBeforeSending(frozen, makeStatus())),
+          link(() => old),
+          id,
+        );
+        await frozen.hit; // A froze before its move; meanwhile its lease lapsed
+        await redis.set(keys.lease(SESSION), LEASE_OTHER); // another worker claimed the session
+
+        frozen.release();
+        expect(await late).toMatchObject({ name: 'WaitingError' });
+        expect(old.sendCalls).toBe(0);
+        const left = await record(id);
+        expect(left.status).toBe('queued');
+        expect(await redis.exists(keys.sendIntent(id))).toBe(0);
+        if (path === 'one Redis') {
+          // Refused before any write: not even an attempt counted or an attempt id set.
+          expect(left).toMatchObject({ attempts: '0' });
+          expect(left.attemptId).toBeUndefined();
+        }
+
+        // The new owner sends it, once.
+        const fresh = new StubDriver(server);
+        expect(
+          await run(
+            service({}, makeStatus()),
+            link(() => fresh, undefined, LEASE_OTHER),
+            id,
+          ),
+        ).toMatchObject({ result: 'sent', reconciled: false });
+        expect(server.sent.map((e) => e.text)).toEqual([`lease taken over (${path})`]);
+        expect(old.sendCalls).toBe(0);
+      },
+    );
 
     it('frozen during the driver call: the late run neither clobbers the new attempt nor its intent', async () => {
       const server = new StubWhatsApp();

@@ -57,6 +57,8 @@ export class SessionRuntime implements SessionLink {
   private stopping = false;
   private queueOps: Promise<void> = Promise.resolve();
   private queuePaused: boolean | null = null;
+  /** The lease as stored: the send path's move to `sending` checks it in its own step. */
+  readonly leaseFence: { key: string; value: string };
   private readonly log: Logger;
   /** Sends in flight (0 or 1: concurrency 1), so a recycle can let one finish first. */
   private inFlight = 0;
@@ -69,6 +71,7 @@ export class SessionRuntime implements SessionLink {
     previous: SessionState,
   ) {
     this.queue = deps.queues.get(config.id);
+    this.leaseFence = { key: deps.keys.lease(config.id), value: leaseValue(lease) };
     this.pacing = new Pacing(deps.redis, deps.keys, config.id, config.rateLimit);
     this.log = deps.logger.child({ sessionId: config.id });
     this.incoming = new IncomingRecorder(config.id, deps.events, () => this.holdsLease(), this.log);
