@@ -1,3 +1,5 @@
+import type { Redis } from 'ioredis';
+import { defineLuaCommand, type LuaCommand, type RedisKeys } from '@app/core';
 import { SimulatorOutboxReader, type OutboxEntry } from '../../simulator-outbox-reader';
 
 /**
@@ -20,6 +22,20 @@ return 1
  * the gateway through {@link SimulatorOutboxReader}; writing is the driver's alone.
  */
 export class SimulatorOutbox extends SimulatorOutboxReader {
+  /** EVALSHA of RECORD_LUA (EVAL sent the whole script with every send). */
+  private readonly recordSend: LuaCommand<
+    [list: string, index: string, sends: string, device: string, ...args: string[]],
+    number
+  >;
+
+  constructor(redis: Redis, keys: RedisKeys) {
+    super(redis, keys);
+    this.recordSend = defineLuaCommand(redis, 'waSimulatorRecordSend', {
+      numberOfKeys: 4,
+      lua: RECORD_LUA,
+    });
+  }
+
   /**
    * Records one send. `sendId` names this send: the same command delivered twice (ioredis
    * resends a command whose reply was lost when Redis died) records once, as WhatsApp's servers
@@ -33,9 +49,7 @@ export class SimulatorOutbox extends SimulatorOutboxReader {
     entry: OutboxEntry,
     client?: string,
   ): Promise<boolean> {
-    const result = await this.redis.eval(
-      RECORD_LUA,
-      4,
+    const result = await this.recordSend(
       this.keys.simulatorOutbox(sessionId),
       this.keys.simulatorOutboxIndex(sessionId),
       this.keys.simulatorOutboxSends(sessionId),
