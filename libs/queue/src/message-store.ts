@@ -164,6 +164,49 @@ return 1
 `;
 
 /**
+ * On one Redis only (keys of several slots): a session's new messages whole, in one step. The
+ * session check (ARGV[1] = '1'), the ids into the session's unfinished index, and per message
+ * its `queued` event into the stream, its record and first history entry, its expiry.
+ * KEYS: session hash, unfinished index, event stream, expiry index, then record and history of
+ * each message. ARGV: '1' to require the session, the session id, then per message: id, index
+ * score, expiry score ('' = none), history entry JSON, event id, event JSON, the number of
+ * record field/value strings, those strings. Returns 1, or 0 when the session does not exist
+ * (nothing written).
+ *
+ * Order of the writes: Redis does not roll a script back, so a command that fails midway (a key
+ * of the wrong type; an OOM refuses the first write, before anything is written) keeps what came
+ * before it. The index comes first (an entry without a record is pruned by the consistency
+ * check), and each message's event comes before its record: a record never exists without its
+ * `queued` event, as on the outbox path.
+ */
+const CREATE_ALL_INLINE_LUA = `
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local starts = {}
+local scored = {}
+local a = 3
+while a <= #ARGV do
+  starts[#starts + 1] = a
+  scored[#scored + 1] = ARGV[a + 1]
+  scored[#scored + 1] = ARGV[a]
+  -- unpack() is bounded by Lua's C stack (8000 values): index in chunks.
+  if #scored >= 1000 then
+    redis.call('ZADD', KEYS[2], unpack(scored))
+    scored = {}
+  end
+  a = a + 7 + tonumber(ARGV[a + 6])
+end
+if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
+for i, a in ipairs(starts) do
+  redis.call('XADD', KEYS[3], '*', 'id', ARGV[a + 4], 's', ARGV[2], 'e', ARGV[a + 5])
+  local n = tonumber(ARGV[a + 6])
+  redis.call('HSET', KEYS[3 + 2 * i], unpack(ARGV, a + 7, a + 6 + n))
+  redis.call('RPUSH', KEYS[4 + 2 * i], ARGV[a + 3])
+  if ARGV[a + 2] ~= '' then redis.call('ZADD', KEYS[4], ARGV[a + 2], ARGV[a]) end
+end
+return 1
+`;
+
+/**
  * Whether a status change's event goes into the stream inside the change's own script: only on
  * one Redis (standalone or Sentinel), where a script may touch keys of any slot. Under Redis
  * Cluster the stream lives in another slot: outbox, then flush.
@@ -276,6 +319,7 @@ export class MessageStore {
     ],
     number
   >;
+  private readonly createAllInline: LuaCommand<(string | number)[], number>;
   private readonly indexIfSessionExists: LuaCommand<
     [session: string, unfinished: string, ...scoreIdPairs: (string | number)[]],
     number
@@ -299,6 +343,11 @@ export class MessageStore {
     this.createRecord = defineLuaCommand(redis, 'waMessageCreate', {
       numberOfKeys: 3,
       lua: CREATE_LUA,
+    });
+    this.createAllInline = defineLuaCommand(redis, 'waMessageCreateAllInline', {
+      // Set per call (the number of messages varies): see createAllAtOnce.
+      numberOfKeys: null,
+      lua: CREATE_ALL_INLINE_LUA,
     });
     this.indexIfSessionExists = defineLuaCommand(redis, 'waMessageIndexIfSession', {
       numberOfKeys: 2,
@@ -343,6 +392,9 @@ export class MessageStore {
    *    always follow it in the stream.
    * The index is written before the record: a crash between the two leaves an index entry
    * without a record, which the consistency check prunes, never a record nobody finds.
+   *
+   * On one Redis (not under Cluster), the messages of one session go in as one script instead
+   * ({@link createAllAtOnce}): one round trip, `settled` already resolved.
    */
   async createAll(
     items: { job: SendMessageJob; to: string }[],
@@ -356,6 +408,7 @@ export class MessageStore {
       if (!pairs) index.set(job.sessionId, (pairs = []));
       pairs.push(Date.parse(job.createdAt), job.messageId);
     }
+    if (this.inline && index.size === 1) return this.createAllAtOnce(items, requireSession);
     let indexed: Promise<unknown>;
     if (requireSession) {
       if (index.size !== 1) throw new Error('requireSession takes the messages of one session');
@@ -404,6 +457,45 @@ export class MessageStore {
     return { created: true, settled };
   }
 
+  /**
+   * {@link createAll} on one Redis, for the messages of one session: one round trip instead of
+   * four (index, records, stream, outbox cleanup). Every guarantee of the outbox path holds, and
+   * atomicity gets stronger: the session check, the index, every record and every `queued` event
+   * are one step, so there is no outbox to flush or repair, and a deleted session still means
+   * nothing written (the check is the script's first command).
+   */
+  private async createAllAtOnce(
+    items: { job: SendMessageJob; to: string }[],
+    requireSession: boolean,
+  ): Promise<{ created: boolean; settled: Promise<void> }> {
+    const sessionId = items[0].job.sessionId;
+    const keys: string[] = [
+      this.keys.session(sessionId),
+      this.keys.unfinished(sessionId),
+      this.keys.eventStream(),
+      this.keys.expiries(),
+    ];
+    const args: (string | number)[] = [requireSession ? '1' : '0', sessionId];
+    for (const { job, to } of items) {
+      const id = job.messageId;
+      keys.push(this.keys.message(id), this.keys.messageHistory(id));
+      const event = this.recordEvent(job, to);
+      const fields = recordFields(job, to);
+      args.push(
+        id,
+        Date.parse(job.createdAt),
+        job.expiresAt ? Date.parse(job.expiresAt) : '',
+        historyEntry(job),
+        event.id,
+        event.json,
+        fields.length,
+        ...fields,
+      );
+    }
+    const created = await this.createAllInline(keys.length, ...keys, ...args);
+    return { created: created === 1, settled: Promise.resolve() };
+  }
+
   /** Many records at once (each on its own slot: cluster-safe). */
   async createMany(items: { job: SendMessageJob; to: string }[]): Promise<void> {
     const created = await this.createAll(items);
@@ -423,39 +515,13 @@ export class MessageStore {
 
   private async writeRecord(job: SendMessageJob, to: string, event: RecordedEvent): Promise<void> {
     const id = job.messageId;
-    const now = job.createdAt;
-    const fields: string[] = [
-      'id',
-      id,
-      'session',
-      job.sessionId,
-      'to',
-      to,
-      'chatId',
-      job.chatId,
-      'status',
-      'queued',
-      'attempts',
-      '0',
-      'priority',
-      job.priority,
-      'contentHash',
-      job.contentHash,
-      'createdAt',
-      now,
-      'updatedAt',
-      now,
-    ];
-    if (job.sendAt) fields.push('sendAt', job.sendAt);
-    if (job.expiresAt) fields.push('expiresAt', job.expiresAt);
-    const entry: MessageHistoryEntry = { status: 'queued', at: now };
     await this.createRecord(
       this.keys.message(id),
       this.keys.messageHistory(id),
       this.keys.messageOutbox(id),
-      JSON.stringify(entry),
+      historyEntry(job),
       event.json,
-      ...fields,
+      ...recordFields(job, to),
     );
   }
 
@@ -620,6 +686,42 @@ export class MessageStore {
     const values = await this.redis.hmget(this.keys.message(id), ...names);
     return Object.fromEntries(names.map((n, i) => [n, values[i]]));
   }
+}
+
+/** A new message's record as field/value strings (status `queued`). */
+function recordFields(job: SendMessageJob, to: string): string[] {
+  const now = job.createdAt;
+  const fields: string[] = [
+    'id',
+    job.messageId,
+    'session',
+    job.sessionId,
+    'to',
+    to,
+    'chatId',
+    job.chatId,
+    'status',
+    'queued',
+    'attempts',
+    '0',
+    'priority',
+    job.priority,
+    'contentHash',
+    job.contentHash,
+    'createdAt',
+    now,
+    'updatedAt',
+    now,
+  ];
+  if (job.sendAt) fields.push('sendAt', job.sendAt);
+  if (job.expiresAt) fields.push('expiresAt', job.expiresAt);
+  return fields;
+}
+
+/** A new message's first history entry, as JSON. */
+function historyEntry(job: SendMessageJob): string {
+  const entry: MessageHistoryEntry = { status: 'queued', at: job.createdAt };
+  return JSON.stringify(entry);
 }
 
 /** Where accept-to-sent starts: acceptance, or sendAt for a message scheduled later. */
