@@ -645,6 +645,37 @@ describe.each([
       },
     );
 
+    onInlinePath('writes the same record and history as the outbox path', async () => {
+      const outboxStore = new MessageStore(
+        redis,
+        keys,
+        RETENTION_SECONDS,
+        new EventLog(redis, keys),
+        false,
+      );
+      const extra = {
+        sendAt: new Date(Date.now() + 60_000).toISOString(),
+        expiresAt: new Date(Date.now() + 120_000).toISOString(),
+        priority: 'high' as const,
+      };
+      const inline = newJob(extra);
+      const outbox = { ...inline, messageId: randomUUID() };
+      await store.create(inline, '+1 (555) 123-4567');
+      await outboxStore.create(outbox, '+1 (555) 123-4567');
+
+      const [a, b] = await Promise.all(
+        [inline, outbox].map((j) => redis.hgetall(keys.message(j.messageId))),
+      );
+      expect({ ...a, id: '' }).toEqual({ ...b, id: '' });
+      expect(a.id).toBe(inline.messageId);
+      expect(await redis.lrange(keys.messageHistory(inline.messageId), 0, -1)).toEqual(
+        await redis.lrange(keys.messageHistory(outbox.messageId), 0, -1),
+      );
+      expect(await redis.zscore(keys.expiries(), inline.messageId)).toBe(
+        await redis.zscore(keys.expiries(), outbox.messageId),
+      );
+    });
+
     onInlinePath('writes nothing for a session that does not exist', async () => {
       const session = sessionId();
       const items = jobsOf(session, 2);
