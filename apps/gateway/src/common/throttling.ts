@@ -168,7 +168,8 @@ export class PrefixedThrottlerStorage extends ThrottlerStorageRedisService {
       if (local) return local;
       const pending = this.reserving.get(base);
       if (!pending) break;
-      await pending;
+      // Its owner answers for its failure; this hit then reserves again.
+      await pending.catch(() => undefined);
     }
     const reserved = this.reserveBatch(base, ttl, limit, blockDuration, batch);
     this.reserving.set(base, reserved);
