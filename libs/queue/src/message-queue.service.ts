@@ -35,7 +35,9 @@ export class MessageQueueService {
    * With `requireSession`, resolves false and writes nothing when the session does not exist
    * (checked in the same step that indexes the message: MessageStore.createAll).
    *
-   * Fold: the event's removal from the outbox runs alongside the job add instead of before it.
+   * Fold (under Redis Cluster; on one Redis the record and its event are one script and there
+   * is no outbox: MessageStore.createAll): the event's removal from the outbox runs alongside
+   * the job add instead of before it.
    * The event is in the stream before the job exists either way (so it precedes every later
    * event of the message); a removal that fails leaves an entry the consistency check finds
    * already in the stream and drops.

@@ -576,6 +576,134 @@ describe.each([
     );
   });
 
+  describe('creation in one step (one Redis)', () => {
+    /** Top-level commands this connection sends while `fn` runs (MONITOR, script calls left out). */
+    async function commandsDuring(fn: () => Promise<void>): Promise<string[]> {
+      const base = redis.duplicate();
+      const monitor = await base.monitor();
+      const seen: string[] = [];
+      const name = await redis.client('GETNAME');
+      const ours = new Set<string>();
+      for (const line of String(await redis.client('LIST')).split('\n'))
+        if (line.includes(`name=${String(name)} `)) ours.add(/addr=(\S+)/.exec(line)![1]);
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (ours.has(source)) seen.push(String(args[0]).toLowerCase());
+      });
+      try {
+        await fn();
+        await redis.ping();
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        monitor.disconnect();
+        base.disconnect();
+      }
+      return seen.filter((c) => c !== 'ping');
+    }
+
+    const sessionId = () => `one-step-${randomUUID()}`;
+    const jobsOf = (session: string, n: number, extra: Partial<SendMessageJob> = {}) =>
+      Array.from({ length: n }, () => ({
+        job: newJob({ sessionId: session, ...extra }),
+        to: '+1 555 123 4567',
+      }));
+
+    onInlinePath(
+      "writes a session's index entries, records, history, queued events and expiries in one command",
+      async () => {
+        const session = sessionId();
+        await redis.hset(keys.session(session), 'id', session);
+        const expiresAt = new Date(Date.now() + 60_000).toISOString();
+        const items = jobsOf(session, 3, { expiresAt });
+        let created = false;
+        const commands = await commandsDuring(async () => {
+          const result = await store.createAll(items, { requireSession: true });
+          await result.settled;
+          created = result.created;
+        });
+
+        expect(created).toBe(true);
+        expect(commands).toEqual(['evalsha']);
+        const stream = await new EventLog(redis, keys).after('0', 100000);
+        for (const { job } of items) {
+          const id = job.messageId;
+          expect(await store.get(id)).toMatchObject({ id, status: 'queued', expiresAt });
+          expect(await historyStatuses(id)).toEqual(['queued']);
+          expect(await redis.zscore(keys.unfinished(session), id)).toBe(
+            String(Date.parse(job.createdAt)),
+          );
+          expect(await redis.zscore(keys.expiries(), id)).toBe(String(Date.parse(expiresAt)));
+          expect(await redis.exists(keys.messageOutbox(id))).toBe(0);
+        }
+        // One `queued` event per message, in the order given.
+        const ids = items.map((i) => i.job.messageId);
+        expect(
+          stream
+            .map((e) => e.event)
+            .filter((e) => ids.includes((e.data as { messageId: string }).messageId))
+            .map((e) => [(e.data as { messageId: string }).messageId, e.session]),
+        ).toEqual(ids.map((id) => [id, session]));
+      },
+    );
+
+    onInlinePath('writes the same record and history as the outbox path', async () => {
+      const outboxStore = new MessageStore(
+        redis,
+        keys,
+        RETENTION_SECONDS,
+        new EventLog(redis, keys),
+        false,
+      );
+      const extra = {
+        sendAt: new Date(Date.now() + 60_000).toISOString(),
+        expiresAt: new Date(Date.now() + 120_000).toISOString(),
+        priority: 'high' as const,
+      };
+      const inline = newJob(extra);
+      const outbox = { ...inline, messageId: randomUUID() };
+      await store.create(inline, '+1 (555) 123-4567');
+      await outboxStore.create(outbox, '+1 (555) 123-4567');
+
+      const [a, b] = await Promise.all(
+        [inline, outbox].map((j) => redis.hgetall(keys.message(j.messageId))),
+      );
+      expect({ ...a, id: '' }).toEqual({ ...b, id: '' });
+      expect(a.id).toBe(inline.messageId);
+      expect(await redis.lrange(keys.messageHistory(inline.messageId), 0, -1)).toEqual(
+        await redis.lrange(keys.messageHistory(outbox.messageId), 0, -1),
+      );
+      expect(await redis.zscore(keys.expiries(), inline.messageId)).toBe(
+        await redis.zscore(keys.expiries(), outbox.messageId),
+      );
+    });
+
+    onInlinePath('writes nothing for a session that does not exist', async () => {
+      const session = sessionId();
+      const items = jobsOf(session, 2);
+
+      const result = await store.createAll(items, { requireSession: true });
+
+      expect(result.created).toBe(false);
+      for (const { job } of items) expect(await redis.exists(keys.message(job.messageId))).toBe(0);
+      expect(await redis.exists(keys.unfinished(session))).toBe(0);
+      const stream = await new EventLog(redis, keys).after('0', 100000);
+      expect(stream.filter((e) => e.event.session === session)).toEqual([]);
+    });
+
+    it('indexes a bulk larger than one ZADD chunk whole', async () => {
+      const session = sessionId();
+      await redis.hset(keys.session(session), 'id', session);
+      const items = jobsOf(session, 1200);
+
+      const result = await store.createAll(items, { requireSession: true });
+      await result.settled;
+
+      expect(result.created).toBe(true);
+      expect(await redis.zcard(keys.unfinished(session))).toBe(1200);
+      const last = items[1199].job.messageId;
+      expect(await store.status(last)).toBe('queued');
+    });
+  });
+
   describe('index: the WhatsApp id with the move to sent', () => {
     const index = (wa: string) => ({
       key: `${prefix}:test-index:{${SESSION_ID}}:${wa}:${inline}`,

@@ -53,7 +53,7 @@ export function presentedKey(req: FastifyRequest): { key: string; basic: boolean
 /**
  * Guard by default: every route needs a valid API key unless it is marked `@Public()`, decided
  * on the route Fastify matched (never on the raw URL: `/%61pi/sessions` routes to
- * `/api/sessions`). Addresses that keep failing get 429 before their key is looked at.
+ * `/api/sessions`). Addresses that keep failing get 429, whatever key they present.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -88,8 +88,12 @@ export class ApiKeyGuard implements CanActivate {
    */
   async authenticate(req: AuthedRequest, challenge: 'always' | 'browser'): Promise<void> {
     const address = req.ip ?? 'unknown';
-    // Redis trouble must not turn a 401 into a 503: the key check below holds either way.
-    const wait = await this.failures.blockedFor(address).catch(() => 0);
+    const presented = presentedKey(req);
+    // The key is checked first only to say whether the limiter may use its recent answer for
+    // the address (AuthFailureLimiter.blockedFor); a blocked address gets 429 either way.
+    const valid = presented !== null && this.matches(presented.key);
+    // Redis trouble must not turn a 401 into a 503: the key check holds either way.
+    const wait = await this.failures.blockedFor(address, { validKey: valid }).catch(() => 0);
     if (wait > 0) {
       throw new ApiError(
         429,
@@ -98,8 +102,7 @@ export class ApiKeyGuard implements CanActivate {
         { 'Retry-After': String(wait) },
       );
     }
-    const presented = presentedKey(req);
-    if (presented && this.matches(presented.key)) {
+    if (presented && valid) {
       // A browser resends saved basic credentials by itself, also on a request another site
       // makes it send (a form or no-cors fetch needs no preflight): refuse changes from there.
       if (presented.basic && !SAFE_METHODS.has(req.method) && isCrossSite(req)) {

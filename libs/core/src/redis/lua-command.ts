@@ -2,8 +2,11 @@ import type { Redis } from 'ioredis';
 
 /** A Lua script run as a Redis command: its keys come first in every call. */
 export interface LuaCommandSpec {
-  /** How many of the call's arguments are keys (Redis Cluster routes on them). */
-  numberOfKeys: number;
+  /**
+   * How many of the call's arguments are keys (Redis Cluster routes on them). null: it varies,
+   * and each call gives it as its first argument (ioredis's own convention).
+   */
+  numberOfKeys: number | null;
   lua: string;
 }
 
@@ -36,7 +39,12 @@ export function defineLuaCommand<Args extends unknown[], Result>(
   const known = scripts.get(name);
   if (known === undefined) {
     if (name in redis) throw new Error(`"${name}" is taken on this Redis connection`);
-    redis.defineCommand(name, spec);
+    redis.defineCommand(
+      name,
+      spec.numberOfKeys === null
+        ? { lua: spec.lua }
+        : { numberOfKeys: spec.numberOfKeys, lua: spec.lua },
+    );
     scripts.set(name, spec.lua);
   } else if (known !== spec.lua) {
     throw new Error(`Lua command "${name}" is defined already, with another script`);
