@@ -249,7 +249,7 @@ describe('rate limits on the matched route, and repeated 401s (issue 8 point 1)'
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
     expect(last?.json.error.code).toBe('TOO_MANY_AUTH_FAILURES');
     expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0);
-    // Even the right key waits: the address is refused before the key is checked.
+    // Even the right key waits: a blocked address is refused whatever key it presents.
     const right = await rawRequest(sys.gateway.url, 'GET', '/api/health', {
       headers: { 'x-api-key': TEST_API_KEY },
     });

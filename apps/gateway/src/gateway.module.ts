@@ -45,7 +45,12 @@ export class GatewayModule {
           useFactory: (redis: Redis, keys: RedisKeys) => ({
             // Named 'default' so the headers are plain Retry-After / X-RateLimit-*.
             throttlers: [{ name: 'default', ttl: 60000, limit: config.requestsPerMinute }],
-            storage: new PrefixedThrottlerStorage(redis, keys.throttler()),
+            storage: new PrefixedThrottlerStorage(
+              redis,
+              keys.throttler(),
+              Date.now,
+              config.workers,
+            ),
           }),
         }),
         MessagesModule,

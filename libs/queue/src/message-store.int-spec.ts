@@ -107,6 +107,36 @@ describe.each([
       expect(await store.status(job.messageId)).toBe('queued');
     });
 
+    it('leaves a record that exists already as it is: a resumed request does not reset a message that moved on', async () => {
+      const session = `resumed-${randomUUID()}`;
+      await redis.hset(keys.session(session), 'id', session);
+      const [earlier, later] = [0, 1].map(() => ({
+        job: newJob({ sessionId: session }),
+        to: '+1 555 123 4567',
+      }));
+      await (await store.createAll([earlier], { requireSession: true })).settled;
+      await store.transition(earlier.job.messageId, { to: 'sending', from: ['queued'] });
+      await store.transition(earlier.job.messageId, { to: 'sent', from: ['sending'] });
+      const before = await store.get(earlier.job.messageId);
+
+      // The retry writes both: the one that went out meanwhile, and one still missing.
+      const again = await store.createAll([earlier, later], { requireSession: true });
+      await again.settled;
+
+      expect(await store.get(earlier.job.messageId)).toEqual(before);
+      expect(await store.status(later.job.messageId)).toBe('queued');
+      const stream = await new EventLog(redis, keys).after('0', 100000);
+      const queuedOf = (id: string) =>
+        stream.filter(
+          (e) =>
+            e.event.session === session &&
+            (e.event.data as { messageId?: string; status?: string }).messageId === id &&
+            (e.event.data as { status?: string }).status === 'queued',
+        ).length;
+      expect(queuedOf(earlier.job.messageId)).toBe(1);
+      expect(queuedOf(later.job.messageId)).toBe(1);
+    });
+
     // Issue 8 #13: these pinned a retention counted from creation (the bug): a message queued
     // longer than MESSAGE_RETENTION_DAYS lost its record and was sent later all the same.
     it('gives a queued record and its history no TTL (retention starts at the final status)', async () => {

@@ -182,6 +182,7 @@ return {1, cur, counter, session, event, rec[5] or '', rec[6] or '', indexed, ea
  * record's field/value pairs.
  */
 const CREATE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[2])
@@ -219,10 +220,20 @@ return 1
  */
 const CREATE_ALL_INLINE_LUA = `
 if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+-- A message whose record exists already is left as it is (a retried request resuming one that
+-- died midway may find it sent meanwhile): no index entry, event, record or history for it.
+local fresh = {}
+local k = 5
+for a = 3, #ARGV, 12 do
+  fresh[a] = redis.call('EXISTS', KEYS[k]) == 0
+  k = k + 2
+end
 local scored = {}
 for a = 3, #ARGV, 12 do
-  scored[#scored + 1] = ARGV[a + 1]
-  scored[#scored + 1] = ARGV[a]
+  if fresh[a] then
+    scored[#scored + 1] = ARGV[a + 1]
+    scored[#scored + 1] = ARGV[a]
+  end
   -- unpack() is bounded by Lua's C stack (8000 values): index in chunks.
   if #scored >= 1000 then
     redis.call('ZADD', KEYS[2], unpack(scored))
@@ -230,25 +241,27 @@ for a = 3, #ARGV, 12 do
   end
 end
 if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
-local k = 5
+k = 5
 for a = 3, #ARGV, 12 do
-  redis.call('XADD', KEYS[3], '*', 'id', ARGV[a + 10], 's', ARGV[2], 'e', ARGV[a + 11])
-  local at = ARGV[a + 6]
-  local fields = {'id', ARGV[a], 'session', ARGV[2], 'to', ARGV[a + 2], 'chatId', ARGV[a + 3],
-    'status', 'queued', 'attempts', '0', 'priority', ARGV[a + 4], 'contentHash', ARGV[a + 5],
-    'createdAt', at, 'updatedAt', at}
-  if ARGV[a + 7] ~= '' then
-    fields[#fields + 1] = 'sendAt'
-    fields[#fields + 1] = ARGV[a + 7]
+  if fresh[a] then
+    redis.call('XADD', KEYS[3], '*', 'id', ARGV[a + 10], 's', ARGV[2], 'e', ARGV[a + 11])
+    local at = ARGV[a + 6]
+    local fields = {'id', ARGV[a], 'session', ARGV[2], 'to', ARGV[a + 2], 'chatId', ARGV[a + 3],
+      'status', 'queued', 'attempts', '0', 'priority', ARGV[a + 4], 'contentHash', ARGV[a + 5],
+      'createdAt', at, 'updatedAt', at}
+    if ARGV[a + 7] ~= '' then
+      fields[#fields + 1] = 'sendAt'
+      fields[#fields + 1] = ARGV[a + 7]
+    end
+    if ARGV[a + 8] ~= '' then
+      fields[#fields + 1] = 'expiresAt'
+      fields[#fields + 1] = ARGV[a + 8]
+      redis.call('ZADD', KEYS[4], ARGV[a + 9], ARGV[a])
+    end
+    redis.call('HSET', KEYS[k], unpack(fields))
+    -- The history entry as JSON.stringify({status, at}) writes it (at is an ISO date-time).
+    redis.call('RPUSH', KEYS[k + 1], '{"status":"queued","at":"' .. at .. '"}')
   end
-  if ARGV[a + 8] ~= '' then
-    fields[#fields + 1] = 'expiresAt'
-    fields[#fields + 1] = ARGV[a + 8]
-    redis.call('ZADD', KEYS[4], ARGV[a + 9], ARGV[a])
-  end
-  redis.call('HSET', KEYS[k], unpack(fields))
-  -- The history entry as JSON.stringify({status, at}) writes it (at is an ISO date-time).
-  redis.call('RPUSH', KEYS[k + 1], '{"status":"queued","at":"' .. at .. '"}')
   k = k + 2
 end
 return 1
@@ -509,12 +522,16 @@ export class MessageStore {
     const expiries: (string | number)[] = [];
     for (const { job } of items)
       if (job.expiresAt) expiries.push(Date.parse(job.expiresAt), job.messageId);
-    const events = items.map(({ job, to }) => this.recordEvent(job, to));
-    await Promise.all([
+    const all = items.map(({ job, to }) => ({ job, event: this.recordEvent(job, to) }));
+    const [, ...written] = await Promise.all([
       indexed,
-      ...items.map(({ job, to }, i) => this.writeRecord(job, to, events[i])),
+      ...all.map(({ job, event }, i) => this.writeRecord(job, items[i].to, event)),
       expiries.length ? this.redis.zadd(this.keys.expiries(), ...expiries) : null,
     ]);
+    // Only the records written now have a new `queued` event (CREATE_LUA leaves one that
+    // exists already as it is: a resumed request whose message moved on meanwhile).
+    const fresh = all.filter((_, i) => written[i] === true);
+    const events = fresh.map(({ event }) => event);
     // The records are written: their `queued` events may leave the outboxes. A failure leaves
     // them there for the consistency check (it finds the records through the unfinished index):
     // the records stand, so it is not the caller's error.
@@ -524,8 +541,8 @@ export class MessageStore {
     );
     const settled = appended
       ? Promise.all(
-          items.map(({ job }, i) =>
-            this.events.forgetRecorded(this.keys.messageOutbox(job.messageId), events[i].json),
+          fresh.map(({ job, event }) =>
+            this.events.forgetRecorded(this.keys.messageOutbox(job.messageId), event.json),
           ),
         ).then(
           () => undefined,
@@ -594,15 +611,22 @@ export class MessageStore {
     return { id: event.id, session: event.session, json: JSON.stringify(event) };
   }
 
-  private async writeRecord(job: SendMessageJob, to: string, event: RecordedEvent): Promise<void> {
+  /** True when written; false when the record existed already (left as it is). */
+  private async writeRecord(
+    job: SendMessageJob,
+    to: string,
+    event: RecordedEvent,
+  ): Promise<boolean> {
     const id = job.messageId;
-    await this.createRecord(
-      this.keys.message(id),
-      this.keys.messageHistory(id),
-      this.keys.messageOutbox(id),
-      historyEntry(job),
-      event.json,
-      ...recordFields(job, to),
+    return (
+      (await this.createRecord(
+        this.keys.message(id),
+        this.keys.messageHistory(id),
+        this.keys.messageOutbox(id),
+        historyEntry(job),
+        event.json,
+        ...recordFields(job, to),
+      )) === 1
     );
   }
 
@@ -702,7 +726,8 @@ export class MessageStore {
       // The unfinished index is named by the caller's session (checked against the record's in
       // the script); without one, it is updated below, as on the outbox path.
       const unfinished = this.keys.unfinished(req.session ?? '');
-      if (req.index && req.lease) throw new Error('a transition takes an index or a lease, not both');
+      if (req.index && req.lease)
+        throw new Error('a transition takes an index or a lease, not both');
       reply = req.index
         ? await this.transitionIndexed(
             ...keys,

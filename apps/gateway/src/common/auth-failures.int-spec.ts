@@ -63,6 +63,20 @@ describe('AuthFailureLimiter (real Redis)', () => {
     expect(await fresh.blockedFor('198.51.100.5', { validKey: true })).toBeGreaterThan(0);
   });
 
+  it('answers a blocked address from memory whatever key it presents (no timing oracle)', async () => {
+    const l = limiter();
+    for (let i = 0; i < LIMIT; i++) await l.record('198.51.100.6');
+    expect(await l.blockedFor('198.51.100.6')).toBeGreaterThan(0);
+    // Redis forgets the block: an answer that still says blocked came from memory, for the
+    // wrong key as for the right one, so neither waited on a Redis round trip the other skipped.
+    await redis.del(`${prefix}auth-failures:{198.51.100.6}`);
+    expect(await l.blockedFor('198.51.100.6')).toBeGreaterThan(0);
+    expect(await l.blockedFor('198.51.100.6', { validKey: true })).toBeGreaterThan(0);
+    // Once the answer is a second old, both ask Redis again.
+    clock += 1000;
+    expect(await l.blockedFor('198.51.100.6')).toBe(0);
+  });
+
   it('keeps answers for at most `maxAddresses` addresses, the newest', async () => {
     const l = limiter(5);
     for (let i = 0; i < 50; i++) await l.blockedFor(`203.0.113.${i}`, { validKey: true });

@@ -79,13 +79,16 @@ export class AuthFailureLimiter {
    * this process saw blocked stays refused, right key or not, since every read and every record
    * refreshes the answer. The only slack: a valid key from an address another replica blocked
    * less than ANSWER_CACHE_MS ago passes (a holder of a valid key gains nothing by guessing).
+   *
+   * A recent answer that says blocked is used for every key, valid or not: a blocked address
+   * gets its 429 in the same way (from memory, without a Redis round trip) whatever it presents,
+   * so the time of the answer cannot tell a right key from a wrong one while it is blocked.
    */
   async blockedFor(address: string, { validKey = false } = {}): Promise<number> {
     const now = this.now();
-    if (validKey) {
-      const known = this.answers.get(address);
-      if (known && now - known.at < ANSWER_CACHE_MS) return this.wait(known.blockedUntil, now);
-    }
+    const known = this.answers.get(address);
+    if (known && now - known.at < ANSWER_CACHE_MS && (validKey || known.blockedUntil > now))
+      return this.wait(known.blockedUntil, now);
     const [count, ttl] = await this.failures(this.key(address));
     return this.wait(this.remember(address, count, ttl, now), now);
   }

@@ -96,11 +96,12 @@ return {hits, left, 0, 0, granted}
 `;
 
 /**
- * How many hits a replica reserves at once for `limit`: 1 % of it, and 1 (every hit asks
- * Redis, exactly the parent's behaviour) below 200.
+ * How many hits one gateway process reserves at once for `limit`: 1 % of it shared by the
+ * `processes` of a replica (GATEWAY_WORKERS: each holds its own reservation), and 1 (every hit
+ * asks Redis, exactly the parent's behaviour) where that share is under 2.
  */
-export function batchFor(limit: number): number {
-  return Math.max(1, Math.floor(limit * RESERVE_FRACTION));
+export function batchFor(limit: number, processes = 1): number {
+  return Math.max(1, Math.floor((limit * RESERVE_FRACTION) / Math.max(1, processes)));
 }
 
 /**
@@ -112,7 +113,8 @@ export function batchFor(limit: number): number {
  * through was counted in Redis, in the window it is let through in, before it was let through,
  * and never past the limit, so no key ever gets more than the limit in a window, whatever the
  * replicas. The error is the other way only: hits reserved and not used still count, so a key may
- * be refused up to (batch - 1) requests early per replica (at most 1 % of the limit each); and
+ * be refused up to (batch - 1) requests early per process, i.e. at most 1 % of the limit per
+ * replica (its GATEWAY_WORKERS processes share that 1 %); and
  * a block another replica starts lets this one finish its reserved hits (within the limit).
  * Below a limit of 200 the batch is 1 and every hit asks Redis, as before.
  */
@@ -139,6 +141,8 @@ export class PrefixedThrottlerStorage extends ThrottlerStorageRedisService {
     redis: Redis,
     private readonly keyPrefix: string,
     private readonly now: () => number = Date.now,
+    /** This replica's gateway processes (GATEWAY_WORKERS): they share its 1 %. */
+    private readonly processes = 1,
   ) {
     super(redis);
     this.count = defineLuaCommand(redis, 'waThrottleIncrement', {
@@ -161,7 +165,7 @@ export class PrefixedThrottlerStorage extends ThrottlerStorageRedisService {
     name: string,
   ): Promise<Hit> {
     const base = `${this.keyPrefix}{${key}}:${name}`;
-    const batch = batchFor(limit);
+    const batch = batchFor(limit, this.processes);
     if (batch === 1) return this.countOne(base, name, ttl, limit, blockDuration);
     for (;;) {
       const local = this.takeReserved(base);
@@ -189,8 +193,11 @@ export class PrefixedThrottlerStorage extends ThrottlerStorageRedisService {
       this.reservations.delete(base);
       return null;
     }
+    r.next++;
     return {
-      totalHits: r.next++,
+      // What Redis had counted when this process last asked (its unused hits included), not
+      // its own tally: X-RateLimit-Remaining does not offer hits already reserved as free.
+      totalHits: r.last,
       timeToExpire: Math.ceil((r.windowEnds - now) / 1000),
       isBlocked: false,
       timeToBlockExpire: 0,
@@ -229,8 +236,8 @@ export class PrefixedThrottlerStorage extends ThrottlerStorageRedisService {
       });
     }
     return {
-      // This hit is the first of those granted.
-      totalHits: granted > 0 ? totalHits - granted + 1 : totalHits,
+      // What Redis counted, this batch included (as for the reserved hits that follow it).
+      totalHits,
       timeToExpire: Math.ceil(timeToExpire / 1000),
       isBlocked: isBlocked === 1,
       timeToBlockExpire: Math.ceil(timeToBlockExpire / 1000),
