@@ -38,5 +38,17 @@ describe('drain benchmark (smoke)', () => {
     });
     expect(summary.connections.count).toBeGreaterThan(0);
     expect(summary.roundTrips.perMessage).toEqual(expect.any(Number));
+    // The fsync ceiling (AOF always, the default): measured round trips, and the rate they allow.
+    const ceiling = summary.fsyncCeiling;
+    for (const k of ['writeUs', 'readUs', 'oneSessionMaxRate', 'oneSessionMaxRatio'])
+      expect(Number.isFinite(ceiling[k]) && ceiling[k] > 0).toBe(true);
+    expect(ceiling.oneSessionMaxRate).toBeCloseTo(
+      1e6 / (ceiling.writesPerSend * ceiling.writeUs),
+      -1,
+    );
+    expect(ceiling.oneSessionMaxRatio).toBeCloseTo(
+      ceiling.oneSessionMaxRate / summary.raw.one.rate,
+      1,
+    );
   }, 120000);
 });

@@ -23,6 +23,9 @@
  *                        BullMQ (job only).
  *   connections          CLIENT LIST: the worker's Redis connections with 50 sessions, and what
  *                        each costs Redis (tot-mem).
+ *   fsync ceiling        (AOF always only) a write's and a read's round trip on the same Redis,
+ *                        one at a time: the one-session rate that four fsync'd writes in a row
+ *                        per send allow at most, whatever the CPU (FSYNCED_WRITES_PER_SEND), ÷ raw.
  *
  * CPU columns as in scripts/bench.js: % of one core for the worker, redis-server, this process
  * (bench: the raw Workers run here) and `others` (the rest of the machine: noise).
@@ -502,6 +505,39 @@ async function roundTrips(redis, n) {
   };
 }
 
+/**
+ * The writes one send waits for, one after the other, each for its own fsync (AOF
+ * `always`: Redis answers a write only once it is on disk, and a lone session's next step waits
+ * for the answer): the move to `sending` with the send intent, the simulator's record of the send
+ * (WhatsApp's side: the benchmark's, not the protocol's), `sent`, and BullMQ's completion. Reads
+ * and the writes that run alongside (events, acks) are not counted: the ceiling is what these
+ * four alone allow.
+ */
+const FSYNCED_WRITES_PER_SEND = 4;
+
+/**
+ * Sequential round trips on this Redis, one at a time as a lone session makes them: a write (SET:
+ * answered after its fsync under AOF `always`) and a read (GET). Their mean, in µs (a rate is
+ * bound by the sum of the waits, long fsyncs included, not by a typical one).
+ */
+async function sequentialRoundTrips(redis, n) {
+  const c = connect(redis.url, 'bench-rt-floor');
+  try {
+    const time = async (op) => {
+      const start = performance.now();
+      for (let i = 0; i < n; i++) await op(i);
+      return round((1000 * (performance.now() - start)) / n);
+    };
+    await time((i) => c.set(`bench:floor:${i % 16}`, 'x')); // warm-up
+    const writeUs = await time((i) => c.set(`bench:floor:${i % 16}`, 'x'));
+    const readUs = await time((i) => c.get(`bench:floor:${i % 16}`));
+    await c.del(...Array.from({ length: 16 }, (_, i) => `bench:floor:${i}`));
+    return { writeUs, readUs };
+  } finally {
+    c.disconnect();
+  }
+}
+
 // ---------------------------------------------------------------- the run
 
 async function runDrainBench(opts = {}) {
@@ -570,6 +606,24 @@ async function runDrainBench(opts = {}) {
     say(
       `  ratios: one session ${out.ratios.oneSession} × raw, ${s.sessions} sessions ${out.ratios.manySessions} × raw`,
     );
+    // What the send protocol allows one session at most on this disk, whatever the CPU: its
+    // fsync'd writes one after the other (FSYNCED_WRITES_PER_SEND), against raw's rate. Only
+    // under AOF `always`: otherwise a write does not wait for the disk.
+    if (s.aof === 'always') {
+      const rt = await sequentialRoundTrips(redis, s.smoke ? 200 : 2000);
+      const ceiling = 1e6 / (FSYNCED_WRITES_PER_SEND * rt.writeUs);
+      out.fsyncCeiling = {
+        ...rt,
+        writesPerSend: FSYNCED_WRITES_PER_SEND,
+        oneSessionMaxRate: round(ceiling),
+        oneSessionMaxRatio: ratio(ceiling, raw1.rate),
+      };
+      say(
+        `  one session's ceiling from its fsync'd writes alone: ${FSYNCED_WRITES_PER_SEND} per send, one after the other, ` +
+          `a write round trip ${rt.writeUs} µs (a read ${rt.readUs} µs) → at most ${out.fsyncCeiling.oneSessionMaxRate} msg/s = ` +
+          `${out.fsyncCeiling.oneSessionMaxRatio} × raw`,
+      );
+    }
     say(`  Redis commands per message, ours: ${JSON.stringify(d1.result.topCommands)}`);
     say(`  Redis commands per message, raw:  ${JSON.stringify(raw1.topCommands)}`);
 

@@ -1,7 +1,7 @@
 import { JobName, outboundQueueName } from './queue.constants';
 import { SEND_JOB_VERSION, type MessageStatus, type SendMessageJob } from './jobs';
 import { sendJobOptions, type SendJobPolicy } from './job-options';
-import type { MessageStore } from './message-store';
+import type { CreateOptions, MessageStore } from './message-store';
 import type { OutboundQueues } from './outbound-queues';
 
 export interface NewMessage {
@@ -10,10 +10,8 @@ export interface NewMessage {
   to: string;
 }
 
-export interface EnqueueOptions {
-  /** Write nothing (and resolve false) unless the session exists. */
-  requireSession?: boolean;
-}
+/** Write nothing (and resolve false) unless the session exists; `newIds`: see CreateOptions. */
+export type EnqueueOptions = CreateOptions;
 
 export type CancelOutcome =
   { result: 'cancelled' } | { result: 'not_found' } | { result: 'conflict'; status: MessageStatus };

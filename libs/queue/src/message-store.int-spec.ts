@@ -114,7 +114,9 @@ describe.each([
         job: newJob({ sessionId: session }),
         to: '+1 555 123 4567',
       }));
-      await (await store.createAll([earlier], { requireSession: true })).settled;
+      await (
+        await store.createAll([earlier], { requireSession: true })
+      ).settled;
       await store.transition(earlier.job.messageId, { to: 'sending', from: ['queued'] });
       await store.transition(earlier.job.messageId, { to: 'sent', from: ['sending'] });
       const before = await store.get(earlier.job.messageId);
@@ -135,6 +137,101 @@ describe.each([
         ).length;
       expect(queuedOf(earlier.job.messageId)).toBe(1);
       expect(queuedOf(later.job.messageId)).toBe(1);
+    });
+
+    it('writes ids minted for the write (newIds) as the default does: records, history, one queued event each', async () => {
+      const session = `new-ids-${randomUUID()}`;
+      await redis.hset(keys.session(session), 'id', session);
+      const items = [0, 1].map(() => ({ job: newJob({ sessionId: session }), to: '15551234567' }));
+      const plain = [0, 1].map(() => ({ job: newJob({ sessionId: session }), to: '15551234567' }));
+
+      expect((await store.createAll(items, { requireSession: true, newIds: true })).created).toBe(
+        true,
+      );
+      await (
+        await store.createAll(plain, { requireSession: true })
+      ).settled;
+
+      const stream = await new EventLog(redis, keys).after('0', 100000);
+      for (const [i, { job }] of items.entries()) {
+        const record = (await store.get(job.messageId))!;
+        const reference = (await store.get(plain[i].job.messageId))!;
+        const same = (r: typeof record) => ({
+          ...r,
+          id: '',
+          createdAt: '',
+          updatedAt: '',
+          history: r.history.map((h) => h.status),
+        });
+        expect(same(record)).toEqual(same(reference));
+        expect(
+          stream.filter(
+            (e) => (e.event.data as { messageId?: string }).messageId === job.messageId,
+          ),
+        ).toHaveLength(1);
+      }
+    });
+
+    it('with newIds, a resent write (its reply lost, ioredis sends it again) writes nothing twice', async () => {
+      const session = `resent-${randomUUID()}`;
+      await redis.hset(keys.session(session), 'id', session);
+      const items = [0, 1, 2].map(() => ({
+        job: newJob({ sessionId: session }),
+        to: '15551234567',
+      }));
+      expect((await store.createAll(items, { requireSession: true, newIds: true })).created).toBe(
+        true,
+      );
+      await store.transition(items[0].job.messageId, { to: 'cancelled', from: ['queued'] });
+      const before = await Promise.all(items.map(({ job }) => store.get(job.messageId)));
+
+      // The same command again, as ioredis resends it after a reconnect.
+      expect((await store.createAll(items, { requireSession: true, newIds: true })).created).toBe(
+        true,
+      );
+
+      expect(await Promise.all(items.map(({ job }) => store.get(job.messageId)))).toEqual(before);
+      const stream = await new EventLog(redis, keys).after('0', 100000);
+      for (const { job } of items) {
+        const queued = stream.filter(
+          (e) =>
+            (e.event.data as { messageId?: string }).messageId === job.messageId &&
+            (e.event.data as { status?: string }).status === 'queued',
+        );
+        expect(queued).toHaveLength(1);
+      }
+    });
+
+    it('with newIds, a write that stopped midway is completed, leaving what it wrote as it is', async () => {
+      const session = `midway-${randomUUID()}`;
+      await redis.hset(keys.session(session), 'id', session);
+      const items = [0, 1, 2].map(() => ({
+        job: newJob({ sessionId: session }),
+        to: '15551234567',
+      }));
+      // The first message was written (and moved on), the others not.
+      await (
+        await store.createAll([items[0]], { requireSession: true })
+      ).settled;
+      await store.transition(items[0].job.messageId, { to: 'cancelled', from: ['queued'] });
+      const first = await store.get(items[0].job.messageId);
+
+      await store.createAll(items, { requireSession: true, newIds: true });
+
+      expect(await store.get(items[0].job.messageId)).toEqual(first);
+      for (const { job } of items.slice(1))
+        expect(await store.status(job.messageId)).toBe('queued');
+    });
+
+    it('with newIds and a session gone, writes nothing', async () => {
+      const session = `gone-${randomUUID()}`;
+      const item = { job: newJob({ sessionId: session }), to: '15551234567' };
+      const created = await store.createAll([item], { requireSession: true, newIds: true });
+      expect(created.created).toBe(false);
+      expect(await store.exists(item.job.messageId)).toBe(false);
+      expect(await redis.exists(keys.unfinished(session))).toBe(0);
+      const stream = await new EventLog(redis, keys).after('0', 100000);
+      expect(stream.filter((e) => e.event.session === session)).toEqual([]);
     });
 
     // Issue 8 #13: these pinned a retention counted from creation (the bug): a message queued

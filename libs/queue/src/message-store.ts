@@ -205,7 +205,9 @@ return 1
  * session check (ARGV[1] = '1'), the ids into the session's unfinished index, and per message
  * its `queued` event into the stream, its record and first history entry, its expiry.
  * KEYS: session hash, unfinished index, event stream, expiry index, then record and history of
- * each message. ARGV: '1' to require the session, the session id, then 12 per message: id,
+ * each message. ARGV: '1' to require the session, the session id, '1' to look each id up and
+ * leave a message whose record exists as it is ('0': the ids are new, so only a resent run of
+ * this command can have written them, which two lookups find), then 12 per message: id,
  * index score, to, chatId, priority, contentHash, createdAt, sendAt, expiresAt, expiry score
  * ('' = none for the last three), event id, event JSON. The record's field names and its
  * history entry are made here (fewer strings for the gateway to send: its profile showed the
@@ -222,14 +224,23 @@ const CREATE_ALL_INLINE_LUA = `
 if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 -- A message whose record exists already is left as it is (a retried request resuming one that
 -- died midway may find it sent meanwhile): no index entry, event, record or history for it.
+local check = ARGV[3] == '1'
+if not check then
+  -- Ids minted for this request (ARGV[3] = '0') have no record, unless this very command ran
+  -- before and its reply was lost: ioredis resends an unanswered command after a reconnect.
+  -- A run that completed wrote the last record (nothing more to do); one stopped midway by a
+  -- refused write wrote the first: then every id is looked up, as for a resumed request.
+  if redis.call('EXISTS', KEYS[#KEYS - 1]) == 1 then return 1 end
+  check = redis.call('EXISTS', KEYS[5]) == 1
+end
 local fresh = {}
 local k = 5
-for a = 3, #ARGV, 12 do
-  fresh[a] = redis.call('EXISTS', KEYS[k]) == 0
+for a = 4, #ARGV, 12 do
+  fresh[a] = not check or redis.call('EXISTS', KEYS[k]) == 0
   k = k + 2
 end
 local scored = {}
-for a = 3, #ARGV, 12 do
+for a = 4, #ARGV, 12 do
   if fresh[a] then
     scored[#scored + 1] = ARGV[a + 1]
     scored[#scored + 1] = ARGV[a]
@@ -242,7 +253,7 @@ for a = 3, #ARGV, 12 do
 end
 if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
 k = 5
-for a = 3, #ARGV, 12 do
+for a = 4, #ARGV, 12 do
   if fresh[a] then
     redis.call('XADD', KEYS[3], '*', 'id', ARGV[a + 10], 's', ARGV[2], 'e', ARGV[a + 11])
     local at = ARGV[a + 6]
@@ -266,6 +277,19 @@ for a = 3, #ARGV, 12 do
 end
 return 1
 `;
+
+/** How {@link MessageStore.createAll} writes. */
+export interface CreateOptions {
+  /** Write nothing (and resolve `created: false`) unless the session exists. */
+  requireSession?: boolean;
+  /**
+   * The ids were minted for this write: on one Redis the script then looks up two records (the
+   * first and the last, which a resent run of the same command would have written) instead of
+   * every one. A resumed request must leave this unset: its messages may have been written and
+   * have moved on.
+   */
+  newIds?: boolean;
+}
 
 /**
  * Whether a status change's event goes into the stream inside the change's own script: only on
@@ -489,7 +513,7 @@ export class MessageStore {
    */
   async createAll(
     items: { job: SendMessageJob; to: string }[],
-    { requireSession = false }: { requireSession?: boolean } = {},
+    { requireSession = false, newIds = false }: CreateOptions = {},
   ): Promise<{ created: boolean; settled: Promise<void> }> {
     if (items.length === 0) return { created: true, settled: Promise.resolve() };
     // Each session's index of unfinished records (its slot), as score/id pairs.
@@ -499,7 +523,7 @@ export class MessageStore {
       if (!pairs) index.set(job.sessionId, (pairs = []));
       pairs.push(Date.parse(job.createdAt), job.messageId);
     }
-    if (this.inline && index.size === 1) return this.createAllAtOnce(items, requireSession);
+    if (this.inline && index.size === 1) return this.createAllAtOnce(items, requireSession, newIds);
     let indexed: Promise<unknown>;
     if (requireSession) {
       if (index.size !== 1) throw new Error('requireSession takes the messages of one session');
@@ -562,6 +586,7 @@ export class MessageStore {
   private async createAllAtOnce(
     items: { job: SendMessageJob; to: string }[],
     requireSession: boolean,
+    newIds: boolean,
   ): Promise<{ created: boolean; settled: Promise<void> }> {
     const sessionId = items[0].job.sessionId;
     const keys: string[] = [
@@ -570,7 +595,7 @@ export class MessageStore {
       this.keys.eventStream(),
       this.keys.expiries(),
     ];
-    const args: (string | number)[] = [requireSession ? '1' : '0', sessionId];
+    const args: (string | number)[] = [requireSession ? '1' : '0', sessionId, newIds ? '0' : '1'];
     for (const { job, to } of items) {
       const id = job.messageId;
       keys.push(this.keys.message(id), this.keys.messageHistory(id));

@@ -25,7 +25,7 @@ import {
 } from '../openapi/api-params';
 import { BulkMessagesDto, SendMessageDto } from './message.dto';
 import { BulkAccepted, MessageAccepted, MessageCancelled, Message } from './message.responses';
-import { MessagesService } from './messages.service';
+import { MessagesService, type Idempotency } from './messages.service';
 
 /** Every error a send can give besides the guard's (401, 429, 503 on the controller). */
 const SEND_ERRORS = [
@@ -76,8 +76,7 @@ export class MessagesController {
       checkSessionId(sessionId),
       [dto],
       req.clientId ?? '',
-      checkKey(idempotencyKey),
-      requestFingerprint('POST', req.url.split('?')[0], req.body),
+      idempotencyOf(idempotencyKey, req),
     );
     if (result.replayed) void reply.header('Idempotent-Replayed', 'true');
     return { id: result.ids[0], status: 'queued' };
@@ -109,8 +108,7 @@ export class MessagesController {
       checkSessionId(sessionId),
       dto.messages,
       req.clientId ?? '',
-      checkKey(idempotencyKey),
-      requestFingerprint('POST', req.url.split('?')[0], req.body),
+      idempotencyOf(idempotencyKey, req),
     );
     if (result.replayed) void reply.header('Idempotent-Replayed', 'true');
     return { ids: result.ids, status: 'queued' };
@@ -166,7 +164,12 @@ export function checkSessionId(id: string): string {
   return id;
 }
 
-function checkKey(key: string | undefined): string | undefined {
+/**
+ * The request's Idempotency-Key and fingerprint, or undefined without a key. The fingerprint
+ * (the canonical body hashed) is computed only when there is a key: it is read only by the key's
+ * checks, and a bulk's canonical form is a copy of all its messages.
+ */
+function idempotencyOf(key: string | undefined, req: AuthedRequest): Idempotency | undefined {
   if (key === undefined) return undefined;
   if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
     throw ApiError.badRequest(
@@ -174,5 +177,5 @@ function checkKey(key: string | undefined): string | undefined {
       'INVALID_IDEMPOTENCY_KEY',
     );
   }
-  return key;
+  return { key, fingerprint: requestFingerprint('POST', req.url.split('?')[0], req.body) };
 }

@@ -27,6 +27,12 @@ const DAY_MS = 86400000;
 /** How long the gateway trusts a session's queue size for the QUEUE_FULL check. */
 const SESSION_CACHE_MS = 1000;
 
+/** A request's Idempotency-Key and the fingerprint of what it asked (method, path, body). */
+export interface Idempotency {
+  key: string;
+  fingerprint: string;
+}
+
 export interface Accepted {
   ids: string[];
   replayed: boolean;
@@ -55,27 +61,30 @@ export class MessagesService {
     sessionId: string,
     dtos: SendMessageDto[],
     clientId: string,
-    idempotencyKey: string | undefined,
-    fingerprint: string,
+    idempotent: Idempotency | undefined,
   ): Promise<Accepted> {
     // A request answered before is answered the same way, first, whatever the queue, the
     // session or the clock say now (QUEUE_FULL, a deleted session, an expiresAt now past). Read
     // only: a request refused below writes nothing, not even its key. (Folding this read into
     // the key's claim would save one round trip per keyed request, but the claim would then be
     // written before validation and admission, also for an unknown session.)
-    if (idempotencyKey) {
-      const earlier = await this.idempotency.lookup(clientId, idempotencyKey, fingerprint);
+    if (idempotent) {
+      const earlier = await this.idempotency.lookup(
+        clientId,
+        idempotent.key,
+        idempotent.fingerprint,
+      );
       if (earlier) return this.logAccepted(sessionId, earlier);
     }
     const drafts = this.drafts(sessionId, dtos);
     await this.admit(sessionId, drafts.length);
     const fresh = drafts.map(() => newMessageId());
     const write = (ids: string[], resumed: boolean) => this.write(drafts, ids, resumed);
-    if (idempotencyKey) {
+    if (idempotent) {
       const accepted = await this.idempotency.run(
         clientId,
-        idempotencyKey,
-        fingerprint,
+        idempotent.key,
+        idempotent.fingerprint,
         fresh,
         write,
       );
@@ -150,10 +159,12 @@ export class MessagesService {
     // with nothing written.
     let written: boolean;
     try {
+      // Ids minted by this request (not resumed) have no record yet: no existence check per id.
+      const options = { requireSession: true, newIds: !resumed };
       written =
         messages.length === 1
-          ? await this.producer.enqueue(messages[0], { requireSession: true })
-          : await this.producer.enqueueBulk(messages, { requireSession: true });
+          ? await this.producer.enqueue(messages[0], options)
+          : await this.producer.enqueueBulk(messages, options);
     } catch (err) {
       if (isRedisUnavailable(err)) throw ApiError.redisDownWhileStoring();
       throw err;
