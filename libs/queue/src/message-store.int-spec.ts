@@ -139,11 +139,20 @@ describe.each([
       expect(queuedOf(later.job.messageId)).toBe(1);
     });
 
-    it('writes ids minted for the write (newIds) as the default does: records, history, one queued event each', async () => {
-      const session = `new-ids-${randomUUID()}`;
+    /** A session that exists, and `n` new messages of it. */
+    async function sessionWithMessages(name: string, n: number) {
+      const session = `${name}-${randomUUID()}`;
       await redis.hset(keys.session(session), 'id', session);
-      const items = [0, 1].map(() => ({ job: newJob({ sessionId: session }), to: '15551234567' }));
-      const plain = [0, 1].map(() => ({ job: newJob({ sessionId: session }), to: '15551234567' }));
+      const items = Array.from({ length: n }, () => ({
+        job: newJob({ sessionId: session }),
+        to: '15551234567',
+      }));
+      return { session, items };
+    }
+
+    it('writes ids minted for the write (newIds) as the default does: records, history, one queued event each', async () => {
+      const { items: all } = await sessionWithMessages('new-ids', 4);
+      const [items, plain] = [all.slice(0, 2), all.slice(2)];
 
       expect((await store.createAll(items, { requireSession: true, newIds: true })).created).toBe(
         true,
@@ -173,12 +182,7 @@ describe.each([
     });
 
     it('with newIds, a resent write (its reply lost, ioredis sends it again) writes nothing twice', async () => {
-      const session = `resent-${randomUUID()}`;
-      await redis.hset(keys.session(session), 'id', session);
-      const items = [0, 1, 2].map(() => ({
-        job: newJob({ sessionId: session }),
-        to: '15551234567',
-      }));
+      const { items } = await sessionWithMessages('resent', 3);
       expect((await store.createAll(items, { requireSession: true, newIds: true })).created).toBe(
         true,
       );
@@ -203,12 +207,7 @@ describe.each([
     });
 
     it('with newIds, a write that stopped midway is completed, leaving what it wrote as it is', async () => {
-      const session = `midway-${randomUUID()}`;
-      await redis.hset(keys.session(session), 'id', session);
-      const items = [0, 1, 2].map(() => ({
-        job: newJob({ sessionId: session }),
-        to: '15551234567',
-      }));
+      const { items } = await sessionWithMessages('midway', 3);
       // The first message was written (and moved on), the others not.
       await (
         await store.createAll([items[0]], { requireSession: true })

@@ -159,7 +159,8 @@ export class MessagesService {
     // with nothing written.
     let written: boolean;
     try {
-      // Ids minted by this request (not resumed) have no record yet: no existence check per id.
+      // Ids minted by this request (not resumed): looked up as a whole, not one by one
+      // (MessageStore.createAll, `newIds`).
       const options = { requireSession: true, newIds: !resumed };
       written =
         messages.length === 1
