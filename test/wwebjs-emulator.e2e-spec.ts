@@ -8,6 +8,7 @@ import { startEmulator, type RunningEmulator } from '../apps/wa-emulator/src';
 import { workerProfileFolder } from '../apps/sender-worker/src/config/profile-folder';
 import {
   isAlive,
+  pidsUsingProfile,
   processTreeMemoryMb,
 } from '../libs/session/src/drivers/wwebjs/browser/process-tree';
 import { browserPidOnProfile } from './support/browser-process';
@@ -101,7 +102,15 @@ describe('wwebjs on the WhatsApp Web emulator: gateway + two workers', () => {
     await sys?.stop();
     redis?.disconnect();
     await emulator?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    // The workers were SIGKILLed: their Chromium, over a pipe, exits by itself a moment later
+    // and writes its profile as it goes. Removing the folder before that fails with ENOTEMPTY.
+    await waitFor(
+      'no browser on the profile',
+      () => pidsUsingProfile(profileDir).length === 0,
+      20000,
+      50,
+    );
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     // The figures of this run (README, "on the emulator"): printed, never asserted.
     process.stdout.write(`\nwwebjs-emulator figures ${JSON.stringify(figures)}\n`);
   }, PATIENCE_MS);

@@ -39,7 +39,8 @@ describe('wwebjs driver, offline (real whatsapp-web.js, real Chromium)', () => {
   beforeAll(() => sys.start(['worker-w']), 60000);
   afterAll(async () => {
     await sys.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    // A SIGKILLed worker's Chromium exits a moment later, writing its profile as it goes.
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }, 30000);
 
   it('fails to start with a clear reason, retries, keeps messages queued, and leaks no Chromium', async () => {
@@ -107,7 +108,8 @@ describe('wwebjs driver, offline: delete during recovery', () => {
   beforeAll(() => sys.start(['worker-r']), 60000);
   afterAll(async () => {
     await sys.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    // A SIGKILLed worker's Chromium exits a moment later, writing its profile as it goes.
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }, 30000);
 
   it('leaves no Chromium of the session a few seconds after it is deleted while recovering', async () => {

@@ -65,6 +65,8 @@ export class FakeWwebjsClient extends EventEmitter implements WwebjsClient {
    * sendMessage resolves (as usual), before it resolves, never (stays 0), or -1 (refused).
    */
   ackBehaviour: 'after' | 'before' | 'never' | 'error' = 'after';
+  /** When set, sendMessage waits for it before it answers (a send still in the page). */
+  sendGate: Promise<void> | null = null;
   numbersOnWhatsApp = new Map<string, string>();
   /** When true, every number not listed above is on WhatsApp as `<number>@c.us`. */
   everyoneOnWhatsApp = false;
@@ -112,6 +114,7 @@ export class FakeWwebjsClient extends EventEmitter implements WwebjsClient {
     options?: Record<string, unknown>,
   ): Promise<WwebjsMessage | undefined> {
     this.sendCalls.push({ chatId, content, options });
+    if (this.sendGate) await this.sendGate;
     const message: WwebjsMessage = {
       id: { _serialized: `true_${chatId}_3EB0FAKE${++this.counter}`, fromMe: true },
       body:

@@ -136,7 +136,13 @@ class InMemoryRecords implements MessageRecords, SendIntents {
     if (req.intent === null) this.intents.delete(id);
     else if (req.intent) this.intents.set(id, { ...req.intent });
     this.applied.push({ id, to: req.to, previous });
-    return { applied: true, previous, fenced: false, counter, ...(leaseChecked ? { leaseChecked } : {}) };
+    return {
+      applied: true,
+      previous,
+      fenced: false,
+      counter,
+      ...(leaseChecked ? { leaseChecked } : {}),
+    };
   }
 
   async forgetExpiry(id: string): Promise<void> {
@@ -486,11 +492,14 @@ describe('SendProtocol: failures of the send, by class', () => {
   it('unknown outcome (browser died mid-send): intent kept, a crash counted, wait for recovery', async () => {
     sendFails(new Error('Protocol error (Runtime.callFunctionOn): Target closed.'));
     const data = job();
-    expect(await run(data)).toMatchObject({
+    const outcome = await run(data);
+    expect(outcome).toMatchObject({
       kind: 'wait',
       reason: 'session',
       error: { code: 'BROWSER_CRASHED', failure: 'unknown_outcome' },
     });
+    // The loss names the driver it happened on: one replaced since is not a new loss.
+    expect(outcome.kind === 'wait' && outcome.reason === 'session' && outcome.driver).toBe(driver);
     expect(rec(data)).toMatchObject({ status: 'sending', crashes: 1 });
     expect(records.intents.get(data.messageId)?.attemptId).toBe(rec(data).attemptId);
   });

@@ -36,7 +36,12 @@ export type SendOutcome =
    * session now. `superseded`: another run took the message over while this one was frozen.
    */
   | { kind: 'wait'; reason: 'not-ready' | 'lease-lost' | 'superseded' }
-  | { kind: 'wait'; reason: 'session'; error: SessionDriverError }
+  /**
+   * `driver`: the one the run used, if it got that far. Its loss counts only while it is still
+   * the session's driver: one replaced since (a relaunch stopped it, and that made this run
+   * fail) is old news.
+   */
+  | { kind: 'wait'; reason: 'session'; error: SessionDriverError; driver?: SessionDriver }
   /** Pacing: the session may send again in `ms`. */
   | { kind: 'rate-limited'; ms: number }
   /** An earlier attempt's message waits in WhatsApp Web's local store: look again in `ms`. */
@@ -155,6 +160,8 @@ interface Run {
   /** Attempts BullMQ has used before this run (retryable failures count them). */
   attemptsMade: number;
   session: SendSession;
+  /** The driver the run sends with, once it has one (the session was ready). */
+  driver?: SessionDriver;
   /** The run's logger (sessionId, messageId), made when a line is first logged. */
   readonly log: Logger;
 }
@@ -235,6 +242,7 @@ export class SendProtocol {
 
     const driver = session.readyDriver();
     if (!driver) return { kind: 'wait', reason: 'not-ready' };
+    run.driver = driver;
 
     // An earlier attempt may have sent it (worker killed mid-send, unknown outcome): ask first,
     // in the chat that attempt used (WhatsApp's canonical id).
@@ -542,7 +550,7 @@ export class SendProtocol {
           intent: attempted ? null : undefined,
         });
         if (t.fenced) return this.superseded(run);
-        return { kind: 'wait', reason: 'session', error: err };
+        return { kind: 'wait', reason: 'session', error: err, driver: run.driver };
       }
       case 'unknown_outcome': {
         // The intent stays open: the next run reconciles before it may send again.
@@ -565,7 +573,7 @@ export class SendProtocol {
               'send outcome unknown; will reconcile when the session is healthy',
             );
           }
-          return { kind: 'wait', reason: 'session', error: err };
+          return { kind: 'wait', reason: 'session', error: err, driver: run.driver };
         }
         // The session is fine but the library could not say (wwebjs#201857) and the message
         // was not found yet: retry with backoff (an attempt), reconciling first.

@@ -1,17 +1,18 @@
 import { DelayedError, Job, Queue, RateLimitError, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { SendMessageJob } from '@app/queue';
-import type { SessionDriverError } from '@app/session';
+import type { SessionDriver, SessionDriverError } from '@app/session';
 import type { SendProtocol, SendSession } from './send-protocol';
 
 /** What the processor needs from the session it consumes for (implemented by SessionRuntime). */
 export interface SessionLink extends SendSession {
   readonly queue: Queue;
   /**
-   * The session cannot send: with an error, it broke under this job (recovery starts); without,
-   * it simply is not ready. Resolves once the queue's pause state matches the session's.
+   * The session cannot send: with a loss, it broke under this job on that driver (recovery
+   * starts, unless that driver was replaced since); without, it simply is not ready. Resolves
+   * once the queue's pause state matches the session's.
    */
-  holdQueue(err: SessionDriverError | null): Promise<void>;
+  holdQueue(loss: { error: SessionDriverError; driver?: SessionDriver } | null): Promise<void>;
 }
 
 /** A job's return value (kept only as long as BullMQ keeps completed jobs: not at all). */
@@ -53,7 +54,7 @@ export class SendProcessor {
           throw new WaitingError();
         }
         // The session cannot send: pause its queue first, then return the job to the front.
-        await link.holdQueue(outcome.reason === 'session' ? outcome.error : null);
+        await link.holdQueue(outcome.reason === 'session' ? outcome : null);
         await job.moveToWait(token);
         this.logger.info(
           {

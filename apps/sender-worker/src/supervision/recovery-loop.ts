@@ -167,6 +167,9 @@ export class RecoveryLoop {
   private async runStep(step: RecoveryStep): Promise<void> {
     if (step === 'recheck') return this.recheck();
     const usable = this.waitUsable();
+    // A loss reported while the step is still relaunching rejects `usable` before it is awaited
+    // (below): handled here so it is no unhandled rejection; the await still throws it.
+    usable.catch(() => undefined);
     try {
       if (step === 'restart-client') {
         const driver = this.host.driver();

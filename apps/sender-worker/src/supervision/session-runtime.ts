@@ -133,8 +133,10 @@ export class SessionRuntime implements SessionLink {
     return this.stopping ? null : this.supervisor.readyDriver();
   }
 
-  async holdQueue(err: SessionDriverError | null): Promise<void> {
-    if (err) this.supervisor.lost(err);
+  async holdQueue(
+    loss: { error: SessionDriverError; driver?: SessionDriver } | null,
+  ): Promise<void> {
+    if (loss) this.supervisor.sendLost(loss.error, loss.driver);
     await this.supervisor.settled();
     await this.syncQueue();
   }

@@ -22,6 +22,8 @@ class ScriptedDriver extends SessionDriver {
   startOutcome: 'ready' | 'qr' | 'crash' = 'ready';
   restartOutcome: 'ready' | 'unsupported' | 'crash' | 'hang' = 'ready';
   probeState = 'CONNECTED';
+  /** How long a start or restart takes to report its outcome. */
+  bootDelayMs = 5;
 
   async start(): Promise<void> {
     this.starts++;
@@ -45,10 +47,13 @@ class ScriptedDriver extends SessionDriver {
         );
       else if (outcome === 'qr') this.emit('state', { status: 'qr', qr: '2@qr' });
       else this.emit('state', { status: 'ready', phone: '15550000000' });
-    }, 5);
+    }, this.bootDelayMs);
   }
+  /** Runs while the driver stops (a real one kills its browser then: its sends fail). */
+  onStop: () => void = () => undefined;
   async stop(): Promise<void> {
     this.stopped = true;
+    this.onStop();
   }
   async send(): Promise<SendResult> {
     throw new Error('not used');
@@ -244,6 +249,55 @@ describe('SessionSupervisor', () => {
     );
     await until('ready again', () => status() === 'ready' && drivers.length === 2);
     expect(drivers[0].restarts).toBe(0);
+  });
+
+  it('a send on the driver a relaunch replaces fails without ending that relaunch', async () => {
+    make();
+    supervisor.start();
+    await until('ready', () => status() === 'ready');
+    const crash = () =>
+      new SessionDriverError(SessionErrorCode.BrowserCrashed, 'session', 'Target closed');
+    // The relaunch stops the frozen driver, whose browser dies with the send in flight; the send
+    // path reports that loss while the new driver is being started.
+    drivers[0].onStop = () => supervisor.sendLost(crash(), drivers[0]);
+    drivers[0].emit(
+      'lost',
+      new SessionDriverError('HEALTH_CHECK_TIMEOUT', 'session', 'the session did not answer'),
+    );
+    await until('ready again', () => status() === 'ready' && drivers.length === 2);
+    await until('the step counted', () => observed.length === 2);
+    expect(observed).toEqual(['detected:report:true', 'relaunch:recovered']);
+    expect(drivers[1].stopped).toBe(false);
+    expect(supervisor.current.health.recoveries).toBe(1);
+    // Nor does a send on the old driver that fails after the recovery (a hung call).
+    supervisor.sendLost(crash(), drivers[0]);
+    expect(status()).toBe('ready');
+    // A send that fails on the current driver is a loss, as before.
+    supervisor.sendLost(crash(), drivers[1]);
+    expect(status()).toBe('recovering');
+    await until('ready on a third driver', () => status() === 'ready' && drivers.length === 3);
+  });
+
+  it('a send the reload fails (it waited on the old page) does not end the restart step', async () => {
+    make();
+    supervisor.start();
+    await until('ready', () => status() === 'ready');
+    drivers[0].bootDelayMs = 100;
+    drivers[0].emit(
+      'lost',
+      new SessionDriverError(SessionErrorCode.FrameDetached, 'session', 'detached Frame'),
+    );
+    await until('the reload begun', () => drivers[0].restarts === 1);
+    // The reload aborts the send waiting for its ack; the send path reports it on this driver.
+    supervisor.sendLost(
+      new SessionDriverError(SessionErrorCode.SessionClosed, 'unknown_outcome', 'lost before ack'),
+      drivers[0],
+    );
+    await until('ready again', () => status() === 'ready');
+    await until('the step counted', () => observed.length === 2);
+    expect(observed).toEqual(['detected:report:true', 'restart-client:recovered']);
+    expect(drivers).toHaveLength(1);
+    expect(drivers[0].restarts).toBe(1);
   });
 
   it('re-checks first after failed probes: a transient state that clears needs no restart', async () => {

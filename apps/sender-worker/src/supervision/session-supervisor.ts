@@ -161,6 +161,22 @@ export class SessionSupervisor {
     });
   }
 
+  /**
+   * A send found the session lost on `driver`. It is a new loss only while the session is
+   * thought healthy and `driver` is still the current one. During a recovery no send starts
+   * (the queue is paused and {@link readyDriver} is null), so a send that fails then was in
+   * flight at the loss being recovered from: the reload or relaunch under way is what made it
+   * fail. The same goes for a driver replaced since. Taken as a new loss, it would end the step
+   * that caused it and stop the browser that step had just launched.
+   */
+  sendLost(err: SessionDriverError, driver: SessionDriver | undefined): void {
+    if (this.recovery.active || (driver && driver !== this.driver)) {
+      this.log.debug({ code: err.code }, 'a send failed under a recovery already under way');
+      return;
+    }
+    this.lost(err);
+  }
+
   /** `POST …/recover`: recover now, from any state, `failed` included. */
   async recover(): Promise<void> {
     if (this.stopped) return;

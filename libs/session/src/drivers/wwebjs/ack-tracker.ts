@@ -14,6 +14,12 @@ export class AckTracker {
     waMessageId: string;
     settle: (ack: number | Error) => void;
   }>();
+  /**
+   * Set once the client is gone (the driver lost or stopped it): the code of that loss. A send
+   * whose sendMessage resolves after that (during the client's teardown) would wait for an ack
+   * that no page will ever report, holding its job until the bound: it is told at once instead.
+   */
+  private closedBy: string | null = null;
 
   /** The highest ack seen for this id, or undefined. */
   highest(waMessageId: string): number | undefined {
@@ -40,6 +46,7 @@ export class AckTracker {
     if (ack === ACK_ERROR || this.seen.get(waMessageId) === ACK_ERROR) {
       return Promise.reject(refusedByServer());
     }
+    if (this.closedBy !== null) return Promise.reject(lostBeforeAck(this.closedBy));
     return new Promise<void>((resolve, reject) => {
       const waiter = {
         waMessageId,
@@ -66,18 +73,28 @@ export class AckTracker {
     });
   }
 
-  /** The page died under sends waiting for their ack: whether the server took them is unknown. */
+  /**
+   * The page died or reloaded under sends waiting for their ack: whether the server took them
+   * is unknown (the next run reconciles). An ack the server sent to that page is not reported
+   * again by the next one, so waiting on would only run out the bound.
+   */
   abortWaiters(code: string): void {
-    for (const w of [...this.waiters]) {
-      w.settle(
-        new SessionDriverError(
-          code,
-          'unknown_outcome',
-          'the session was lost before the server acknowledged the message',
-        ),
-      );
-    }
+    for (const w of [...this.waiters]) w.settle(lostBeforeAck(code));
   }
+
+  /** The client is gone for good: abort the waiting sends, and any that come later. */
+  close(code: string): void {
+    this.closedBy ??= code;
+    this.abortWaiters(code);
+  }
+}
+
+function lostBeforeAck(code: string): SessionDriverError {
+  return new SessionDriverError(
+    code,
+    'unknown_outcome',
+    'the session was lost before the server acknowledged the message',
+  );
 }
 
 function refusedByServer(): SessionDriverError {

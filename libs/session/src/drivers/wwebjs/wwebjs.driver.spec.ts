@@ -464,6 +464,34 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
         await expect(sending).rejects.toMatchObject({ failure: 'unknown_outcome' });
       });
 
+      it('a send whose sendMessage answers after the driver stopped is told at once, not after the ack bound', async () => {
+        // A bound no test waits out: only the driver knowing it is stopped can settle the send.
+        make({ serverAckTimeoutMs: 10 * 60_000 });
+        await ready();
+        client.ackBehaviour = 'never';
+        let answer!: () => void;
+        client.sendGate = new Promise((r) => (answer = r));
+        const sending = driver.send(message('in the page when it stopped'));
+        await waitFor('sendMessage called', () => client.sendCalls.length === 1);
+        await driver.stop();
+        answer();
+        await expect(sending).rejects.toMatchObject({
+          code: 'SESSION_CLOSED',
+          failure: 'unknown_outcome',
+        });
+      });
+
+      it('a reload ends the waits for acks of the old page (the next run reconciles)', async () => {
+        make({ serverAckTimeoutMs: 10 * 60_000 });
+        await ready();
+        client.ackBehaviour = 'never';
+        const sending = driver.send(message('sent before the reload'));
+        await waitFor('the message in the local store', () => client.sentMessages.length === 1);
+        client.pupPage!.onReload = () => client.emit('ready');
+        await driver.restartClient();
+        await expect(sending).rejects.toMatchObject({ failure: 'unknown_outcome' });
+      });
+
       it('findSent tells a message the server has (ack >= 1) from one pending in the local store (ack 0)', async () => {
         await ready();
         client.ackBehaviour = 'never';

@@ -120,6 +120,8 @@ export class WwebjsDriver extends SessionDriver {
     // A reload re-runs whatsapp-web.js's inject() (its framenavigated listener): the client
     // restarts in the same browser and profile, and reports qr / ready again.
     this.ready = false;
+    // The acks the old page was waiting for will not be reported by the reloaded one.
+    this.acks.abortWaiters(SessionErrorCode.SessionClosed);
     this.emit('state', { status: 'starting' });
     await page.reload({ waitUntil: 'load', timeout: this.opts.startTimeoutMs });
   }
@@ -245,7 +247,9 @@ export class WwebjsDriver extends SessionDriver {
     }
     // getState() is a page.evaluate: the caller bounds it (a frozen renderer blocks it).
     const state = (await client.getState()) ?? 'UNKNOWN';
-    const memoryMb = this.browserPid ? (processTreeMemoryMb(this.browserPid) ?? undefined) : undefined;
+    const memoryMb = this.browserPid
+      ? (processTreeMemoryMb(this.browserPid) ?? undefined)
+      : undefined;
     return { state, memoryMb };
   }
 
@@ -452,7 +456,7 @@ export class WwebjsDriver extends SessionDriver {
     this.terminated = true;
     this.ready = false;
     this.unwatch?.();
-    this.acks.abortWaiters(err.code);
+    this.acks.close(err.code);
     this.emit('lost', err);
   }
 
@@ -464,7 +468,7 @@ export class WwebjsDriver extends SessionDriver {
    * starts the next driver only after this one's stop, so whatever uses the profile is ours.
    */
   private async teardown(): Promise<void> {
-    this.acks.abortWaiters(SessionErrorCode.SessionClosed);
+    this.acks.close(SessionErrorCode.SessionClosed);
     this.unwatch?.();
     this.unwatch = null;
     const client = this.client;
