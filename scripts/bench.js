@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /*
  * `npm run bench`: how fast the gateway accepts messages, measured against raw BullMQ in the
- * same run, on the same private Redis, under the conditions of issue 13.
+ * same run, under the conditions of issue 13. Every timed phase runs on its own fresh private
+ * redis-server (same settings), so none inherits the data or AOF file of the phases before it.
  *
  * Main figures: a private redis-server with `appendonly yes` + `appendfsync always` (what
  * production runs: a 202 survives a Redis crash). Every timed phase lasts BENCH_SECONDS [10]:
@@ -22,7 +23,7 @@
  * message record written before the job cost on top of it.
  *
  * After every phase the queue `out.{bench}` is counted (prioritized + waiting + delayed) and must
- * hold exactly the jobs accepted so far, so no rate is reported for messages that were not stored.
+ * hold exactly the jobs accepted in it, so no rate is reported for messages that were not stored.
  *
  * Each line also gives the CPU that the benchmark process (the load generator), the gateway and
  * redis-server used meanwhile, in % of one core: on a small machine they share the cores, and
@@ -165,35 +166,53 @@ async function checkQueued(redisUrl, prefix, expected) {
   return false;
 }
 
-/**
- * Raw BullMQ on `redis`: Queue.add (64 in flight) and, unless `addOnly`, FlowProducer.addBulk
- * of 1000-job batches, each for one phase, after a warm-up in another queue (JIT and script
- * loading are not timed, and counts stay exact).
- */
-async function measureRawBullmq(redis, { addOnly = false, label = '' } = {}) {
-  const prefix = uniquePrefix('raw');
-  const common = {
-    redisUrl: redis.url,
-    prefix,
-    meters: { redis: redis.cpuTimeMs, machine: machineBusyMs },
-  };
+/** Runs `fn` on a fresh private redis-server with `persistence`, stopped afterwards. */
+async function onFreshRedis(persistence, fn) {
+  const redis = await startRedis(persistence);
+  try {
+    return await fn(redis);
+  } finally {
+    await redis.stop();
+  }
+}
+
+/** A warm-up of raw Queue.add in another queue: JIT and script loading are not timed. */
+async function warmRawBullmq(common) {
   await benchQueueAdd({
     ...common,
     count: warmupCount(),
     inFlight: IN_FLIGHT,
     queueName: `out.{${WARMUP_SESSION}}`,
   });
+}
 
+function rawCommon(redis) {
+  return {
+    redisUrl: redis.url,
+    prefix: uniquePrefix('raw'),
+    meters: { redis: redis.cpuTimeMs, machine: machineBusyMs },
+  };
+}
+
+/** Raw BullMQ Queue.add on `redis`, 64 in flight, for one phase. */
+async function measureRawAdd(redis, label = '') {
+  const common = rawCommon(redis);
+  await warmRawBullmq(common);
   const add = report(
     `${label}raw Queue.add (${IN_FLIGHT} in flight)`,
     await benchQueueAdd({ ...common, durationMs: phaseMs(), inFlight: IN_FLIGHT }),
     { unit: 'jobs', callName: 'add' },
   );
-  await checkQueued(redis.url, prefix, add.units);
-  if (addOnly) return { add };
+  await checkQueued(redis.url, common.prefix, add.units);
+  return add;
+}
 
+/** Raw BullMQ FlowProducer.addBulk of 1000-job batches on `redis`, for one phase. */
+async function measureRawFlow(redis) {
+  const common = rawCommon(redis);
+  await warmRawBullmq(common);
   const flow = report(
-    `${label}raw FlowProducer.addBulk ×${BULK_SIZE} (${BULK_IN_FLIGHT} in flight)`,
+    `raw FlowProducer.addBulk ×${BULK_SIZE} (${BULK_IN_FLIGHT} in flight)`,
     await benchFlowAddBulk({
       ...common,
       durationMs: phaseMs(),
@@ -202,8 +221,8 @@ async function measureRawBullmq(redis, { addOnly = false, label = '' } = {}) {
     }),
     { unitsPerCall: BULK_SIZE, unit: 'jobs', callName: 'batch' },
   );
-  await checkQueued(redis.url, prefix, add.units + flow.units);
-  return { add, flow };
+  await checkQueued(redis.url, common.prefix, flow.units);
+  return flow;
 }
 
 /** Requests sent before timing starts (JIT, connection pools, Lua scripts loaded). */
@@ -258,46 +277,22 @@ async function stopGateway(gateway) {
   closeIdleConnections();
 }
 
-/** The gateway phases on `redis`: single, keyed, bulk (one gateway process). */
-async function measureGateway(redis) {
-  const redisUrl = redis.url;
-  const gateway = await startWarmGateway(redis);
-  try {
-    let stored = 0;
-    const single = report(
-      `gateway single message (${IN_FLIGHT} conns)`,
-      await sendSingles(gateway, false),
-    );
-    await checkQueued(redisUrl, gateway.prefix, (stored += single.units));
-
-    const idempotent = report(`gateway single + Idempotency-Key`, await sendSingles(gateway, true));
-    await checkQueued(redisUrl, gateway.prefix, (stored += idempotent.units));
-
-    const bulk = report(
-      `gateway bulk ×${BULK_SIZE} (${BULK_IN_FLIGHT} in flight)`,
-      await sendBulks(gateway),
-      {
-        unitsPerCall: BULK_SIZE,
-      },
-    );
-    await checkQueued(redisUrl, gateway.prefix, (stored += bulk.units));
-    return { single, idempotent, bulk };
-  } finally {
-    await stopGateway(gateway);
-  }
-}
-
-/** Single messages against a fresh gateway of `replicas` processes on `redis`. */
-async function measureSingle(redis, label, replicas = 1) {
+/**
+ * One timed phase against a fresh gateway of `replicas` processes on `redis`: `send` loads it,
+ * then the queue must hold exactly what was accepted.
+ */
+async function measureOnGateway(redis, label, send, { replicas = 1, reportAs = {} } = {}) {
   const gateway = await startWarmGateway(redis, replicas);
   try {
-    const single = report(label, await sendSingles(gateway, false));
-    await checkQueued(redis.url, gateway.prefix, single.units);
-    return single;
+    const result = report(label, await send(gateway), reportAs);
+    await checkQueued(redis.url, gateway.prefix, result.units);
+    return result;
   } finally {
     await stopGateway(gateway);
   }
 }
+
+const singleLabel = (prefix = '') => `${prefix}gateway single message (${IN_FLIGHT} conns)`;
 
 /**
  * The HTTP floor (bench/http-floor.js): a bare Fastify route under the same load. What any
@@ -465,35 +460,48 @@ async function main() {
   );
   say();
 
-  say('Redis with appendonly yes, appendfsync always (the main figures)');
-  const durable = await startRedis('always');
-  const main = {};
+  // Each timed phase gets a fresh redis-server: no phase inherits the data and AOF file of the
+  // ones before it (hundreds of thousands of jobs, a rewrite mid-phase), whatever their order.
+  say('Redis with appendonly yes, appendfsync always (the main figures), fresh for each phase');
+  const durable = (fn) => onFreshRedis('always', fn);
+  const main = { raw: {}, gw: {} };
   let scaled = null;
-  try {
-    main.raw = await measureRawBullmq(durable);
-    main.gw = await measureGateway(durable);
-    main.floor = await measureHttpFloor();
-    if (process.env.BENCH_REPLICAS !== '0') {
-      scaled = await measureSingle(
-        durable,
+  main.raw.add = await durable((redis) => measureRawAdd(redis));
+  main.raw.flow = await durable((redis) => measureRawFlow(redis));
+  main.gw.single = await durable((redis) =>
+    measureOnGateway(redis, singleLabel(), (gw) => sendSingles(gw, false)),
+  );
+  main.gw.idempotent = await durable((redis) =>
+    measureOnGateway(redis, 'gateway single + Idempotency-Key', (gw) => sendSingles(gw, true)),
+  );
+  main.gw.bulk = await durable((redis) =>
+    measureOnGateway(
+      redis,
+      `gateway bulk ×${BULK_SIZE} (${BULK_IN_FLIGHT} in flight)`,
+      (gw) => sendBulks(gw),
+      { reportAs: { unitsPerCall: BULK_SIZE } },
+    ),
+  );
+  main.floor = await measureHttpFloor();
+  if (process.env.BENCH_REPLICAS !== '0') {
+    scaled = await durable((redis) =>
+      measureOnGateway(
+        redis,
         `gateway GATEWAY_WORKERS=${REPLICAS}: single (${IN_FLIGHT} conns)`,
-        REPLICAS,
-      );
-    }
-  } finally {
-    await durable.stop();
+        (gw) => sendSingles(gw, false),
+        { replicas: REPLICAS },
+      ),
+    );
   }
   say();
 
-  say('Redis without persistence (the cost of durability)');
-  const volatile = await startRedis('off');
-  const aofOff = {};
-  try {
-    aofOff.raw = await measureRawBullmq(volatile, { addOnly: true, label: 'AOF off: ' });
-    aofOff.single = await measureSingle(volatile, `AOF off: gateway single (${IN_FLIGHT} conns)`);
-  } finally {
-    await volatile.stop();
-  }
+  say('Redis without persistence (the cost of durability), fresh for each phase');
+  const volatile = (fn) => onFreshRedis('off', fn);
+  const aofOff = { raw: {} };
+  aofOff.raw.add = await volatile((redis) => measureRawAdd(redis, 'AOF off: '));
+  aofOff.single = await volatile((redis) =>
+    measureOnGateway(redis, singleLabel('AOF off: '), (gw) => sendSingles(gw, false)),
+  );
   say();
 
   printRatios(main, aofOff, scaled);
