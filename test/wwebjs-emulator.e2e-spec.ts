@@ -104,13 +104,16 @@ describe('wwebjs on the WhatsApp Web emulator: gateway + two workers', () => {
     await emulator?.close();
     // The workers were SIGKILLed: their Chromium, over a pipe, exits by itself a moment later
     // and writes its profile as it goes. Removing the folder before that fails with ENOTEMPTY.
-    await waitFor(
-      'no browser on the profile',
-      () => pidsUsingProfile(profileDir).length === 0,
-      20000,
-      50,
-    );
-    rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    try {
+      await waitFor(
+        'no browser on the profile',
+        () => pidsUsingProfile(profileDir).length === 0,
+        20000,
+        50,
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    }
     // The figures of this run (README, "on the emulator"): printed, never asserted.
     process.stdout.write(`\nwwebjs-emulator figures ${JSON.stringify(figures)}\n`);
   }, PATIENCE_MS);

@@ -60,6 +60,8 @@ export class RecoveryLoop {
   private attempt = 0;
   private wake: (() => void) | null = null;
   private stepWaiter: StepWaiter | null = null;
+  /** The step being tried (or last tried) in the recovery under way. */
+  private step: RecoveryStep | null = null;
   /** Set by a planned recycle: the relaunch first lets the send in flight finish. */
   private drainFirst = false;
 
@@ -76,6 +78,15 @@ export class RecoveryLoop {
     return this.running !== null;
   }
 
+  /**
+   * A recovery is under way whose step reloads the page or replaces the browser (now, or in
+   * the step that just failed: the next one only escalates): it is what ends the sends that
+   * were in flight, so their failures are not new losses.
+   */
+  get replacingPage(): boolean {
+    return this.running !== null && this.step !== null && this.step !== 'recheck';
+  }
+
   /** Starts a recovery from `step`. With `drainFirst` (a recycle) the send in flight ends first. */
   begin(
     cause: SessionDriverError,
@@ -87,6 +98,7 @@ export class RecoveryLoop {
       .catch((err: unknown) => this.log.error({ err }, 'recovery crashed'))
       .finally(() => {
         this.running = null;
+        this.step = null;
       });
   }
 
@@ -136,6 +148,7 @@ export class RecoveryLoop {
       }
       await this.pause(recoveryDelayMs(this.attempt));
       if (this.host.isStopped()) return;
+      this.step = step;
       try {
         await this.runStep(step);
         this.observer?.recoveryStep(step, 'recovered');

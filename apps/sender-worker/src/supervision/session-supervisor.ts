@@ -162,15 +162,16 @@ export class SessionSupervisor {
   }
 
   /**
-   * A send found the session lost on `driver`. It is a new loss only while the session is
-   * thought healthy and `driver` is still the current one. During a recovery no send starts
-   * (the queue is paused and {@link readyDriver} is null), so a send that fails then was in
-   * flight at the loss being recovered from: the reload or relaunch under way is what made it
-   * fail. The same goes for a driver replaced since. Taken as a new loss, it would end the step
-   * that caused it and stop the browser that step had just launched.
+   * A send found the session lost on `driver`. It is not a new loss when `driver` was replaced
+   * since, or while a recovery reloads the page or relaunches the browser: that step is what
+   * ended the sends in flight (taken as a loss, it would end the step that caused it and stop
+   * the browser it had just launched). Otherwise it is (a re-check changes nothing, so a send
+   * failing then is news). Known gap: the moment between a relaunched driver's `ready` and
+   * the end of its step, where a send may already run; the probe and the next send catch a
+   * loss there.
    */
   sendLost(err: SessionDriverError, driver: SessionDriver | undefined): void {
-    if (this.recovery.active || (driver && driver !== this.driver)) {
+    if (this.recovery.replacingPage || (driver && driver !== this.driver)) {
       this.log.debug({ code: err.code }, 'a send failed under a recovery already under way');
       return;
     }

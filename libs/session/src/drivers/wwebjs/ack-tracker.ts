@@ -15,11 +15,17 @@ export class AckTracker {
     settle: (ack: number | Error) => void;
   }>();
   /**
-   * Set once the client is gone (the driver lost or stopped it): the code of that loss. A send
-   * whose sendMessage resolves after that (during the client's teardown) would wait for an ack
-   * that no page will ever report, holding its job until the bound: it is told at once instead.
+   * Bumped each time the page the sends went through is lost, stopped or reloaded. A send takes
+   * it before calling sendMessage ({@link epoch}); one whose sendMessage resolves after a bump
+   * (during the client's teardown or the reload) is told at once that its outcome is unknown,
+   * instead of waiting, job held, for an ack that page may never report.
    */
-  private closedBy: string | null = null;
+  private current = 0;
+
+  /** The page's epoch, taken by a send before it calls sendMessage. */
+  get epoch(): number {
+    return this.current;
+  }
 
   /** The highest ack seen for this id, or undefined. */
   highest(waMessageId: string): number | undefined {
@@ -38,15 +44,21 @@ export class AckTracker {
 
   /**
    * Resolves once the server has the message (ack >= 1, already seen or within `timeoutMs`);
-   * rejects on ack -1 (a refused send, retryable) and on the timeout (the outcome is unknown).
+   * rejects on ack -1 (a refused send, retryable), on the timeout, and at once when the page
+   * changed since `epoch` (the outcome is unknown).
    */
-  serverAck(waMessageId: string, known: number | undefined, timeoutMs: number): Promise<void> {
+  serverAck(
+    waMessageId: string,
+    known: number | undefined,
+    timeoutMs: number,
+    epoch: number,
+  ): Promise<void> {
     const ack = Math.max(known ?? ACK_PENDING, this.seen.get(waMessageId) ?? -2);
     if (ack >= ACK_SERVER) return Promise.resolve();
     if (ack === ACK_ERROR || this.seen.get(waMessageId) === ACK_ERROR) {
       return Promise.reject(refusedByServer());
     }
-    if (this.closedBy !== null) return Promise.reject(lostBeforeAck(this.closedBy));
+    if (epoch !== this.current) return Promise.reject(lostBeforeAck());
     return new Promise<void>((resolve, reject) => {
       const waiter = {
         waMessageId,
@@ -74,24 +86,24 @@ export class AckTracker {
   }
 
   /**
-   * The page died or reloaded under sends waiting for their ack: whether the server took them
-   * is unknown (the next run reconciles). An ack the server sent to that page is not reported
-   * again by the next one, so waiting on would only run out the bound.
+   * The page was lost, stopped or reloaded under sends waiting for their ack: whether the
+   * server took them is unknown, and the next run reconciles. A reloaded page may still report
+   * some of those acks, but not surely (one that reached the old page in its last moment is
+   * not), so waiting would risk holding the job for the whole bound.
    */
-  abortWaiters(code: string): void {
-    for (const w of [...this.waiters]) w.settle(lostBeforeAck(code));
-  }
-
-  /** The client is gone for good: abort the waiting sends, and any that come later. */
-  close(code: string): void {
-    this.closedBy ??= code;
-    this.abortWaiters(code);
+  abortWaiters(): void {
+    this.current++;
+    for (const w of [...this.waiters]) w.settle(lostBeforeAck());
   }
 }
 
-function lostBeforeAck(code: string): SessionDriverError {
+/**
+ * Always SESSION_CLOSED, whatever ended the page: a code the send path takes as the session
+ * lost (the job waits for recovery, no attempt used), never as a retryable send failure.
+ */
+function lostBeforeAck(): SessionDriverError {
   return new SessionDriverError(
-    code,
+    SessionErrorCode.SessionClosed,
     'unknown_outcome',
     'the session was lost before the server acknowledged the message',
   );

@@ -464,32 +464,60 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
         await expect(sending).rejects.toMatchObject({ failure: 'unknown_outcome' });
       });
 
-      it('a send whose sendMessage answers after the driver stopped is told at once, not after the ack bound', async () => {
-        // A bound no test waits out: only the driver knowing it is stopped can settle the send.
-        make({ serverAckTimeoutMs: 10 * 60_000 });
-        await ready();
-        client.ackBehaviour = 'never';
+      /**
+       * A linked driver whose acks never come (a bound no test waits out, so only the driver
+       * knowing its page changed can settle a send), and a send still in the page: sendMessage
+       * answers when `answer()` is called.
+       */
+      async function sendInThePage(text: string, extra: Partial<OutgoingMessage> = {}) {
         let answer!: () => void;
         client.sendGate = new Promise((r) => (answer = r));
-        const sending = driver.send(message('in the page when it stopped'));
-        await waitFor('sendMessage called', () => client.sendCalls.length === 1);
-        await driver.stop();
-        answer();
-        await expect(sending).rejects.toMatchObject({
-          code: 'SESSION_CLOSED',
-          failure: 'unknown_outcome',
-        });
-      });
+        const calls = client.sendCalls.length;
+        const sending = driver.send(message(text, extra));
+        await waitFor('sendMessage called', () => client.sendCalls.length === calls + 1);
+        return { sending, answer };
+      }
 
-      it('a reload ends the waits for acks of the old page (the next run reconciles)', async () => {
+      const sessionClosed = { code: 'SESSION_CLOSED', failure: 'unknown_outcome' };
+
+      it('a send whose sendMessage answers after the driver stopped is told at once, not after the ack bound', async () => {
         make({ serverAckTimeoutMs: 10 * 60_000 });
         await ready();
         client.ackBehaviour = 'never';
-        const sending = driver.send(message('sent before the reload'));
+        const { sending, answer } = await sendInThePage('in the page when it stopped');
+        await driver.stop();
+        answer();
+        await expect(sending).rejects.toMatchObject(sessionClosed);
+      });
+
+      it('a loss of any kind ends the waits for acks at once, as the session lost (SESSION_CLOSED)', async () => {
+        make({ serverAckTimeoutMs: 10 * 60_000 });
+        await ready();
+        client.ackBehaviour = 'never';
+        const { sending, answer } = await sendInThePage('in the page when it disconnected');
+        // Not a crash code: the send path must still take it as the session lost, not a retry.
+        client.emit('disconnected', 'NAVIGATION');
+        expect(lost.map((e) => e.code)).toEqual(['DISCONNECTED']);
+        answer();
+        await expect(sending).rejects.toMatchObject(sessionClosed);
+      });
+
+      it('a reload ends the waits for acks of the old page, also of a send that answers after it', async () => {
+        make({ serverAckTimeoutMs: 10 * 60_000 });
+        await ready();
+        client.ackBehaviour = 'never';
+        const waiting = driver.send(message('sent before the reload'));
         await waitFor('the message in the local store', () => client.sentMessages.length === 1);
+        // Its ack waiter is registered once sendMessage's answer is handled: a tick later.
+        await new Promise((r) => setImmediate(r));
+        const { sending: late, answer } = await sendInThePage('answered after the reload', {
+          messageId: 'msg_2',
+        });
         client.pupPage!.onReload = () => client.emit('ready');
         await driver.restartClient();
-        await expect(sending).rejects.toMatchObject({ failure: 'unknown_outcome' });
+        answer();
+        await expect(waiting).rejects.toMatchObject({ code: 'SESSION_CLOSED' });
+        await expect(late).rejects.toMatchObject(sessionClosed);
       });
 
       it('findSent tells a message the server has (ack >= 1) from one pending in the local store (ack 0)', async () => {
@@ -544,6 +572,13 @@ describe('WwebjsDriver (whatsapp-web.js Client scripted at its module boundary)'
       expect(states.slice(-2).map((s) => s.status)).toEqual(['starting', 'ready']);
       client.pupBrowser!.connected = false;
       await expect(driver.restartClient()).rejects.toMatchObject({ code: 'BROWSER_CRASHED' });
+    });
+
+    it('refuses a reload once it reported a loss: only a relaunch brings it back', async () => {
+      await ready();
+      client.emit('disconnected', 'NAVIGATION');
+      await expect(driver.restartClient()).rejects.toMatchObject({ failure: 'session' });
+      expect(client.pupPage!.reloads).toBe(0);
     });
 
     it('gives a pairing code as XXXX-XXXX while not linked', async () => {

@@ -108,6 +108,16 @@ export class WwebjsDriver extends SessionDriver {
   }
 
   override async restartClient(): Promise<void> {
+    if (this.terminated) {
+      // This driver reported its loss (or was stopped): it is dead (SessionDriver's contract),
+      // its `ready` would never be reported, and a reload would only run out the recovery
+      // step's timeout. Only a relaunch (a new driver) brings the session back.
+      throw new SessionDriverError(
+        SessionErrorCode.SessionClosed,
+        'session',
+        'this client was lost: the browser must be relaunched',
+      );
+    }
     const client = this.client;
     const page = client?.pupPage;
     if (!client || !client.pupBrowser?.isConnected() || !page || page.isClosed()) {
@@ -120,8 +130,8 @@ export class WwebjsDriver extends SessionDriver {
     // A reload re-runs whatsapp-web.js's inject() (its framenavigated listener): the client
     // restarts in the same browser and profile, and reports qr / ready again.
     this.ready = false;
-    // The acks the old page was waiting for will not be reported by the reloaded one.
-    this.acks.abortWaiters(SessionErrorCode.SessionClosed);
+    // Sends waiting for the old page's acks: their outcome is unknown (the next run reconciles).
+    this.acks.abortWaiters();
     this.emit('state', { status: 'starting' });
     await page.reload({ waitUntil: 'load', timeout: this.opts.startTimeoutMs });
   }
@@ -159,6 +169,7 @@ export class WwebjsDriver extends SessionDriver {
     }
     let sent: WwebjsMessage | undefined;
     let thrown: unknown;
+    const epoch = this.acks.epoch;
     try {
       sent = await client.sendMessage(message.chatId, body, options);
     } catch (err) {
@@ -183,6 +194,7 @@ export class WwebjsDriver extends SessionDriver {
         found.waMessageId,
         found.ack,
         this.opts.serverAckTimeoutMs ?? 120000,
+        epoch,
       );
       return { waMessageId: found.waMessageId, at: found.at };
     }
@@ -456,7 +468,7 @@ export class WwebjsDriver extends SessionDriver {
     this.terminated = true;
     this.ready = false;
     this.unwatch?.();
-    this.acks.close(err.code);
+    this.acks.abortWaiters();
     this.emit('lost', err);
   }
 
@@ -468,7 +480,7 @@ export class WwebjsDriver extends SessionDriver {
    * starts the next driver only after this one's stop, so whatever uses the profile is ours.
    */
   private async teardown(): Promise<void> {
-    this.acks.close(SessionErrorCode.SessionClosed);
+    this.acks.abortWaiters();
     this.unwatch?.();
     this.unwatch = null;
     const client = this.client;
