@@ -31,8 +31,13 @@
  * `others` is the rest of the machine: load from other processes that disturbs the figures
  * (approximate: /proc accounting is per clock tick).
  *
- * HTTP client: node:http with a keep-alive agent of 64 sockets (see bench/gateway-client.js for
- * why not fetch; neither undici nor autocannon is a dependency); BENCH_CLIENT=fetch uses fetch.
+ * HTTP client: undici's Pool of 64 keep-alive connections, the client issue 13 names and the
+ * cheapest one here (bench/gateway-client.js); BENCH_CLIENT=http uses node:http (the client of
+ * earlier rounds' figures), BENCH_CLIENT=fetch uses fetch.
+ *
+ * Two floors under the same load, with no Redis: a bare Fastify route and a bare NestJS
+ * controller on Fastify (bench/http-floor.js), with their CPU per request: what the HTTP stack and
+ * the framework cost, so the distance from them to the gateway is the gateway's own work.
  *
  * BENCH_SMOKE=1: every phase lasts 1 s with a short warm-up (a few seconds in all): the run
  * `npm test` makes so the script cannot rot; its figures mean nothing. BENCH_REPLICAS=0 skips the
@@ -118,13 +123,13 @@ function report(label, result, { unitsPerCall = 1, unit = 'msg', callName = 'req
   const calls =
     unitsPerCall > 1 ? `, ${round(perSecond(okCalls, result.elapsedMs), 1)} ${callName}/s` : '';
   const cpu = describeCpu(result);
-  // The gateway's CPU per message: unlike a rate, it hardly moves when other load on the
-  // machine takes cores away, so it compares runs (and builds) on a busy machine.
-  const gatewayCpuUs =
-    typeof result.cpuMs.gateway === 'number' && units > 0
-      ? (1000 * result.cpuMs.gateway) / units
-      : null;
-  const perUnit = gatewayCpuUs === null ? '' : `, gateway ${round(gatewayCpuUs)} µs CPU/${unit}`;
+  // The server's CPU per message (the gateway's, or a floor's): unlike a rate, it hardly moves
+  // when other load on the machine takes cores away, so it compares runs (and builds) on a busy
+  // machine.
+  const server = ['gateway', 'floor'].find((who) => typeof result.cpuMs[who] === 'number');
+  const serverCpuUs = server && units > 0 ? (1000 * result.cpuMs[server]) / units : null;
+  const gatewayCpuUs = server === 'gateway' ? serverCpuUs : null;
+  const perUnit = serverCpuUs === null ? '' : `, ${server} ${round(serverCpuUs)} µs CPU/${unit}`;
   say(
     `  ${label.padEnd(42)} ${String(units).padStart(7)} ${unit} in ${(result.elapsedMs / 1000).toFixed(2).padStart(6)} s` +
       `  → ${String(round(rate)).padStart(6)} ${unit}/s${calls}` +
@@ -134,7 +139,7 @@ function report(label, result, { unitsPerCall = 1, unit = 'msg', callName = 'req
     problems.failedRequests += result.failures.count;
     say(`    ✗ ${result.failures.count} failed; first: ${result.failures.samples.join(' | ')}`);
   }
-  return { units, rate, p50, p99, gatewayCpuUs, failed: result.failures.count };
+  return { units, rate, p50, p99, gatewayCpuUs, serverCpuUs, failed: result.failures.count };
 }
 
 /**
@@ -294,12 +299,18 @@ async function measureOnGateway(redis, label, send, { replicas = 1, reportAs = {
 
 const singleLabel = (prefix = '') => `${prefix}gateway single message (${IN_FLIGHT} conns)`;
 
+const FLOOR_LABELS = {
+  fastify: `HTTP floor: bare Fastify route (${IN_FLIGHT} conns)`,
+  nest: `NestJS floor: bare controller (${IN_FLIGHT} conns)`,
+};
+
 /**
- * The HTTP floor (bench/http-floor.js): a bare Fastify route under the same load. What any
- * gateway could reach here at most; the gateway's own work is the distance to it.
+ * An HTTP floor (bench/http-floor.js): a bare Fastify route, or a bare NestJS controller on
+ * Fastify, under the same load. What any gateway on that stack could reach here at most; the
+ * gateway's own work is the distance to it.
  */
-async function measureHttpFloor() {
-  const floor = await startHttpFloor();
+async function measureHttpFloor(kind) {
+  const floor = await startHttpFloor(kind);
   try {
     // Warmed up as the gateway is, so both are timed compiled.
     const warm = await runConcurrently(warmupCount(), IN_FLIGHT, (i) =>
@@ -307,11 +318,11 @@ async function measureHttpFloor() {
     );
     if (warm.failures.count > 0)
       throw new Error(
-        `HTTP floor warm-up: ${warm.failures.count} requests failed; first: ${warm.failures.samples[0]}`,
+        `${kind} floor warm-up: ${warm.failures.count} requests failed; first: ${warm.failures.samples[0]}`,
       );
     const meters = { floor: floor.cpuTimeMs, machine: machineBusyMs };
     return report(
-      `HTTP floor: bare Fastify route (${IN_FLIGHT} conns)`,
+      FLOOR_LABELS[kind],
       await runForMetered(meters, phaseMs(), IN_FLIGHT, (i) =>
         sendMessage(floor.baseUrl, API_KEY, i),
       ),
@@ -373,6 +384,10 @@ function printRatios(main, aofOff, scaled) {
   say(
     `  HTTP floor ÷ raw Queue.add                ${ratio(main.floor.rate, main.raw.add.rate)}` +
       `   (gateway single ÷ HTTP floor ${ratio(main.gw.single.rate, main.floor.rate)})`,
+  );
+  say(
+    `  NestJS floor ÷ raw Queue.add              ${ratio(main.nestFloor.rate, main.raw.add.rate)}` +
+      `   (gateway single ÷ NestJS floor ${ratio(main.gw.single.rate, main.nestFloor.rate)})`,
   );
   if (scaled) {
     say(
@@ -438,6 +453,15 @@ function summary(main, aofOff, scaled, targets, elapsedMs) {
       p99Ms: round(main.floor.p99, 2),
       vsRawAdd: ratio(main.floor.rate, raw.add.rate),
       gatewaySingleVsFloor: ratio(gw.single.rate, main.floor.rate),
+      cpuUsPerReq: round(main.floor.serverCpuUs ?? 0),
+    },
+    nestFloor: {
+      perSec: round(main.nestFloor.rate),
+      p99Ms: round(main.nestFloor.p99, 2),
+      vsRawAdd: ratio(main.nestFloor.rate, raw.add.rate),
+      gatewaySingleVsFloor: ratio(gw.single.rate, main.nestFloor.rate),
+      // CPU per request of the floor server (µs): what the framework alone costs.
+      cpuUsPerReq: round(main.nestFloor.serverCpuUs ?? 0),
     },
     inFlight: { single: IN_FLIGHT, bulk: BULK_IN_FLIGHT, bulkSize: BULK_SIZE },
     httpClient: clientKind(),
@@ -482,7 +506,8 @@ async function main() {
       { reportAs: { unitsPerCall: BULK_SIZE } },
     ),
   );
-  main.floor = await measureHttpFloor();
+  main.floor = await measureHttpFloor('fastify');
+  main.nestFloor = await measureHttpFloor('nest');
   if (process.env.BENCH_REPLICAS !== '0') {
     scaled = await durable((redis) =>
       measureOnGateway(

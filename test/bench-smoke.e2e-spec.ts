@@ -29,6 +29,8 @@ describe('npm run bench (smoke mode)', () => {
       errors: number;
       countCheckFailures: number;
       gateway: Record<string, number | null>;
+      httpFloor: { perSec: number };
+      nestFloor: { perSec: number; cpuUsPerReq: number };
     };
     expect({
       code,
@@ -40,6 +42,10 @@ describe('npm run bench (smoke mode)', () => {
     expect(summary.gateway.singlePerSec).toBeGreaterThan(0);
     expect(summary.gateway.idempotentPerSec).toBeGreaterThan(0);
     expect(summary.gateway.bulkPerSec).toBeGreaterThan(0);
+    // Both floors answered (a floor server that failed to start throws before the summary).
+    expect(summary.httpFloor.perSec).toBeGreaterThan(0);
+    expect(summary.nestFloor.perSec).toBeGreaterThan(0);
+    expect(summary.nestFloor.cpuUsPerReq).toBeGreaterThan(0);
     expect(output).not.toContain('✗');
   }, 180_000);
 });

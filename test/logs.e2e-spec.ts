@@ -87,6 +87,9 @@ describe('request ids in the gateway logs', () => {
     );
     expect(line.level).toBe(40); // warn: a client error
     expect(line.req.url).toBe('/api/messages/msg_missing');
+    // The request as identified, not as sent: no headers (keys, cookies) at all.
+    expect(Object.keys(line.req).sort()).toEqual(['id', 'method', 'remoteAddress', 'url']);
+    expect([line.req.id, line.req.method]).toEqual([id, 'GET']);
     expect(sys.gateway.proc.logs()).not.toContain('query-9f2c1e');
     expect(sys.gateway.proc.logs()).not.toContain(TEST_API_KEY);
   });

@@ -1,12 +1,12 @@
 'use strict';
 // The HTTP calls the benchmark makes to the gateway, over keep-alive connections.
 //
-// Default client: node:http with a keep-alive Agent (at most 64 sockets, reused). Node 20's
-// global fetch also pools keep-alive connections, but on this 2-core machine it used ~60-75% of
-// a core at 64 in flight, i.e. it took CPU from the gateway it measures and halved the figure;
-// node:http needs about a third of that. BENCH_CLIENT=fetch runs the same requests with fetch.
-// (Neither undici nor autocannon is in node_modules, so their clients are not an option without
-// a new dependency; this client uses about a fifth of a core at the gateway's rates.)
+// Clients (BENCH_CLIENT), each with at most 64 connections per server, reused:
+// - `undici` (default): undici's Pool, the client issue 13 names. It costs the load generator
+//   the least CPU per request of the three (measured: about half of node:http's), which matters
+//   on a 2-core machine where the load generator takes CPU from the gateway it measures.
+// - `http`: node:http with a keep-alive Agent.
+// - `fetch`: Node's global fetch (~60-75 % of a core at 64 in flight here: it halved the figure).
 const http = require('node:http');
 const { randomUUID } = require('node:crypto');
 
@@ -14,10 +14,12 @@ const SESSION_ID = 'bench';
 const RECIPIENT = '15551234567';
 const MAX_SOCKETS = 64;
 
+const CLIENT_KINDS = ['undici', 'http', 'fetch'];
+
 function clientKind() {
-  const kind = process.env.BENCH_CLIENT || 'http';
-  if (kind !== 'http' && kind !== 'fetch')
-    throw new Error(`BENCH_CLIENT must be http or fetch, got "${kind}"`);
+  const kind = process.env.BENCH_CLIENT || 'undici';
+  if (!CLIENT_KINDS.includes(kind))
+    throw new Error(`BENCH_CLIENT must be one of ${CLIENT_KINDS.join(', ')}, got "${kind}"`);
   return kind;
 }
 
@@ -50,7 +52,31 @@ async function postWithFetch(url, headers, body) {
   return { status: res.status, text: await res.text() };
 }
 
-const post = clientKind() === 'fetch' ? postWithFetch : postWithHttp;
+/** undici Pools by origin (one per server the run talks to). */
+const pools = new Map();
+
+/** undici's Pool, loaded on first use: a checkout installed before it was added needs `npm ci`. */
+function undiciPool(origin) {
+  let Pool;
+  try {
+    ({ Pool } = require('undici'));
+  } catch (err) {
+    throw new Error(
+      `the bench's HTTP client undici is not installed (${err.message}): run \`npm ci\`, or BENCH_CLIENT=http`,
+    );
+  }
+  return new Pool(origin, { connections: MAX_SOCKETS });
+}
+
+async function postWithUndici(url, headers, body) {
+  const { origin, pathname, search } = new URL(url);
+  let pool = pools.get(origin);
+  if (!pool) pools.set(origin, (pool = undiciPool(origin)));
+  const res = await pool.request({ path: pathname + search, method: 'POST', headers, body });
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+const post = { undici: postWithUndici, http: postWithHttp, fetch: postWithFetch }[clientKind()];
 
 /** POSTs JSON; resolves true when the status is `expected`, else a short reason. */
 async function postExpecting(url, apiKey, body, expected, extraHeaders) {
@@ -100,6 +126,8 @@ function sendBulk(baseUrl, apiKey, first, count, sessionId = SESSION_ID) {
 /** Closes idle keep-alive sockets (of a gateway that is going away). */
 function closeIdleConnections() {
   agent.destroy();
+  for (const pool of pools.values()) void pool.destroy();
+  pools.clear();
 }
 
 module.exports = {

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
@@ -12,9 +12,17 @@ import { isBrowserPage } from './browser-page.decorator';
 
 export type AuthedRequest = FastifyRequest & { clientId?: string };
 
-/** A stable, non-secret name for an API key: used in Redis keys and logs instead of the key. */
-export function clientIdOf(apiKey: string): string {
-  return createHash('sha256').update(apiKey).digest('hex').slice(0, 16);
+/** An API key's SHA-256 (one-shot `crypto.hash`: no Hash object per request). */
+function keyDigest(apiKey: string): Buffer {
+  return hash('sha256', apiKey, 'buffer');
+}
+
+/**
+ * A stable, non-secret name for an API key, from its digest (computed once per request, to
+ * check the key): used in Redis keys and logs instead of the key. The first 16 hex digits.
+ */
+function clientIdOf(digest: Buffer): string {
+  return digest.toString('hex', 0, 8);
 }
 
 /** Methods that change nothing (a cross-site page cannot read their answers either). */
@@ -66,7 +74,7 @@ export class ApiKeyGuard implements CanActivate {
     keys: RedisKeys,
     private readonly reflector: Reflector,
   ) {
-    this.digests = config.apiKeys.map((k) => createHash('sha256').update(k).digest());
+    this.digests = config.apiKeys.map(keyDigest);
     this.failures = new AuthFailureLimiter(redis, keys.throttler(), config.authFailuresPerMinute);
   }
 
@@ -91,7 +99,8 @@ export class ApiKeyGuard implements CanActivate {
     const presented = presentedKey(req);
     // The key is checked first only to say whether the limiter may use its recent answer for
     // the address (AuthFailureLimiter.blockedFor); a blocked address gets 429 either way.
-    const valid = presented !== null && this.matches(presented.key);
+    const digest = presented === null ? null : keyDigest(presented.key);
+    const valid = digest !== null && this.matchesDigest(digest);
     // Redis trouble must not turn a 401 into a 503: the key check holds either way.
     const wait = await this.failures.blockedFor(address, { validKey: valid }).catch(() => 0);
     if (wait > 0) {
@@ -102,7 +111,7 @@ export class ApiKeyGuard implements CanActivate {
         { 'Retry-After': String(wait) },
       );
     }
-    if (presented && valid) {
+    if (presented && digest && valid) {
       // A browser resends saved basic credentials by itself, also on a request another site
       // makes it send (a form or no-cors fetch needs no preflight): refuse changes from there.
       if (presented.basic && !SAFE_METHODS.has(req.method) && isCrossSite(req)) {
@@ -112,7 +121,7 @@ export class ApiKeyGuard implements CanActivate {
           'A change sent with browser credentials from another site is refused; send the key as X-Api-Key',
         );
       }
-      req.clientId = clientIdOf(presented.key);
+      req.clientId = clientIdOf(digest);
       return;
     }
     await this.failures.record(address).catch(() => undefined);
@@ -128,8 +137,7 @@ export class ApiKeyGuard implements CanActivate {
     );
   }
 
-  matches(key: string): boolean {
-    const digest = createHash('sha256').update(key).digest();
+  private matchesDigest(digest: Buffer): boolean {
     // Compare digests in constant time, against every key, so timing says nothing.
     let ok = false;
     for (const d of this.digests) ok = timingSafeEqual(d, digest) || ok;

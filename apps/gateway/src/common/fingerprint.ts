@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** JSON with sorted keys: the same body written in another key order has the same fingerprint. */
 function canonical(value: unknown): string {
@@ -14,7 +14,5 @@ function canonical(value: unknown): string {
 
 /** Identifies a request for Idempotency-Key checks: method, path and body. */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
-  return createHash('sha256')
-    .update(`${method} ${path}\n${canonical(body)}`)
-    .digest('hex');
+  return hash('sha256', `${method} ${path}\n${canonical(body)}`);
 }

@@ -34,11 +34,15 @@ export function createGatewayLogging(level: string): GatewayLogging {
         // pino-http wraps its own serializers around the standard ones, which copy every
         // property of an error (ioredis's failed command included): keep ours.
         err: safeErrSerializer,
-        // Paths only: a query string is the caller's to keep out of our logs.
-        req: (req: { url?: string; query?: unknown }) => ({
-          ...req,
+        // What identifies the request, nothing it carries: paths only (a query string is the
+        // caller's to keep out of our logs) and no headers (keys, cookies: the redaction list
+        // stays a second guard). Also less to serialize and redact in the child logger that
+        // pino-http binds `req` to on every request, for a line written only for errors.
+        req: (req: { id?: unknown; method?: string; url?: string; remoteAddress?: string }) => ({
+          id: req.id,
+          method: req.method,
           url: pathOf(req.url),
-          query: undefined,
+          remoteAddress: req.remoteAddress,
         }),
       },
       // Successful requests at debug: the send path logs what matters about each message. A 503

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '@app/core';
@@ -266,7 +266,7 @@ export class MessagesService {
       sessionId,
       chatId,
       content,
-      contentHash: createHash('sha256').update(JSON.stringify(content)).digest('hex'),
+      contentHash: hash('sha256', JSON.stringify(content)),
       priority: dto.priority ?? 'normal',
       createdAt: '',
     };
