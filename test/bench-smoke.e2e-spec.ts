@@ -30,7 +30,7 @@ describe('npm run bench (smoke mode)', () => {
       countCheckFailures: number;
       gateway: Record<string, number | null>;
       httpFloor: { perSec: number };
-      nestFloor: { perSec: number; cpuUsPerReq: number };
+      nestFloor: { perSec: number };
     };
     expect({
       code,
@@ -45,7 +45,6 @@ describe('npm run bench (smoke mode)', () => {
     // Both floors answered (a floor server that failed to start throws before the summary).
     expect(summary.httpFloor.perSec).toBeGreaterThan(0);
     expect(summary.nestFloor.perSec).toBeGreaterThan(0);
-    expect(summary.nestFloor.cpuUsPerReq).toBeGreaterThan(0);
     expect(output).not.toContain('✗');
   }, 180_000);
 });

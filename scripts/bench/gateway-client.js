@@ -3,7 +3,7 @@
 //
 // Clients (BENCH_CLIENT), each with at most 64 connections per server, reused:
 // - `undici` (default): undici's Pool, the client issue 13 names. It costs the load generator
-//   the least CPU per request of the three (measured: about half of node:http's), which matters
+//   the least CPU per request of the three (measured: about a third of node:http's), which matters
 //   on a 2-core machine where the load generator takes CPU from the gateway it measures.
 // - `http`: node:http with a keep-alive Agent.
 // - `fetch`: Node's global fetch (~60-75 % of a core at 64 in flight here: it halved the figure).
@@ -123,10 +123,13 @@ function sendBulk(baseUrl, apiKey, first, count, sessionId = SESSION_ID) {
   );
 }
 
-/** Closes idle keep-alive sockets (of a gateway that is going away). */
+/**
+ * Closes the keep-alive connections (of a server that is going away): called once every request
+ * of a phase has been answered, so none is in flight.
+ */
 function closeIdleConnections() {
   agent.destroy();
-  for (const pool of pools.values()) void pool.destroy();
+  for (const pool of pools.values()) pool.close().catch(() => undefined);
   pools.clear();
 }
 

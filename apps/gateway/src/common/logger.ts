@@ -37,7 +37,8 @@ export function createGatewayLogging(level: string): GatewayLogging {
         // What identifies the request, nothing it carries: paths only (a query string is the
         // caller's to keep out of our logs) and no headers (keys, cookies: the redaction list
         // stays a second guard). Also less to serialize and redact in the child logger that
-        // pino-http binds `req` to on every request, for a line written only for errors.
+        // pino-http binds `req` to on every request (its line is written for 4xx and 5xx, and
+        // for every request at LOG_LEVEL=debug).
         req: (req: { id?: unknown; method?: string; url?: string; remoteAddress?: string }) => ({
           id: req.id,
           method: req.method,
