@@ -128,7 +128,6 @@ function report(label, result, { unitsPerCall = 1, unit = 'msg', callName = 'req
   // machine.
   const server = ['gateway', 'floor'].find((who) => typeof result.cpuMs[who] === 'number');
   const serverCpuUs = server && units > 0 ? (1000 * result.cpuMs[server]) / units : null;
-  const gatewayCpuUs = server === 'gateway' ? serverCpuUs : null;
   const perUnit = serverCpuUs === null ? '' : `, ${server} ${round(serverCpuUs)} µs CPU/${unit}`;
   say(
     `  ${label.padEnd(42)} ${String(units).padStart(7)} ${unit} in ${(result.elapsedMs / 1000).toFixed(2).padStart(6)} s` +
@@ -139,7 +138,7 @@ function report(label, result, { unitsPerCall = 1, unit = 'msg', callName = 'req
     problems.failedRequests += result.failures.count;
     say(`    ✗ ${result.failures.count} failed; first: ${result.failures.samples.join(' | ')}`);
   }
-  return { units, rate, p50, p99, gatewayCpuUs, serverCpuUs, failed: result.failures.count };
+  return { units, rate, p50, p99, serverCpuUs, failed: result.failures.count };
 }
 
 /**
@@ -426,9 +425,9 @@ function summary(main, aofOff, scaled, targets, elapsedMs) {
       idempotentP99Ms: round(gw.idempotent.p99, 2),
       bulkPerSec: round(gw.bulk.rate),
       // Gateway CPU per message (µs, all its processes): robust to other load on the machine.
-      singleCpuUsPerMsg: round(gw.single.gatewayCpuUs ?? 0),
-      idempotentCpuUsPerMsg: round(gw.idempotent.gatewayCpuUs ?? 0),
-      bulkCpuUsPerMsg: round(gw.bulk.gatewayCpuUs ?? 0),
+      singleCpuUsPerMsg: round(gw.single.serverCpuUs ?? 0),
+      idempotentCpuUsPerMsg: round(gw.idempotent.serverCpuUs ?? 0),
+      bulkCpuUsPerMsg: round(gw.bulk.serverCpuUs ?? 0),
       replicas: scaled ? REPLICAS : null,
       replicasSinglePerSec: scaled ? round(scaled.rate) : null,
       replicasSingleP99Ms: scaled ? round(scaled.p99, 2) : null,
@@ -453,15 +452,16 @@ function summary(main, aofOff, scaled, targets, elapsedMs) {
       p99Ms: round(main.floor.p99, 2),
       vsRawAdd: ratio(main.floor.rate, raw.add.rate),
       gatewaySingleVsFloor: ratio(gw.single.rate, main.floor.rate),
-      cpuUsPerReq: round(main.floor.serverCpuUs ?? 0),
+      cpuUsPerReq: main.floor.serverCpuUs === null ? null : round(main.floor.serverCpuUs),
     },
     nestFloor: {
       perSec: round(main.nestFloor.rate),
       p99Ms: round(main.nestFloor.p99, 2),
       vsRawAdd: ratio(main.nestFloor.rate, raw.add.rate),
       gatewaySingleVsFloor: ratio(gw.single.rate, main.nestFloor.rate),
-      // CPU per request of the floor server (µs): what the framework alone costs.
-      cpuUsPerReq: round(main.nestFloor.serverCpuUs ?? 0),
+      // CPU per request of the floor server (µs; null where /proc cannot tell): what the
+      // framework alone costs.
+      cpuUsPerReq: main.nestFloor.serverCpuUs === null ? null : round(main.nestFloor.serverCpuUs),
     },
     inFlight: { single: IN_FLIGHT, bulk: BULK_IN_FLIGHT, bulkSize: BULK_SIZE },
     httpClient: clientKind(),
