@@ -474,6 +474,45 @@ function summary(main, aofOff, scaled, targets, elapsedMs) {
   };
 }
 
+/**
+ * BENCH_ONLY=single|keyed|bulk: that gateway phase alone, after its raw baseline (Queue.add,
+ * or FlowProducer.addBulk for bulk), both on fresh Redis with AOF always: a short A/B of two
+ * builds (BENCH_GATEWAY_MAIN) or of node flags (BENCH_GATEWAY_NODE_ARGS=--cpu-prof), alternated.
+ * No targets are checked; the JSON line holds the two rates, their ratio and the gateway's CPU.
+ */
+const ONLY = process.env.BENCH_ONLY || '';
+const ONLY_PHASES = {
+  single: { raw: (redis) => measureRawAdd(redis), send: (gw) => sendSingles(gw, false) },
+  keyed: { raw: (redis) => measureRawAdd(redis), send: (gw) => sendSingles(gw, true) },
+  bulk: {
+    raw: (redis) => measureRawFlow(redis),
+    send: (gw) => sendBulks(gw),
+    reportAs: { unitsPerCall: BULK_SIZE },
+  },
+};
+
+async function runOnly(durable) {
+  const phase = ONLY_PHASES[ONLY];
+  if (!phase) throw new Error(`BENCH_ONLY must be one of ${Object.keys(ONLY_PHASES).join(', ')}`);
+  const raw = await durable(phase.raw);
+  const gw = await durable((redis) =>
+    measureOnGateway(redis, `gateway ${ONLY}`, phase.send, { reportAs: phase.reportAs ?? {} }),
+  );
+  say(
+    JSON.stringify({
+      only: ONLY,
+      rawPerSec: round(raw.rate),
+      gatewayPerSec: round(gw.rate),
+      ratio: ratio(gw.rate, raw.rate),
+      p99Ms: round(gw.p99, 1),
+      gatewayCpuUsPerMsg: gw.serverCpuUs === null ? null : round(gw.serverCpuUs),
+      node: process.version,
+    }),
+  );
+  const failed = problems.failedRequests > 0 || problems.failedCountChecks > 0;
+  return failed ? 1 : 0;
+}
+
 async function main() {
   const started = performance.now();
   assertRedisServerInstalled();
@@ -490,6 +529,7 @@ async function main() {
   const durable = (fn) => onFreshRedis('always', fn);
   const main = { raw: {}, gw: {} };
   let scaled = null;
+  if (ONLY) return runOnly(durable);
   main.raw.add = await durable((redis) => measureRawAdd(redis));
   main.raw.flow = await durable((redis) => measureRawFlow(redis));
   main.gw.single = await durable((redis) =>

@@ -5,6 +5,7 @@ import { parseRedisUrl } from './redis-url';
  * What a connection is for decides how it behaves while Redis is down:
  * - `producer` (HTTP handlers): fail at once (`enableOfflineQueue: false`) so the gateway answers
  *   503 in a millisecond instead of hanging and never answers 202 for what it did not store.
+ *   Auto-pipelined (below).
  * - `worker` (BullMQ workers, blocking reads, subscribers): wait and retry forever.
  */
 export type ConnectionRole = 'producer' | 'worker';
@@ -41,7 +42,23 @@ export function redisOptions(
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
   if (role === 'producer') {
-    return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
+    return {
+      ...base,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      // The gateway's concurrent requests each issue their own short commands (the creation
+      // script, BullMQ's add, the session re-check): ioredis gathers those issued within one
+      // turn of the event loop into one write, and sends the next batch once the last one is
+      // answered. One socket write for many requests instead of one each (a write cost the
+      // gateway 13 % of its CPU; issue 13, README Benchmarks). Order on the connection is kept
+      // (a batch goes out in the order its commands were issued, batches one after the other);
+      // what a request awaits before its next command still comes first. Only this connection:
+      // it carries no blocking command (the SSE hub and BullMQ Workers have their own), and a
+      // MULTI (FlowProducer.addBulk, record reads) goes out at once, outside the batch, which
+      // only matters to a caller that does not await what it issued before: none does.
+      enableAutoPipelining: true,
+    };
   }
   return base;
 }
@@ -62,8 +79,17 @@ export function createRedis(
       const [host, port] = n.split(':');
       return { host, port: Number(port) };
     });
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    const { retryStrategy, enableOfflineQueue, lazyConnect, ...options } = redisOptions(role, name);
+    // Auto-pipelining is left off under Cluster: its batches are per node, and it was neither
+    // measured nor tested there (redis-cluster.e2e-spec.ts runs without it).
+    const {
+      /* eslint-disable @typescript-eslint/no-unused-vars */
+      retryStrategy,
+      enableOfflineQueue,
+      lazyConnect,
+      enableAutoPipelining,
+      /* eslint-enable @typescript-eslint/no-unused-vars */
+      ...options
+    } = redisOptions(role, name);
     const password = t.url ? new URL(t.url).password || undefined : undefined;
     const cluster = new Cluster(nodes, {
       redisOptions: { ...options, password },
