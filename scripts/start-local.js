@@ -20,7 +20,7 @@ const { ensureDependencies } = require('./lib/dependencies');
 const { checkNodeVersion } = require('./lib/node-version');
 const { lineFormatter, logFormat } = require('./lib/log-format');
 
-// Before anything else: an unusable Node is refused with the way to get Node 22.
+// Before anything else: an unusable Node is refused with the way to get Node 24.
 checkNodeVersion();
 const formatLine = lineFormatter(logFormat(), { colorize: !!process.stdout.isTTY });
 

