@@ -521,7 +521,7 @@ export class MessageStore {
     for (const { job } of items) {
       let pairs = index.get(job.sessionId);
       if (!pairs) index.set(job.sessionId, (pairs = []));
-      pairs.push(Date.parse(job.createdAt), job.messageId);
+      pairs.push(unfinishedScore(job), job.messageId);
     }
     if (this.inline && index.size === 1) return this.createAllAtOnce(items, requireSession, newIds);
     let indexed: Promise<unknown>;
@@ -602,7 +602,7 @@ export class MessageStore {
       const event = this.recordEvent(job, to);
       args.push(
         id,
-        Date.parse(job.createdAt),
+        unfinishedScore(job),
         to,
         job.chatId,
         job.priority,
@@ -865,6 +865,18 @@ function recordFields(job: SendMessageJob, to: string): string[] {
 function historyEntry(job: SendMessageJob): string {
   const entry: MessageHistoryEntry = { status: 'queued', at: job.createdAt };
   return JSON.stringify(entry);
+}
+
+/**
+ * A new message's score in its session's unfinished index: from when the consistency check may
+ * judge it (once its grace period has passed too). Its acceptance, or its send time for a message
+ * scheduled later: until then its job waits as `delayed`, alive by definition, and judging it on
+ * every pass would cost an idle worker Redis commands for each scheduled message on every lap
+ * (a job, its state, its outbox: the idle cost would grow with the queue, issue 13). A scheduled
+ * message whose job was lost is found from its send time on, when it would have been sent.
+ */
+function unfinishedScore(job: SendMessageJob): number {
+  return clockStart(job.createdAt, job.sendAt) ?? Date.now();
 }
 
 /** Where accept-to-sent starts: acceptance, or sendAt for a message scheduled later. */

@@ -56,7 +56,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-async function enqueue(sessionId: string): Promise<SendMessageJob> {
+async function enqueue(sessionId: string, sendAt?: string): Promise<SendMessageJob> {
   const job: SendMessageJob = {
     messageId: randomUUID(),
     sessionId,
@@ -65,6 +65,7 @@ async function enqueue(sessionId: string): Promise<SendMessageJob> {
     contentHash: 'hash',
     priority: 'normal',
     createdAt: new Date().toISOString(),
+    ...(sendAt ? { sendAt } : {}),
   };
   await producer.enqueue({ job, to: '+15551234567' });
   return job;
@@ -257,6 +258,28 @@ describe('consistency: every job that ends ends its record', () => {
     ).toBe(1);
     expect((await store.get(waiting.messageId))!.status).toBe('queued');
     expect((await store.get(young.messageId))!.status).toBe('failed');
+  });
+
+  it('judges a scheduled message only from its send time on (its job waits until then)', async () => {
+    const session = `sched-${randomUUID().slice(0, 6)}`;
+    const sendAt = Date.now() + 3600000;
+    const scheduled = await enqueue(session, new Date(sendAt).toISOString());
+    const queue = queues.get(session);
+    expect(await queue.getJobState(scheduled.messageId)).toBe('delayed');
+    expect(Number(await redis.zscore(keys.unfinished(session), scheduled.messageId))).toBe(sendAt);
+    // Its job lost: a pass before its send time does not even look at it (an idle worker's
+    // passes cost nothing per scheduled message) ...
+    await queue.remove(scheduled.messageId);
+    expect(await check.checkSession({ sessionId: session, queue, driver: null })).toBe(0);
+    expect((await store.get(scheduled.messageId))!.status).toBe('queued');
+    // ... one after it (and the grace period) finds it lost.
+    expect(await check.checkSession({ sessionId: session, queue, driver: null }, sendAt + 1)).toBe(
+      1,
+    );
+    expect(await store.get(scheduled.messageId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'JOB_LOST' },
+    });
   });
 
   it('repairs a status event a crash left in its outbox, then lets the final record go', async () => {
