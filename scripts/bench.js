@@ -42,6 +42,8 @@
  * BENCH_SMOKE=1: every phase lasts 1 s with a short warm-up (a few seconds in all): the run
  * `npm test` makes so the script cannot rot; its figures mean nothing. BENCH_REPLICAS=0 skips the
  * GATEWAY_WORKERS=2 phase. BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node (--cpu-prof).
+ * BENCH_ONLY=single|keyed|bulk runs that gateway phase alone after its raw baseline (no targets;
+ * its JSON line holds both rates, their ratio, p99 and the gateway's CPU per message).
  *
  * Output: human-readable lines, then one JSON summary as the last line of stdout. Exit code 1 if
  * any request failed or a count check did not match (a missed target is not an error: the

@@ -19,8 +19,8 @@
  *                        second one (twice the finished messages) and with 50 × SCHEDULED
  *                        messages scheduled an hour ahead (a longer queue), right after
  *                        scheduling and again once they are older than the consistency check's
- *                        grace period, over one check interval (PAST_GRACE_SECONDS [60]): it
- *                        must not grow.
+ *                        grace period, over one check interval
+ *                        (BENCH_DRAIN_PAST_GRACE_SECONDS [60]): it must not grow.
  *   memory               worker RSS with 50 ready sessions; Redis used_memory per queued message
  *                        (text; 100 KB inline media), ours (record, history, job, event) and raw
  *                        BullMQ (job only).

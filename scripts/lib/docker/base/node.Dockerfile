@@ -1,6 +1,7 @@
-# Local stand-in for node:22-bookworm-slim, built where no image registry is reachable: the Debian
-# minbase root (debootstrap), the host's Node binary and npm, the host's CA bundle, and the
-# unprivileged `node` user (uid 1000) that the official image has and our Dockerfiles use.
+# Local stand-in for node:24-bookworm-slim (the major of the Node that builds it), built where no
+# image registry is reachable: the Debian minbase root (debootstrap), the host's Node binary and
+# npm, the host's CA bundle, and the unprivileged `node` user (uid 1000) that the official image
+# has and our Dockerfiles use.
 ARG DEBIAN_IMAGE
 FROM ${DEBIAN_IMAGE}
 COPY node /usr/local/bin/node
