@@ -35,8 +35,9 @@
  *
  * Env: BENCH_DRAIN_MESSAGES (5000), BENCH_DRAIN_SESSIONS (50), BENCH_DRAIN_PER_SESSION (200),
  * BENCH_DRAIN_IDLE_SECONDS (10), BENCH_DRAIN_SCHEDULED (400 per session),
- * BENCH_DRAIN_PAST_GRACE_SECONDS (60; 0 skips that window), BENCH_DRAIN_CPU_PROF=<dir> (the one-session drain's worker runs
- * under node --cpu-prof; summarise with scripts/bench/drain-profile.js), BENCH_DRAIN_SMOKE=1 (a
+ * BENCH_DRAIN_PAST_GRACE_SECONDS (60; 0 skips that window), BENCH_DRAIN_CPU_PROF=<dir> (the
+ * one-session drain's worker runs under node --cpu-prof; summarise with
+ * scripts/bench/drain-profile.js), BENCH_DRAIN_SMOKE=1 (a
  * few seconds: small counts, no idle/memory phases), BENCH_DRAIN_AOF (always|everysec|off).
  * Output: lines, then a JSON summary as the last line. Exit code 1 when a count check failed.
  */
@@ -64,7 +65,11 @@ const {
 } = require('./drain-processes');
 
 const API_KEY = 'bench-key-0123456789abcdef';
-/** The worker's consistency check leaves messages younger than this alone (consistency-check.service.ts). */
+/**
+ * The worker's consistency check leaves messages younger than this alone: a copy of
+ * CONSISTENCY_GRACE_MS (consistency-check.service.ts), which this plain script cannot import
+ * without loading the worker's Nest modules.
+ */
 const CONSISTENCY_GRACE_MS = 60000;
 const RECIPIENT = '15551234567';
 
