@@ -373,9 +373,12 @@ describe('a linked page: reload, conflict, freeze, logout', () => {
       await readyAgain;
       expect(await client.getState()).toBe('CONNECTED');
       const msg = await client.sendMessage('15550020000@c.us', 'after reload');
-      expect((await emulator.control.sent({ phone })).map((s) => s.waMessageId)).toEqual([
-        msg.id._serialized,
-      ]);
+      // sendMessage resolves once the message is in the page's store, before the server has it.
+      const atServer = await waitFor(async () => {
+        const log = await emulator.control.sent({ phone });
+        return log.length > 0 ? log : undefined;
+      }, 'the message at the server');
+      expect(atServer.map((s) => s.waMessageId)).toEqual([msg.id._serialized]);
 
       // A message sent before a reload is in the reloaded page's store: its acks still fire.
       await waitFor(async () => (await emulator.control.sent({ phone })).find((s) => s.ack === 3));
