@@ -5,6 +5,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { joinAndExec } = require('./memory-cgroup');
 const { cpuTimeMs, freePort, keepOutputTail, sleep, terminate } = require('./processes');
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -21,9 +22,17 @@ process.once('exit', () => {
 
 /**
  * The built worker against `redisUrl`/`prefix`. `cpuProfDir` runs it under `node --cpu-prof`
- * (the profile is written when it exits after SIGTERM).
+ * (the profile is written when it exits after SIGTERM); `cgroup` (memory-cgroup.js) runs it in
+ * that memory cgroup from its start, as in a container with a memory limit.
  */
-async function startWorker({ redisUrl, prefix, maxSessions, cpuProfDir, logLevel = 'warn' }) {
+async function startWorker({
+  redisUrl,
+  prefix,
+  maxSessions,
+  cpuProfDir,
+  logLevel = 'warn',
+  cgroup = null,
+}) {
   if (!fs.existsSync(WORKER_MAIN)) {
     throw new Error(`${path.relative(ROOT, WORKER_MAIN)} is missing: run npm run build first`);
   }
@@ -42,7 +51,10 @@ async function startWorker({ redisUrl, prefix, maxSessions, cpuProfDir, logLevel
   const args = cpuProfDir
     ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, WORKER_MAIN]
     : [WORKER_MAIN];
-  const child = spawn(process.execPath, args, {
+  const [command, argv] = cgroup
+    ? joinAndExec(cgroup, process.execPath, args)
+    : [process.execPath, args];
+  const child = spawn(command, argv, {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

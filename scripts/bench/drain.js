@@ -21,9 +21,11 @@
  *                        scheduling and again once they are older than the consistency check's
  *                        grace period, over one check interval
  *                        (BENCH_DRAIN_PAST_GRACE_SECONDS [60]): it must not grow.
- *   memory               worker RSS with 50 ready sessions; Redis used_memory per queued message
- *                        (text; 100 KB inline media), ours (record, history, job, event) and raw
- *                        BullMQ (job only).
+ *   memory               worker RSS with 50 ready sessions, on this host and in a container (a
+ *                        second worker in a memory cgroup of BENCH_DRAIN_CONTAINER_MEMORY: V8
+ *                        sizes its heap from the limit it starts under); Redis used_memory per
+ *                        queued message (text; 100 KB inline media), ours (record, history, job,
+ *                        event) and raw BullMQ (job only).
  *   connections          CLIENT LIST: the worker's Redis connections with 50 sessions, and what
  *                        each costs Redis (tot-mem).
  *   fsync ceiling        (AOF always only) a write's and a read's round trip on the same Redis,
@@ -37,13 +39,18 @@
  * BENCH_DRAIN_IDLE_SECONDS (10), BENCH_DRAIN_SCHEDULED (400 per session),
  * BENCH_DRAIN_PAST_GRACE_SECONDS (60; 0 skips that window), BENCH_DRAIN_CPU_PROF=<dir> (the
  * one-session drain's worker runs under node --cpu-prof; summarise with
- * scripts/bench/drain-profile.js), BENCH_DRAIN_SMOKE=1 (a
- * few seconds: small counts, no idle/memory phases), BENCH_DRAIN_AOF (always|everysec|off).
+ * scripts/bench/drain-profile.js), BENCH_DRAIN_SMOKE=1 (a few seconds: small counts, no idle
+ * phases nor Redis bytes per message), BENCH_DRAIN_AOF (always|everysec|off),
+ * BENCH_DRAIN_CONTAINER_MEMORY (1g; e.g. 3100m as docker-compose.yml's worker, 0 skips; it needs
+ * root, a writable cgroup filesystem and the memory controller: v1, or v2 delegated to the
+ * children of this process's cgroup; else the phase says why it was skipped).
  * Output: lines, then a JSON summary as the last line. Exit code 1 when a count check failed.
  */
 'use strict';
+const { spawnSync } = require('node:child_process');
 const { createHash, randomUUID } = require('node:crypto');
 const { performance } = require('node:perf_hooks');
+const v8 = require('node:v8');
 const { Queue, Worker } = require('bullmq');
 const { Redis } = require('ioredis');
 const {
@@ -55,6 +62,12 @@ const {
   stopEverything,
   sleep,
 } = require('./processes');
+const {
+  CgroupUnavailable,
+  createMemoryCgroup,
+  joinAndExec,
+  parseBytes,
+} = require('./memory-cgroup');
 const {
   clientList,
   commandCounts,
@@ -99,6 +112,8 @@ function settings() {
     pastGraceSeconds: intEnv('BENCH_DRAIN_PAST_GRACE_SECONDS', smoke ? 0 : 60),
     cpuProfDir: process.env.BENCH_DRAIN_CPU_PROF || null,
     aof: process.env.BENCH_DRAIN_AOF || 'always',
+    // A container's memory limit for the worker-RSS-in-a-container phase; 0 skips it.
+    containerMemoryBytes: parseBytes(process.env.BENCH_DRAIN_CONTAINER_MEMORY || '1g'),
   };
 }
 
@@ -346,6 +361,80 @@ function line(label, r) {
     `  ${label.padEnd(34)} ${String(r.messages).padStart(6)} msg in ${(r.elapsedMs / 1000).toFixed(2).padStart(6)} s` +
     `  → ${String(round(r.rate)).padStart(6)} msg/s  ${r.commandsPerMessage.toFixed(1)} Redis cmds/msg  (CPU ${cpuText(r.cpu)})`
   );
+}
+
+/**
+ * The worker's RSS in a container: a second worker, started inside a memory cgroup of
+ * `containerMemoryBytes` (what Docker's --memory, Compose's mem_limit or a Kubernetes limit set),
+ * drains the same sessions × messages as the main 50-session phase on its own prefix, and its
+ * RSS is read the same way, once every session is ready and the drain's acks and events are
+ * settled. Node sizes V8's heap from the limit it starts under, so this is the figure a
+ * deployment with that limit sees; a `node` started in the same cgroup reports the limit Node
+ * read and the heap limit V8 drew from it, next to this process's. Skipped, with the reason,
+ * where no cgroup can be made (memory-cgroup.js).
+ */
+async function containerRss(redis, conn, s) {
+  let cgroup;
+  try {
+    cgroup = createMemoryCgroup(s.containerMemoryBytes);
+  } catch (err) {
+    if (err instanceof CgroupUnavailable) return { skipped: err.message };
+    throw err;
+  }
+  const prefix = uniquePrefix('container');
+  const ids = Array.from({ length: s.sessions }, (_, i) => `s${i}`);
+  let gateway = null;
+  let worker = null;
+  try {
+    const seen = nodeLimitsIn(cgroup);
+    gateway = await startGateway({ redisUrl: redis.url, prefix, apiKey: API_KEY });
+    await createSessions(gateway, ids);
+    for (const id of ids) await enqueue(gateway, id, s.perSession);
+    worker = await startWorker({
+      redisUrl: redis.url,
+      prefix,
+      maxSessions: ids.length + 10,
+      cgroup,
+    });
+    const total = ids.length * s.perSession;
+    const d = await workerDrain(redis, conn, prefix, ids, total, { worker });
+    // The shell joins the cgroup before it execs the worker (`&&`): a worker outside it never
+    // starts. This catches a cgroup that did not hold it (another hierarchy, say).
+    if (!cgroup.contains(worker.pid))
+      throw new Error(`the worker (pid ${worker.pid}) is not in ${cgroup.path}`);
+    await quiesce(conn, prefix);
+    await waitFor(
+      'all sessions ready',
+      async () => (await sessionStatuses(conn, prefix, ids)).every((x) => x === 'ready'),
+      { worker },
+    );
+    return {
+      limitMb: round(cgroup.limitBytes / 1048576),
+      constrainedMemoryMb: round(seen.constrainedMemory / 1048576),
+      heapLimitMb: round(seen.heapLimit / 1048576),
+      heapLimitMbHere: round(v8.getHeapStatistics().heap_size_limit / 1048576),
+      rssMb: round(worker.rssMb(), 1),
+      sessions: ids.length,
+      messages: d.result.messages,
+      duplicates: d.result.duplicates,
+      rate: round(d.result.rate),
+    };
+  } finally {
+    if (gateway) await gateway.stop();
+    if (worker) await worker.stop();
+    await cgroup.remove();
+  }
+}
+
+/** What a Node process started in `cgroup` reads of its limit, and the heap limit V8 draws. */
+function nodeLimitsIn(cgroup) {
+  const script =
+    'JSON.stringify([process.constrainedMemory(), v8.getHeapStatistics().heap_size_limit])';
+  const [command, args] = joinAndExec(cgroup, process.execPath, ['-p', script]);
+  const run = spawnSync(command, args, { encoding: 'utf8', timeout: 15000 });
+  if (run.status !== 0) throw new Error(`node in ${cgroup.path}: ${run.stderr || run.error}`);
+  const [constrainedMemory, heapLimit] = JSON.parse(run.stdout);
+  return { constrainedMemory, heapLimit };
 }
 
 /**
@@ -704,11 +793,43 @@ async function runDrainBench(opts = {}) {
     }
     await gateway.stop();
     await worker.stop();
+
+    // Last, alone on the machine: the worker's RSS in a container.
+    out.containerMemory = s.containerMemoryBytes
+      ? await containerRss(redis, conn, s).catch((err) => ({
+          failed: String(err?.message ?? err).slice(0, 800),
+        }))
+      : { skipped: 'BENCH_DRAIN_CONTAINER_MEMORY=0' };
+    sayContainerMemory(out, s);
   } finally {
     conn.disconnect();
     await redis.stop();
   }
   return out;
+}
+
+function sayContainerMemory(out, s) {
+  const c = out.containerMemory;
+  if (c.skipped) {
+    say(`  worker RSS in a memory-limited container: skipped (${c.skipped})`);
+    return;
+  }
+  if (c.failed) {
+    out.problems.push(`the container-memory phase failed: ${c.failed}`);
+    say(`  worker RSS in a memory-limited container: failed (${c.failed})`);
+    return;
+  }
+  say(
+    `  worker with ${c.sessions} ready sessions in a ${c.limitMb} MiB memory cgroup (a container's limit): ` +
+      `RSS ${c.rssMb} MB (here, outside it: ${out.workerRssMb} MB); Node read a ${c.constrainedMemoryMb} MiB limit ` +
+      `and V8 drew a ${c.heapLimitMb} MiB heap limit from it (${c.heapLimitMbHere} MiB here); its drain ${c.rate} msg/s`,
+  );
+  if (c.constrainedMemoryMb !== c.limitMb)
+    out.problems.push(
+      `Node in the memory cgroup read ${c.constrainedMemoryMb} MiB, not ${c.limitMb}`,
+    );
+  if (c.duplicates || c.messages !== s.sessions * s.perSession)
+    out.problems.push(`in the memory cgroup: ${c.messages} sent, ${c.duplicates} twice`);
 }
 
 module.exports = { runDrainBench };

@@ -1,0 +1,160 @@
+'use strict';
+/*
+ * A memory cgroup for one benchmark process: the limit Docker's `--memory`, Compose's
+ * `mem_limit` or a Kubernetes memory limit puts on a container. Node reads that limit when it
+ * starts (process.constrainedMemory()) and V8 sizes its heap from it, young generation included,
+ * so a worker on a host with plenty of memory keeps a larger heap than the same worker in a small
+ * container: the host figure alone says little about the RSS a deployment sees.
+ *
+ * The cgroup is made under the cgroup this process runs in (not at the top of the hierarchy), so
+ * the measured process stays inside whatever limit and accounting the benchmark itself is under.
+ * That needs root and a writable cgroup filesystem: cgroup v1's memory hierarchy, or v2 with the
+ * memory controller delegated to this cgroup's children. Otherwise `createMemoryCgroup` throws a
+ * CgroupUnavailable saying why, and the caller reports the phase as skipped.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = '/sys/fs/cgroup';
+/** Below this a Node process cannot start its worker at all: refused as a typo, not measured. */
+const MIN_LIMIT_BYTES = 64 * 1024 ** 2;
+const NAME_PREFIX = 'wa-bench-';
+
+class CgroupUnavailable extends Error {}
+
+const UNITS = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/**
+ * A size as Docker writes it ("1g", "512m", "3100m", "1GiB", "1gb", a byte count; binary units)
+ * → bytes; null for "0" (the phase is off). Anything else, or a limit under 64 MiB, throws.
+ */
+function parseBytes(spec) {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmg])(?:i?b)?|b)?\s*$/i.exec(String(spec));
+  if (!m) throw new Error(`not a size: "${spec}" (expected e.g. 1g, 512m or a byte count)`);
+  const bytes = Math.round(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]);
+  if (Number(m[1]) === 0) return null;
+  if (bytes < MIN_LIMIT_BYTES) throw new Error(`"${spec}" is under 64 MiB: too small to measure`);
+  return bytes;
+}
+
+/** This process's own cgroup path in a hierarchy: the v2 line (`0::/…`) or v1's `memory` line. */
+function ownCgroup(v2) {
+  const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n');
+  const line = lines.find((l) =>
+    v2 ? l.startsWith('0::') : l.split(':')[1]?.split(',').includes('memory'),
+  );
+  if (!line) throw new CgroupUnavailable('this process is in no memory cgroup hierarchy');
+  return line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
+}
+
+/** Where a new memory cgroup goes on this machine, and the file holding its limit. */
+function parentCgroup() {
+  if (fs.existsSync(path.join(ROOT, 'cgroup.controllers'))) {
+    // cgroup v2 (unified): a child gets the memory controller only when its parent delegates it.
+    const dir = path.join(ROOT, ownCgroup(true));
+    const delegated = fs.readFileSync(path.join(dir, 'cgroup.subtree_control'), 'utf8');
+    if (!/\bmemory\b/.test(delegated))
+      throw new CgroupUnavailable(`cgroup v2: memory is not delegated to children of ${dir}`);
+    return { dir, limitFile: 'memory.max' };
+  }
+  if (fs.existsSync(path.join(ROOT, 'memory', 'memory.limit_in_bytes')))
+    return { dir: path.join(ROOT, 'memory', ownCgroup(false)), limitFile: 'memory.limit_in_bytes' };
+  throw new CgroupUnavailable('no cgroup memory controller mounted');
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+};
+
+/** Cgroups a benchmark killed before its cleanup ran (SIGINT, SIGKILL) left behind. */
+function removeStale(dir) {
+  for (const name of fs.readdirSync(dir)) {
+    const pid = Number(
+      name.startsWith(NAME_PREFIX) && name.slice(NAME_PREFIX.length).split('-')[0],
+    );
+    if (!pid || alive(pid)) continue;
+    try {
+      fs.rmdirSync(path.join(dir, name));
+    } catch {
+      // Still holds a process (or is not ours to remove): left alone.
+    }
+  }
+}
+
+/**
+ * A new cgroup limited to `limitBytes`, under this process's own. `procsFile` is where a process
+ * writes its pid to join it (see `joinAndExec`); `contains(pid)` checks that a process is in it;
+ * `remove()` deletes it once its processes are gone.
+ */
+function createMemoryCgroup(limitBytes) {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    throw new CgroupUnavailable('not running as root');
+  const { dir, limitFile } = parentCgroup();
+  const name = `${NAME_PREFIX}${process.pid}-${Date.now()}`;
+  const cgroup = path.join(dir, name);
+  try {
+    removeStale(dir);
+    fs.mkdirSync(cgroup);
+  } catch (err) {
+    throw new CgroupUnavailable(`cannot create a cgroup in ${dir}: ${err.code ?? err.message}`);
+  }
+  try {
+    fs.writeFileSync(path.join(cgroup, limitFile), String(limitBytes));
+  } catch (err) {
+    try {
+      fs.rmdirSync(cgroup);
+    } catch {
+      // Nothing in it yet: only a vanished cgroup filesystem gets here.
+    }
+    throw new CgroupUnavailable(
+      `cannot set ${limitFile} to ${limitBytes}: ${err.code ?? err.message}`,
+    );
+  }
+  return {
+    path: cgroup,
+    limitBytes,
+    procsFile: path.join(cgroup, 'cgroup.procs'),
+    contains(pid) {
+      try {
+        return fs
+          .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+          .split('\n')
+          .some((line) => line.endsWith(`/${name}`));
+      } catch {
+        return false;
+      }
+    },
+    /** Resolves false (and says where) when the cgroup is still there after ~5 s. */
+    async remove() {
+      for (let i = 0; i < 50; i++) {
+        try {
+          fs.rmdirSync(cgroup);
+          return true;
+        } catch (err) {
+          if (err.code === 'ENOENT') return true;
+          // A process that is exiting still counts as in the cgroup for a moment.
+          if (err.code !== 'EBUSY') break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      process.stderr.write(`memory cgroup ${cgroup} could not be removed\n`);
+      return false;
+    },
+  };
+}
+
+/**
+ * spawn() arguments that start `command args…` inside `cgroup`: a shell writes its own pid to
+ * the cgroup, then execs the command, which keeps that pid; `&&` means the command never starts
+ * outside the cgroup, so Node reads the limit at start-up.
+ */
+function joinAndExec(cgroup, command, args) {
+  return ['/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroup.procsFile, command, ...args]];
+}
+
+module.exports = { CgroupUnavailable, createMemoryCgroup, joinAndExec, parseBytes };
