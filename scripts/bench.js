@@ -60,7 +60,7 @@ const {
   startRedis,
   stopEverything,
 } = require('./bench/processes');
-const { runDrainBench } = require('./bench/drain');
+const { drainSettings, runDrainBench } = require('./bench/drain');
 const { startHttpFloor } = require('./bench/http-floor');
 const { benchFlowAddBulk, benchQueueAdd, countQueuedJobs } = require('./bench/raw-bullmq');
 const {
@@ -518,6 +518,8 @@ async function runOnly(durable) {
 async function main() {
   const started = performance.now();
   assertRedisServerInstalled();
+  // The drain's settings are read now: a typo in one must not end a run minutes in.
+  drainSettings();
   installCleanupHandlers();
   say(
     `wa-gateway enqueue benchmark: ${phaseMs() / 1000} s per phase${SMOKE ? ' (smoke)' : ''}, ` +

@@ -42,8 +42,8 @@
  * scripts/bench/drain-profile.js), BENCH_DRAIN_SMOKE=1 (a few seconds: small counts, no idle
  * phases nor Redis bytes per message), BENCH_DRAIN_AOF (always|everysec|off),
  * BENCH_DRAIN_CONTAINER_MEMORY (1g; e.g. 3100m as docker-compose.yml's worker, 0 skips; it needs
- * root, a writable cgroup filesystem and the memory controller: v1, or v2 delegated to the
- * children of this process's cgroup; else the phase says why it was skipped).
+ * root, a writable cgroup filesystem and the memory controller (see memory-cgroup.js); else the
+ * phase says why it was skipped).
  * Output: lines, then a JSON summary as the last line. Exit code 1 when a count check failed.
  */
 'use strict';
@@ -371,9 +371,10 @@ function line(label, r) {
  * settled. Node sizes V8's heap from the limit it starts under, so this is the figure a
  * deployment with that limit sees; a `node` started in the same cgroup reports the limit Node
  * read and the heap limit V8 drew from it, next to this process's. Skipped, with the reason,
- * where no cgroup can be made (memory-cgroup.js).
+ * where no cgroup can be made (memory-cgroup.js); a cgroup it could not remove goes to
+ * `leftovers`.
  */
-async function containerRss(redis, conn, s) {
+async function containerRss(redis, conn, s, leftovers) {
   let cgroup;
   try {
     cgroup = createMemoryCgroup(s.containerMemoryBytes);
@@ -402,7 +403,7 @@ async function containerRss(redis, conn, s) {
     // starts. This catches a cgroup that did not hold it (another hierarchy, say).
     if (!cgroup.contains(worker.pid))
       throw new Error(`the worker (pid ${worker.pid}) is not in ${cgroup.path}`);
-    await quiesce(conn, prefix);
+    await quiesce(conn, prefix, worker);
     await waitFor(
       'all sessions ready',
       async () => (await sessionStatuses(conn, prefix, ids)).every((x) => x === 'ready'),
@@ -422,7 +423,7 @@ async function containerRss(redis, conn, s) {
   } finally {
     if (gateway) await gateway.stop();
     if (worker) await worker.stop();
-    await cgroup.remove();
+    if (!(await cgroup.remove())) leftovers.push(cgroup.path);
   }
 }
 
@@ -432,8 +433,11 @@ function nodeLimitsIn(cgroup) {
     'JSON.stringify([process.constrainedMemory(), v8.getHeapStatistics().heap_size_limit])';
   const [command, args] = joinAndExec(cgroup, process.execPath, ['-p', script]);
   const run = spawnSync(command, args, { encoding: 'utf8', timeout: 15000 });
-  if (run.status !== 0) throw new Error(`node in ${cgroup.path}: ${run.stderr || run.error}`);
-  const [constrainedMemory, heapLimit] = JSON.parse(run.stdout);
+  if (run.status !== 0)
+    throw new Error(
+      `node in ${cgroup.path} ended with ${run.signal ?? `status ${run.status}`}: ${run.stderr || run.error || 'no output'}`,
+    );
+  const [constrainedMemory, heapLimit] = JSON.parse(run.stdout.trim().split('\n').pop());
   return { constrainedMemory, heapLimit };
 }
 
@@ -442,7 +446,7 @@ function nodeLimitsIn(cgroup) {
  * webhook router (its group has no lag and nothing pending) and the simulator's acks (read
  * after 1 s) applied, so that the idle figures measure idling, not a backlog.
  */
-async function quiesce(conn, prefix) {
+async function quiesce(conn, prefix, worker) {
   await sleep(1500);
   const started = Date.now();
   await waitFor(
@@ -455,7 +459,7 @@ async function quiesce(conn, prefix) {
         return Number(f.pending) === 0 && (f.lag === null || Number(f.lag) === 0);
       });
     },
-    { timeoutMs: 300000, everyMs: 200 },
+    { timeoutMs: 300000, everyMs: 200, worker },
   );
   return Date.now() - started;
 }
@@ -795,12 +799,14 @@ async function runDrainBench(opts = {}) {
     await worker.stop();
 
     // Last, alone on the machine: the worker's RSS in a container.
+    const leftovers = [];
     out.containerMemory = s.containerMemoryBytes
-      ? await containerRss(redis, conn, s).catch((err) => ({
+      ? await containerRss(redis, conn, s, leftovers).catch((err) => ({
           failed: String(err?.message ?? err).slice(0, 800),
         }))
       : { skipped: 'BENCH_DRAIN_CONTAINER_MEMORY=0' };
     sayContainerMemory(out, s);
+    for (const dir of leftovers) out.problems.push(`memory cgroup ${dir} left behind`);
   } finally {
     conn.disconnect();
     await redis.stop();
@@ -832,7 +838,7 @@ function sayContainerMemory(out, s) {
     out.problems.push(`in the memory cgroup: ${c.messages} sent, ${c.duplicates} twice`);
 }
 
-module.exports = { runDrainBench };
+module.exports = { drainSettings: settings, runDrainBench };
 
 if (require.main === module) {
   assertRedisServerInstalled();

@@ -6,11 +6,14 @@
  * so a worker on a host with plenty of memory keeps a larger heap than the same worker in a small
  * container: the host figure alone says little about the RSS a deployment sees.
  *
- * The cgroup is made under the cgroup this process runs in (not at the top of the hierarchy), so
- * the measured process stays inside whatever limit and accounting the benchmark itself is under.
- * That needs root and a writable cgroup filesystem: cgroup v1's memory hierarchy, or v2 with the
- * memory controller delegated to this cgroup's children. Otherwise `createMemoryCgroup` throws a
- * CgroupUnavailable saying why, and the caller reports the phase as skipped.
+ * Under cgroup v1 the cgroup is made under the one this process runs in (not at the top of the
+ * hierarchy), so the measured process stays inside whatever limit and accounting the benchmark
+ * itself is under. Under v2 a cgroup holding processes cannot hand the memory controller to
+ * children (only the root can), so it is made beside this process's cgroup, under its parent,
+ * which must have memory enabled for its children (untested: the machines this ran on had v1).
+ * That needs root and a writable cgroup filesystem; otherwise `createMemoryCgroup` throws a
+ * CgroupUnavailable saying why, and the caller reports the phase as skipped. Anything else (a
+ * path that should exist and does not, say) is thrown as it is: a bug, not a skip.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -34,6 +37,7 @@ function parseBytes(spec) {
   const bytes = Math.round(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]);
   if (Number(m[1]) === 0) return null;
   if (bytes < MIN_LIMIT_BYTES) throw new Error(`"${spec}" is under 64 MiB: too small to measure`);
+  if (!Number.isSafeInteger(bytes)) throw new Error(`"${spec}" is too large a limit`);
   return bytes;
 }
 
@@ -50,17 +54,27 @@ function ownCgroup(v2) {
 /** Where a new memory cgroup goes on this machine, and the file holding its limit. */
 function parentCgroup() {
   if (fs.existsSync(path.join(ROOT, 'cgroup.controllers'))) {
-    // cgroup v2 (unified): a child gets the memory controller only when its parent delegates it.
-    const dir = path.join(ROOT, ownCgroup(true));
-    const delegated = fs.readFileSync(path.join(dir, 'cgroup.subtree_control'), 'utf8');
-    if (!/\bmemory\b/.test(delegated))
-      throw new CgroupUnavailable(`cgroup v2: memory is not delegated to children of ${dir}`);
+    // cgroup v2 (unified): beside this process's cgroup (see the header), in a parent that
+    // enables memory for its children.
+    const own = ownCgroup(true);
+    const dir = own === '/' ? ROOT : path.dirname(path.join(ROOT, own));
+    const enabled = fs.readFileSync(path.join(dir, 'cgroup.subtree_control'), 'utf8');
+    if (!/\bmemory\b/.test(enabled))
+      throw new CgroupUnavailable(`cgroup v2: memory is not enabled for the children of ${dir}`);
     return { dir, limitFile: 'memory.max' };
   }
-  if (fs.existsSync(path.join(ROOT, 'memory', 'memory.limit_in_bytes')))
-    return { dir: path.join(ROOT, 'memory', ownCgroup(false)), limitFile: 'memory.limit_in_bytes' };
+  const v1 = path.join(ROOT, 'memory');
+  if (fs.existsSync(path.join(v1, 'memory.limit_in_bytes'))) {
+    // In a container without a cgroup namespace, /proc/self/cgroup names the container's cgroup
+    // on the host, while the container sees that cgroup mounted at the top.
+    const own = path.join(v1, ownCgroup(false));
+    return { dir: fs.existsSync(own) ? own : v1, limitFile: 'memory.limit_in_bytes' };
+  }
   throw new CgroupUnavailable('no cgroup memory controller mounted');
 }
+
+/** The errors that mean "not allowed here", as opposed to a bug. */
+const REFUSED = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 const alive = (pid) => {
   try {
@@ -101,7 +115,8 @@ function createMemoryCgroup(limitBytes) {
     removeStale(dir);
     fs.mkdirSync(cgroup);
   } catch (err) {
-    throw new CgroupUnavailable(`cannot create a cgroup in ${dir}: ${err.code ?? err.message}`);
+    if (!REFUSED.has(err.code)) throw err;
+    throw new CgroupUnavailable(`cannot create a cgroup in ${dir}: ${err.code}`);
   }
   try {
     fs.writeFileSync(path.join(cgroup, limitFile), String(limitBytes));
@@ -111,9 +126,8 @@ function createMemoryCgroup(limitBytes) {
     } catch {
       // Nothing in it yet: only a vanished cgroup filesystem gets here.
     }
-    throw new CgroupUnavailable(
-      `cannot set ${limitFile} to ${limitBytes}: ${err.code ?? err.message}`,
-    );
+    if (!REFUSED.has(err.code)) throw err;
+    throw new CgroupUnavailable(`cannot set ${limitFile} in ${cgroup}: ${err.code}`);
   }
   return {
     path: cgroup,
