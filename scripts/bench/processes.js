@@ -338,6 +338,7 @@ module.exports = {
   waitForRedis,
   waitForHealthy,
   cpuTimeMs,
+  treeCpuTimeMs,
   machineBusyMs,
   installCleanupHandlers,
   startGateway,

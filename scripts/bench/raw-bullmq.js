@@ -25,15 +25,22 @@ function connect(redisUrl) {
 
 /** The payload the gateway stores for {"to":"15551234567","text":"bench message <i>"}. */
 function sendJobData(i) {
-  const content = { text: `bench message ${i}` };
+  return jobDataFor('bench', '15551234567', `bench message ${i}`);
+}
+
+/** The payload the gateway stores for a text message to `to` (digits) in session `sessionId`. */
+function jobDataFor(sessionId, to, text) {
+  const content = { text };
   return {
     messageId: `msg_${randomUUID().replace(/-/g, '')}`,
-    sessionId: 'bench',
-    chatId: '15551234567@c.us',
+    sessionId,
+    chatId: `${to}@c.us`,
     content,
     contentHash: createHash('sha256').update(JSON.stringify(content)).digest('hex'),
     priority: 'normal',
     createdAt: new Date().toISOString(),
+    // SEND_JOB_VERSION (libs/queue/src/jobs.ts), which the gateway adds to every job.
+    version: 2,
   };
 }
 
@@ -44,8 +51,8 @@ function sendJobOptions(jobId) {
     priority: 2,
     attempts: 5,
     backoff: { type: 'exponential', delay: 2000, jitter: 0.5 },
-    removeOnComplete: { age: 3600, count: 1000 },
-    removeOnFail: { age: 7 * 24 * 3600, count: 10000 },
+    removeOnComplete: true,
+    removeOnFail: { age: 24 * 3600, count: 1000 },
   };
 }
 
@@ -126,4 +133,11 @@ async function countQueuedJobs(redisUrl, prefix) {
   }
 }
 
-module.exports = { benchFlowAddBulk, benchQueueAdd, countQueuedJobs };
+module.exports = {
+  JOB_NAME,
+  benchFlowAddBulk,
+  benchQueueAdd,
+  countQueuedJobs,
+  jobDataFor,
+  sendJobOptions,
+};
