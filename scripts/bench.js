@@ -51,7 +51,8 @@
  *
  * BENCH_SMOKE=1: every phase lasts 1 s with a short warm-up (a few seconds in all): the run
  * `npm test` makes so the script cannot rot; its figures mean nothing. BENCH_REPLICAS=0 skips the
- * GATEWAY_WORKERS=2 phase and the floor's two-process ones. BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node (--cpu-prof).
+ * GATEWAY_WORKERS=2 phase and the floor's two-process ones. BENCH_GATEWAY_NODE_ARGS passes flags
+ * to the gateway's node (--cpu-prof).
  * BENCH_ONLY=single|keyed|bulk runs that gateway phase alone after its raw baseline (no targets;
  * its JSON line holds both rates, their ratio, p99 and the gateway's CPU per message);
  * BENCH_ONLY=floor|floor-bulk does the same for the NestJS + BullMQ floor (single: its
@@ -264,24 +265,28 @@ async function startWarmGateway(redis, replicas = 1) {
   const gateway = await startGateway({ redisUrl: redis.url, prefix, apiKey: API_KEY, replicas });
   await createSession(gateway.baseUrl, API_KEY, SESSION_ID);
   await createSession(gateway.baseUrl, API_KEY, WARMUP_SESSION);
-  // Warm-up with and without keys and in bulk, so every path is compiled before it is timed.
-  const result = await runConcurrently(warmupCount() * replicas, IN_FLIGHT, (i) =>
-    sendMessage(gateway.baseUrl, API_KEY, i, {
-      sessionId: WARMUP_SESSION,
-      idempotent: i % 2 === 1,
-    }),
-  );
-  const bulk = await sendBulk(gateway.baseUrl, API_KEY, 0, BULK_SIZE, WARMUP_SESSION);
-  if (result.failures.count > 0 || bulk !== true) {
-    throw new Error(
-      `gateway warm-up: ${result.failures.count} requests failed; first: ${result.failures.samples[0] ?? bulk}`,
-    );
-  }
+  await warmUp(gateway.baseUrl, 'gateway', replicas);
   return {
     ...gateway,
     prefix,
     meters: { gateway: gateway.cpuTimeMs, redis: redis.cpuTimeMs, machine: machineBusyMs },
   };
+}
+
+/**
+ * Requests to WARMUP_SESSION before anything is timed, with and without keys and in bulk, so
+ * every path is compiled (and pools and scripts loaded) first; each process gets its share.
+ */
+async function warmUp(baseUrl, label, processes) {
+  const result = await runConcurrently(warmupCount() * processes, IN_FLIGHT, (i) =>
+    sendMessage(baseUrl, API_KEY, i, { sessionId: WARMUP_SESSION, idempotent: i % 2 === 1 }),
+  );
+  const bulk = await sendBulk(baseUrl, API_KEY, 0, BULK_SIZE, WARMUP_SESSION);
+  if (result.failures.count > 0 || bulk !== true) {
+    throw new Error(
+      `${label} warm-up: ${result.failures.count} requests failed; first: ${result.failures.samples[0] ?? bulk}`,
+    );
+  }
 }
 
 function sendSingles(gateway, idempotent) {
@@ -378,29 +383,15 @@ async function measureBullmqFloor(redis, { bulk = false, processes = 1, coalesce
   });
   try {
     // Warmed up on another session's queue, as the gateway is, so the count is the phase's.
-    const warm = await runConcurrently(warmupCount() * processes, IN_FLIGHT, (i) =>
-      sendMessage(floor.baseUrl, API_KEY, i, { sessionId: WARMUP_SESSION }),
-    );
-    const warmBulk = await sendBulk(floor.baseUrl, API_KEY, 0, BULK_SIZE, WARMUP_SESSION);
-    if (warm.failures.count > 0 || warmBulk !== true)
-      throw new Error(
-        `NestJS + BullMQ floor warm-up: ${warm.failures.count} requests failed; first: ${warm.failures.samples[0] ?? warmBulk}`,
-      );
-    const meters = { floor: floor.cpuTimeMs, redis: redis.cpuTimeMs, machine: machineBusyMs };
+    await warmUp(floor.baseUrl, 'NestJS + BullMQ floor', processes);
+    // Loaded as the gateway is (sendSingles, sendBulks).
+    const target = {
+      baseUrl: floor.baseUrl,
+      meters: { floor: floor.cpuTimeMs, redis: redis.cpuTimeMs, machine: machineBusyMs },
+    };
     const result = bulk
-      ? report(
-          BULLMQ_FLOOR_LABELS.bulk(),
-          await runForMetered(meters, phaseMs(), BULK_IN_FLIGHT, (r) =>
-            sendBulk(floor.baseUrl, API_KEY, r * BULK_SIZE, BULK_SIZE),
-          ),
-          { unitsPerCall: BULK_SIZE },
-        )
-      : report(
-          BULLMQ_FLOOR_LABELS.single(processes, coalesce),
-          await runForMetered(meters, phaseMs(), IN_FLIGHT, (i) =>
-            sendMessage(floor.baseUrl, API_KEY, i),
-          ),
-        );
+      ? report(BULLMQ_FLOOR_LABELS.bulk(), await sendBulks(target), { unitsPerCall: BULK_SIZE })
+      : report(BULLMQ_FLOOR_LABELS.single(processes, coalesce), await sendSingles(target, false));
     await checkQueued(redis.url, prefix, result.units);
     return result;
   } finally {
